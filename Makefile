@@ -1,0 +1,35 @@
+# Two entry points for a fresh machine: `make run` (the main job on the embedded lake) and
+# `make test` (the whole suite, as CI runs it). Everything installs into .venv from pyproject.toml.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SHARED ?= ../shared
+
+.PHONY: install run test lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: install
+	$(BIN)/schemahub tables init
+	$(BIN)/schemahub capture load coinbase $(SHARED)/data/recorded/coinbase_advanced_ws.jsonl
+	$(BIN)/schemahub run unify trades_unified
+
+lint: install
+	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff format --check service tests bench
+
+test: lint
+	$(BIN)/pytest -q
+
+format: install
+	$(BIN)/ruff format service tests bench
+	$(BIN)/ruff check --fix service tests bench
+
+clean:
+	rm -rf $(VENV) warehouse .pytest_cache .ruff_cache

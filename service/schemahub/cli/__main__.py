@@ -1,0 +1,7 @@
+"""``python -m schemahub.cli``."""
+
+import sys
+
+from schemahub.cli import main
+
+sys.exit(main())

@@ -1,0 +1,234 @@
+"""Configuration: one YAML file, every key overridable from the environment, validated on load.
+
+Environment rule: ``SCHEMAHUB_`` + the key path in upper case with ``__`` between levels. The
+value is parsed as YAML, so lists and numbers work::
+
+    SCHEMAHUB_FLUSH__INTERVAL_SECONDS=5
+    SCHEMAHUB_LAKE__CATALOG__TYPE=glue
+    SCHEMAHUB_VENUES__BINANCE__SYMBOLS='[BTCUSDT, ETHUSDT]'
+
+Unknown keys, wrong types and missing required values are :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from schemahub.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/schemahub.yaml")
+ENV_PREFIX = "SCHEMAHUB_"
+VENUE_NAMES = ("binance", "coinbase", "kraken")
+# Where the repository keeps its shipped config; used when the working directory has none.
+_REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CatalogConfig(_Strict):
+    """Which Iceberg catalog holds the tables.
+
+    ``sql``: SQLite (embedded default) or PostgreSQL through ``uri``. ``glue``: AWS Glue Data
+    Catalog. ``rest``: an Iceberg REST catalog. ``properties`` are passed to pyiceberg as they are
+    (for example ``s3.endpoint`` or ``glue.endpoint`` when pointing at a moto server).
+    """
+
+    type: Literal["sql", "glue", "rest"] = "sql"
+    name: str = "schemahub"
+    uri: str | None = None
+    region: str | None = None
+    credential: SecretStr | None = None
+    token: SecretStr | None = None
+    properties: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rest_needs_uri(self) -> CatalogConfig:
+        if self.type == "rest" and not self.uri:
+            raise ValueError("lake.catalog.uri is required when lake.catalog.type is 'rest'")
+        return self
+
+
+class LakeConfig(_Strict):
+    """Where the Iceberg tables live."""
+
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    warehouse: str = "warehouse"
+    namespace: str = "schemahub"
+    commit_retries: int = Field(default=8, ge=0)
+
+
+class FlushConfig(_Strict):
+    """When buffered rows are committed."""
+
+    interval_seconds: float = Field(default=10.0, gt=0)
+    max_rows: int = Field(default=100_000, gt=0)
+    # Backpressure cap on rows held in memory (invariant 3).
+    max_buffered_rows: int = Field(default=1_000_000, gt=0)
+
+
+class VenueConfig(_Strict):
+    """One venue's endpoints and streams."""
+
+    enabled: bool = True
+    ws_url: str
+    rest_url: str
+    symbols: list[str] = Field(default_factory=list)
+    feed: Literal["advanced", "exchange"] | None = None
+    silence_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_streams_per_connection: int | None = Field(default=None, gt=0)
+    rest_requests_per_second: float | None = Field(default=None, gt=0)
+
+
+def _default_venues() -> dict[str, VenueConfig]:
+    return {
+        "binance": VenueConfig(
+            ws_url="wss://stream.binance.com:9443",
+            rest_url="https://api.binance.com",
+            symbols=["BTCUSDT", "ETHUSDT"],
+        ),
+        "coinbase": VenueConfig(
+            ws_url="wss://advanced-trade-ws.coinbase.com",
+            rest_url="https://api.exchange.coinbase.com",
+            symbols=["BTC-USD", "ETH-USD"],
+            feed="advanced",
+        ),
+        "kraken": VenueConfig(
+            ws_url="wss://ws.kraken.com/v2",
+            rest_url="https://api.kraken.com",
+            symbols=["BTC/USD", "ETH/USD"],
+        ),
+    }
+
+
+class VenuesConfig(_Strict):
+    """The three venues; each section may be partial, missing keys take the real endpoints."""
+
+    binance: VenueConfig
+    coinbase: VenueConfig
+    kraken: VenueConfig
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        data = dict(data or {})
+        for name, default in _default_venues().items():
+            given = data.get(name)
+            if given is None:
+                data[name] = default
+            elif isinstance(given, Mapping):
+                data[name] = {**default.model_dump(), **given}
+        return data
+
+    def enabled(self) -> dict[str, VenueConfig]:
+        """The enabled venues by name."""
+        return {n: v for n in VENUE_NAMES if (v := getattr(self, n)).enabled}
+
+
+class HttpConfig(_Strict):
+    """The operations and live-feed HTTP server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class CaptureConfig(_Strict):
+    """Recording of received frames in the capture format."""
+
+    dir: str | None = None
+    max_file_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+
+
+class Config(_Strict):
+    """The whole SchemaHub configuration."""
+
+    lake: LakeConfig = Field(default_factory=LakeConfig)
+    flush: FlushConfig = Field(default_factory=FlushConfig)
+    venues: VenuesConfig = Field(default_factory=lambda: VenuesConfig.model_validate({}))
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    mappings_dir: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def mappings_path(self) -> Path:
+        """The folder of YAML mappings: configured, else ./config/mappings, else the shipped one."""
+        if self.mappings_dir:
+            return Path(self.mappings_dir)
+        local = Path("config/mappings")
+        return local if local.is_dir() else _REPO_CONFIG_DIR / "mappings"
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load the YAML file at ``path`` (default ``config/schemahub.yaml`` if present), apply
+    ``SCHEMAHUB_*`` environment overrides, and validate."""
+    environ = os.environ if environ is None else environ
+    data = _read_yaml(path)
+    for key, raw in sorted(environ.items()):
+        if (key.startswith(ENV_PREFIX) and "__" in key) or key in _TOP_LEVEL_ENV_KEYS:
+            _apply_override(data, key, raw)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+_TOP_LEVEL_ENV_KEYS = frozenset(ENV_PREFIX + name.upper() for name in ("mappings_dir", "log_level"))
+
+
+def _read_yaml(path: str | Path | None) -> dict[str, Any]:
+    explicit = path is not None
+    file = Path(path) if explicit else DEFAULT_CONFIG_PATH
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"config file {file} does not exist")
+        return {}
+    try:
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {file} is not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {file}: expected a mapping at the top level")
+    return loaded
+
+
+def _apply_override(data: dict[str, Any], env_key: str, raw: str) -> None:
+    parts = [p.lower() for p in env_key[len(ENV_PREFIX) :].split("__")]
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    try:
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        node[parts[-1]] = raw
+
+
+_SECRET_WORDS = frozenset({"credential", "token", "properties", "secret"})
+
+
+def _describe(exc: ValidationError, path: str | Path | None) -> str:
+    where = f" in {path}" if path else ""
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{key}'")
+        elif err["type"] == "missing":
+            problems.append(f"missing required key '{key}'")
+        elif _SECRET_WORDS.intersection(key.split(".")):
+            problems.append(f"'{key}': {err['msg']}")
+        else:
+            problems.append(f"'{key}': {err['msg']} (got {err.get('input')!r})")
+    return f"invalid configuration{where}: " + "; ".join(problems)

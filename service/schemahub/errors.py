@@ -1,0 +1,82 @@
+"""The one exception hierarchy of SchemaHub.
+
+Every error we raise on purpose descends from :class:`SchemaHubError`, so the CLI can turn any
+of them into one clear line and a non-zero exit, and library users can catch them in one place::
+
+    SchemaHubError
+    ├── ConfigError            the config file or an environment override is invalid
+    ├── MappingError           a YAML mapping cannot be compiled (names the file and the key)
+    ├── DecodeError            a frame or REST page is not what the venue protocol promises
+    ├── CaptureError           a capture file is unreadable or of the wrong venue
+    ├── LakeError              the catalog or warehouse failed
+    │   └── CommitConflictError  another writer committed first; refresh and retry
+    ├── VenueError             a venue refused or broke the protocol
+    │   ├── SubscriptionError    a subscription was rejected (names the symbol)
+    │   ├── UnknownSymbolError   a configured symbol is not listed by the venue
+    │   └── RestError            a REST call failed for good
+    │       ├── RateLimitedError   the venue asked us to back off (429/418, Kraken EGeneral)
+    │       └── HistoryUnavailableError  the venue no longer holds the requested ids
+    └── UsageError             a command was called with arguments that cannot work
+"""
+
+from __future__ import annotations
+
+
+class SchemaHubError(Exception):
+    """Base of every error SchemaHub raises on purpose."""
+
+
+class ConfigError(SchemaHubError):
+    """The configuration is invalid: the message names the key and what was expected."""
+
+
+class MappingError(SchemaHubError):
+    """A mapping file cannot be compiled: the message names the file and the key."""
+
+
+class DecodeError(SchemaHubError):
+    """A frame or a REST page does not have the shape the venue protocol promises."""
+
+
+class CaptureError(SchemaHubError):
+    """A capture file cannot be used (unreadable, empty, or recorded from another venue)."""
+
+
+class LakeError(SchemaHubError):
+    """The Iceberg catalog or the warehouse failed."""
+
+
+class CommitConflictError(LakeError):
+    """Another writer committed to the table first; the commit can be retried."""
+
+
+class VenueError(SchemaHubError):
+    """A venue refused a request or broke its protocol."""
+
+
+class SubscriptionError(VenueError):
+    """The venue rejected a subscription."""
+
+
+class UnknownSymbolError(VenueError):
+    """A configured symbol is not listed by the venue."""
+
+
+class RestError(VenueError):
+    """A REST request failed after all retries."""
+
+
+class RateLimitedError(RestError):
+    """The venue asked us to back off; ``retry_after`` is in seconds when the venue said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class HistoryUnavailableError(RestError):
+    """The venue no longer serves the requested trade ids."""
+
+
+class UsageError(SchemaHubError):
+    """A command was called with arguments that cannot work."""

@@ -1,0 +1,48 @@
+"""Arrow schemas of the tables SchemaHub writes.
+
+Arrow is the lingua franca between modules: decoders fill raw-table columns, mappings produce
+``UNIFIED_SCHEMA`` rows, and the lake converts to Iceberg schemas when it creates tables.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+# Appended to every raw table: where a row came from and its original text.
+RAW_METADATA_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("_source", pa.string(), nullable=False),
+    pa.field("_source_ingest_ts", TS, nullable=False),
+    pa.field("_raw_payload", pa.string(), nullable=True),
+)
+
+# The seed's unified schema, in the seed's order. ``side`` is the TAKER side, BUY or SELL.
+UNIFIED_SCHEMA = pa.schema(
+    [
+        pa.field("exchange", pa.string(), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("trade_id", pa.int64(), nullable=False),
+        pa.field("side", pa.string(), nullable=False),
+        pa.field("price", pa.float64(), nullable=False),
+        pa.field("quantity", pa.float64(), nullable=False),
+        pa.field("trade_ts", TS, nullable=False),
+        pa.field("ingest_ts", TS, nullable=False),
+    ]
+)
+UNIFIED_KEY = ("exchange", "symbol", "trade_id")
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("exchange", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw_payload", pa.string(), nullable=True),
+        pa.field("quarantined_at", TS, nullable=False),
+    ]
+)
+
+
+def raw_table_schema(native: pa.Schema) -> pa.Schema:
+    """A venue's raw table schema: its native columns plus the metadata columns."""
+    return pa.schema([*native, *RAW_METADATA_FIELDS])

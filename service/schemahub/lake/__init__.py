@@ -1,0 +1,58 @@
+"""The lake: the Iceberg catalog, our tables, and how we commit to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+
+from schemahub.config import LakeConfig
+from schemahub.lake.catalog import open_catalog
+from schemahub.lake.tables import (
+    QUARANTINE_TABLE,
+    RAW_TABLES,
+    UNIFIED_TABLE,
+    WATERMARKS_TABLE,
+    TableChange,
+    TableDef,
+    init_tables,
+    open_table,
+    table_defs,
+)
+
+__all__ = [
+    "QUARANTINE_TABLE",
+    "RAW_TABLES",
+    "UNIFIED_TABLE",
+    "WATERMARKS_TABLE",
+    "Lake",
+    "TableChange",
+    "TableDef",
+]
+
+
+@dataclass
+class Lake:
+    """The configured catalog and namespace, opened lazily."""
+
+    config: LakeConfig
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The Iceberg catalog (opened on first use)."""
+        return open_catalog(self.config)
+
+    @property
+    def namespace(self) -> str:
+        """The namespace holding SchemaHub's tables."""
+        return self.config.namespace
+
+    def table(self, name: str) -> Table:
+        """Load one of our tables; a missing table is a LakeError saying to run tables init."""
+        return open_table(self.catalog, self.namespace, name)
+
+    def init(self, defs: list[TableDef] | None = None) -> dict[str, TableChange]:
+        """Create or evolve every table of the design."""
+        return init_tables(self.catalog, self.namespace, defs or table_defs())

@@ -1,0 +1,77 @@
+"""Keeping the unified key unique: drop repeated keys in a batch and keys the table holds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import (
+    AlwaysFalse,
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThanOrEqual,
+    LessThanOrEqual,
+    Or,
+)
+from pyiceberg.table import Table
+
+_ROW = "__schemahub_row"
+
+
+def dedupe_within(rows: pa.Table, key: Sequence[str]) -> pa.Table:
+    """``rows`` with only the first row of each key, in the original order."""
+    if rows.num_rows == 0:
+        return rows
+    indexed = rows.select(list(key)).append_column(_ROW, pa.array(range(rows.num_rows), pa.int64()))
+    firsts = indexed.group_by(list(key), use_threads=False).aggregate([(_ROW, "min")])
+    keep = pc.sort_indices(firsts[f"{_ROW}_min"])
+    return rows.take(pc.take(firsts[f"{_ROW}_min"], keep))
+
+
+def drop_committed(table: Table, rows: pa.Table) -> pa.Table:
+    """``rows`` minus those whose (exchange, symbol, trade_id) the table already holds.
+
+    Only the id range of each stream in ``rows`` is scanned, so manifest statistics prune the
+    files that cannot hold a match.
+    """
+    if rows.num_rows == 0 or table.current_snapshot() is None:
+        return rows
+    existing = table.scan(
+        row_filter=_key_ranges_filter(rows),
+        selected_fields=("exchange", "symbol", "trade_id"),
+    ).to_arrow()
+    if existing.num_rows == 0:
+        return rows
+    return _anti_join(rows, existing)
+
+
+def _key_ranges_filter(rows: pa.Table) -> BooleanExpression:
+    ranges = rows.group_by(["exchange", "symbol"], use_threads=False).aggregate(
+        [("trade_id", "min"), ("trade_id", "max")]
+    )
+    expression: BooleanExpression = AlwaysFalse()
+    for entry in ranges.to_pylist():
+        stream = And(
+            And(EqualTo("exchange", entry["exchange"]), EqualTo("symbol", entry["symbol"])),
+            And(
+                GreaterThanOrEqual("trade_id", entry["trade_id_min"]),
+                LessThanOrEqual("trade_id", entry["trade_id_max"]),
+            ),
+        )
+        expression = Or(expression, stream)
+    return expression
+
+
+def _anti_join(rows: pa.Table, existing: pa.Table) -> pa.Table:
+    key = ["exchange", "symbol", "trade_id"]
+    indexed = rows.append_column(_ROW, pa.array(range(rows.num_rows), pa.int64()))
+    kept = indexed.select([*key, _ROW]).join(
+        existing.select(key).cast(indexed.select(key).schema),
+        keys=key,
+        join_type="left anti",
+        use_threads=False,
+    )
+    order = pc.sort(kept[_ROW])
+    return rows.take(order)

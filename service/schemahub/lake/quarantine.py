@@ -1,0 +1,37 @@
+"""The quarantine: payloads we refused, with the reason, queryable like any table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from schemahub.lake.schemas import QUARANTINE_SCHEMA
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """One refused payload: which venue, where it came from, why, and its text."""
+
+    exchange: str
+    source: str
+    reason: str
+    raw_payload: str | None
+
+
+def quarantine_rows(entries: Iterable[QuarantineEntry], at: datetime | None = None) -> pa.Table:
+    """The entries as rows of the quarantine table."""
+    stamp = at or datetime.now(UTC)
+    listed = list(entries)
+    return pa.Table.from_pydict(
+        {
+            "exchange": [e.exchange for e in listed],
+            "source": [e.source for e in listed],
+            "reason": [e.reason for e in listed],
+            "raw_payload": [e.raw_payload for e in listed],
+            "quarantined_at": [stamp] * len(listed),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )

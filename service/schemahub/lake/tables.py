@@ -1,0 +1,150 @@
+"""The tables of the design, created and evolved idempotently (``schemahub tables init``)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform
+
+from schemahub.decode import binance, coinbase, kraken
+from schemahub.errors import LakeError
+from schemahub.lake.schemas import (
+    QUARANTINE_SCHEMA,
+    TS,
+    UNIFIED_KEY,
+    UNIFIED_SCHEMA,
+    raw_table_schema,
+)
+
+UNIFIED_TABLE = "trades_unified"
+WATERMARKS_TABLE = "schemahub_watermarks"
+QUARANTINE_TABLE = "quarantine"
+RAW_TABLES = {m.VENUE: m.RAW_TABLE for m in (binance, coinbase, kraken)}
+
+# Streaming writers commit often: keep the number of metadata files bounded.
+_COMMON_PROPERTIES = {
+    "format-version": "2",
+    "write.parquet.compression-codec": "zstd",
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "50",
+}
+
+WATERMARKS_SCHEMA = pa.schema(
+    [
+        pa.field("exchange", pa.string(), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("low_water", pa.int64(), nullable=True),
+        pa.field("high_water", pa.int64(), nullable=True),
+        pa.field("open_gaps", pa.int64(), nullable=False),
+        pa.field("missing_ids", pa.int64(), nullable=False),
+        pa.field("gaps", pa.string(), nullable=True),  # JSON [[first, last], ...]
+        pa.field("updated_at", TS, nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """What one table should look like."""
+
+    name: str
+    schema: pa.Schema
+    day_partition_on: str | None = None
+    identifier: tuple[str, ...] = ()
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+class TableChange(enum.Enum):
+    """What ``init_tables`` did to a table."""
+
+    CREATED = "created"
+    EVOLVED = "evolved"
+    UNCHANGED = "unchanged"
+
+
+def table_defs(unified_extra: Sequence[pa.Field] = ()) -> list[TableDef]:
+    """Every table of the design; ``unified_extra`` are enrichment columns from the mappings."""
+    raw = [
+        TableDef(m.RAW_TABLE, raw_table_schema(m.NATIVE_SCHEMA), "_source_ingest_ts")
+        for m in (binance, coinbase, kraken)
+    ]
+    unified = TableDef(
+        UNIFIED_TABLE,
+        pa.schema([*UNIFIED_SCHEMA, *unified_extra]),
+        "trade_ts",
+        identifier=UNIFIED_KEY,
+    )
+    return [
+        *raw,
+        unified,
+        TableDef(WATERMARKS_TABLE, WATERMARKS_SCHEMA),
+        TableDef(QUARANTINE_TABLE, QUARANTINE_SCHEMA, "quarantined_at"),
+    ]
+
+
+def init_tables(
+    catalog: Catalog, namespace: str, defs: Iterable[TableDef]
+) -> dict[str, TableChange]:
+    """Create the namespace and each missing table; add new columns to existing ones.
+
+    Idempotent: a second run reports every table UNCHANGED and writes nothing. Adding a column
+    is a metadata-only change; no data file is rewritten.
+    """
+    catalog.create_namespace_if_not_exists(namespace)
+    return {d.name: _ensure_table(catalog, namespace, d) for d in defs}
+
+
+def open_table(catalog: Catalog, namespace: str, name: str) -> Table:
+    """Load a table, or raise a :class:`LakeError` that says how to create it."""
+    try:
+        return catalog.load_table((namespace, name))
+    except NoSuchTableError:
+        raise LakeError(
+            f"table {namespace}.{name} does not exist; run `schemahub tables init` first"
+        ) from None
+
+
+def _ensure_table(catalog: Catalog, namespace: str, spec: TableDef) -> TableChange:
+    identifier = (namespace, spec.name)
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        try:
+            _create_table(catalog, identifier, spec)
+            return TableChange.CREATED
+        except TableAlreadyExistsError:  # another process created it meanwhile
+            table = catalog.load_table(identifier)
+    return _evolve_table(table, spec)
+
+
+def _create_table(catalog: Catalog, identifier: tuple[str, str], spec: TableDef) -> None:
+    with catalog.create_table_transaction(
+        identifier, schema=spec.schema, properties={**_COMMON_PROPERTIES, **spec.properties}
+    ) as txn:
+        if spec.day_partition_on:
+            with txn.update_spec() as update:
+                update.add_field(
+                    spec.day_partition_on, DayTransform(), f"{spec.day_partition_on}_day"
+                )
+        if spec.identifier:
+            with txn.update_schema() as update:
+                update.set_identifier_fields(*spec.identifier)
+
+
+def _evolve_table(table: Table, spec: TableDef) -> TableChange:
+    current = {f.name for f in table.schema().fields}
+    missing = [f for f in spec.schema if f.name not in current]
+    if not missing:
+        return TableChange.UNCHANGED
+    try:
+        with table.update_schema() as update:
+            update.union_by_name(pa.schema(missing))
+    except ValueError as exc:
+        raise LakeError(f"cannot evolve {table.name()}: {exc}") from exc
+    return TableChange.EVOLVED

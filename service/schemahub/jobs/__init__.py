@@ -1,0 +1,1 @@
+"""Batch jobs over the lake: landing captures into raw tables, and unify."""

@@ -12,9 +12,12 @@ of them into one clear line and a non-zero exit, and library users can catch the
     │   └── CommitConflictError  another writer committed first; refresh and retry
     ├── VenueError             a venue refused or broke the protocol
     │   ├── SubscriptionError    a subscription was rejected (names the symbol)
+    │   ├── StaleConnectionError a websocket went silent or never acknowledged: reconnect
     │   ├── UnknownSymbolError   a configured symbol is not listed by the venue
     │   └── RestError            a REST call failed for good
     │       ├── RateLimitedError   the venue asked us to back off (429/418, Kraken EGeneral)
+    │       │   └── IpBannedError    Binance 418: banned for a while, do not retry soon
+    │       ├── TransientRestError a 5xx, timeout or non-JSON body: worth retrying
     │       └── HistoryUnavailableError  the venue no longer holds the requested ids
     └── UsageError             a command was called with arguments that cannot work
 """
@@ -58,6 +61,10 @@ class SubscriptionError(VenueError):
     """The venue rejected a subscription."""
 
 
+class StaleConnectionError(VenueError):
+    """A websocket went silent, or never acknowledged its subscriptions; it is replaced."""
+
+
 class UnknownSymbolError(VenueError):
     """A configured symbol is not listed by the venue."""
 
@@ -72,6 +79,14 @@ class RateLimitedError(RestError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class IpBannedError(RateLimitedError):
+    """The venue banned our address for a while (Binance HTTP 418); retrying soon makes it worse."""
+
+
+class TransientRestError(RestError):
+    """A failure that may pass on retry: HTTP 5xx, a timeout, a body that is not JSON."""
 
 
 class HistoryUnavailableError(RestError):

@@ -73,5 +73,4 @@ def _anti_join(rows: pa.Table, existing: pa.Table) -> pa.Table:
         join_type="left anti",
         use_threads=False,
     )
-    order = pc.sort(kept[_ROW])
-    return rows.take(order)
+    return rows.take(pc.take(kept[_ROW], pc.sort_indices(kept[_ROW])))

@@ -35,6 +35,11 @@ _COMMON_PROPERTIES = {
     "write.metadata.previous-versions-max": "50",
 }
 
+# pyiceberg would otherwise rebase a conflicting append onto the new head on its own, without
+# letting us drop the keys the other writer just committed: that could double trades. Our
+# writer (lake.writer.commit_append) retries instead, re-checking the keys each time.
+_WRITER_RETRIES_ITSELF = {"commit.retry.num-retries": "0"}
+
 WATERMARKS_SCHEMA = pa.schema(
     [
         pa.field("exchange", pa.string(), nullable=False),
@@ -79,6 +84,7 @@ def table_defs(unified_extra: Sequence[pa.Field] = ()) -> list[TableDef]:
         pa.schema([*UNIFIED_SCHEMA, *unified_extra]),
         "trade_ts",
         identifier=UNIFIED_KEY,
+        properties=_WRITER_RETRIES_ITSELF,
     )
     return [
         *raw,
@@ -140,11 +146,18 @@ def _create_table(catalog: Catalog, identifier: tuple[str, str], spec: TableDef)
 def _evolve_table(table: Table, spec: TableDef) -> TableChange:
     current = {f.name for f in table.schema().fields}
     missing = [f for f in spec.schema if f.name not in current]
-    if not missing:
+    wanted = {**_COMMON_PROPERTIES, **spec.properties}
+    stale = {k: v for k, v in wanted.items() if table.properties.get(k) != v}
+    stale.pop("format-version", None)  # upgrading the format is an explicit, separate decision
+    if not missing and not stale:
         return TableChange.UNCHANGED
     try:
-        with table.update_schema() as update:
-            update.union_by_name(pa.schema(missing))
+        with table.transaction() as txn:
+            if missing:
+                with txn.update_schema() as update:
+                    update.union_by_name(pa.schema(missing))
+            if stale:
+                txn.set_properties(stale)
     except ValueError as exc:
-        raise LakeError(f"cannot evolve {table.name()}: {exc}") from exc
+        raise LakeError(f"cannot evolve {'.'.join(table.name())}: {exc}") from exc
     return TableChange.EVOLVED

@@ -9,7 +9,8 @@ of them into one clear line and a non-zero exit, and library users can catch the
     ├── DecodeError            a frame or REST page is not what the venue protocol promises
     ├── CaptureError           a capture file is unreadable or of the wrong venue
     ├── LakeError              the catalog or warehouse failed
-    │   └── CommitConflictError  another writer committed first; refresh and retry
+    │   ├── CommitConflictError  another writer committed first; refresh and retry
+    │   └── OffsetsError         stored stream offsets are corrupt or of an unknown version
     ├── VenueError             a venue refused or broke the protocol
     │   ├── SubscriptionError    a subscription was rejected (names the symbol)
     │   ├── StaleConnectionError a websocket went silent or never acknowledged: reconnect
@@ -51,6 +52,10 @@ class LakeError(SchemaHubError):
 
 class CommitConflictError(LakeError):
     """Another writer committed to the table first; the commit can be retried."""
+
+
+class OffsetsError(LakeError, ValueError):
+    """Stream offsets (from a snapshot property or given to the sequencer) are not valid."""
 
 
 class VenueError(SchemaHubError):

@@ -1,0 +1,1 @@
+"""The operations surface: metrics, health, and the HTTP server that exposes them."""

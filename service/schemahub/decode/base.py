@@ -1,20 +1,34 @@
-"""What every venue decoder returns, and the checks they share.
+"""What every venue decoder returns, and the frame-level helpers they share.
 
-A decoder is a pure function ``decode_frame(frame: str | bytes) -> DecodedFrame``: no I/O, no
-clock. It turns one websocket frame into *native records*: dicts whose keys are the columns of
-the venue's raw table (see each venue module's ``RAW_SCHEMA``), values already of the column's
-Python type. A frame that carries no trades (ack, heartbeat, kline, aggTrade, ...) is ``CONTROL``;
-one that cannot be understood is ``MALFORMED``; a trade inside a good frame that fails a check
-(NaN or negative price, missing id, ...) becomes a :class:`Reject` while its siblings still land.
+A decoder is a pure function ``decode_frame(frame: str | bytes, keep_payload=True) ->
+DecodedFrame``: no I/O, no clock, and it never raises on venue input. It turns one websocket
+frame into *native records*: dicts whose keys are the columns of the venue's raw table (see each
+venue module's ``NATIVE_SCHEMA``), values already of the column's Python type, plus
+``_raw_payload`` (the trade's own JSON text) when ``keep_payload`` is true.
+
+A frame that carries no trades (ack, heartbeat, kline, aggTrade, ...) is ``CONTROL``; one that
+cannot be understood is ``MALFORMED`` and carries exactly one :class:`Reject` (the reason and the
+whole frame text, ready for the quarantine); a trade inside a good frame that fails a check (NaN or
+negative price, missing id, ...) becomes a :class:`Reject` while its siblings still land.
+
+Venue modules raise :class:`~schemahub.errors.DecodeError` for a bad envelope;
+:func:`decode_envelope` turns that into a ``MALFORMED`` frame, so the dispatch code stays flat.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import orjson
+import pyarrow as pa
+
+from schemahub.errors import DecodeError, UsageError
 
 NativeRecord = dict[str, Any]
+PAYLOAD_KEY = "_raw_payload"
 
 
 class FrameKind(enum.Enum):
@@ -40,9 +54,120 @@ class DecodedFrame:
     kind: FrameKind
     trades: list[NativeRecord] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
-    # A short label for CONTROL frames ("heartbeat", "subscriptions", "aggTrade", ...).
+    # A short label for CONTROL frames ("heartbeat", "subscriptions", "aggTrade", ...), and
+    # "error" for a venue's error reply (CONTROL on websockets, MALFORMED on REST pages).
     label: str | None = None
     # Coinbase Advanced Trade per-connection frame counter; a jump means frames were lost.
     sequence_num: int | None = None
     # Coinbase snapshot vs update, Kraken snapshot vs update; None when the venue has no notion.
     is_snapshot: bool = False
+    # The venue's own words for an error reply (label "error"), or which legacy event it was.
+    detail: str | None = None
+    # REST paging cursor the venue returned in the body (Kraken's ``last``), else None.
+    cursor: str | None = None
+
+
+class VenueDecoder(Protocol):
+    """What :func:`schemahub.decode.decoder_for` returns (each venue module fits it)."""
+
+    VENUE: str
+    RAW_TABLE: str
+    NATIVE_SCHEMA: pa.Schema
+
+    def decode_frame(self, frame: str | bytes, keep_payload: bool = True) -> DecodedFrame: ...
+
+    def decode_rest_trades(
+        self, body: str | bytes, symbol: str, keep_payload: bool = True
+    ) -> DecodedFrame: ...
+
+
+def frame_text(frame: str | bytes) -> str:
+    """The frame as text for a quarantine payload (bytes that are not UTF-8 are replaced)."""
+    return frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
+
+
+def dump(value: Any) -> str:
+    """Compact JSON text of a parsed value (what ``_raw_payload`` holds)."""
+    return orjson.dumps(value).decode()
+
+
+def parse_json(frame: str | bytes) -> Any:
+    """Parse a frame or body with orjson; raises :class:`DecodeError` when it is not JSON."""
+    try:
+        return orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON ({exc})") from None
+    except TypeError:
+        raise DecodeError(f"expected text or bytes, got {type(frame).__name__}") from None
+
+
+def control(label: str, detail: str | None = None, sequence_num: int | None = None) -> DecodedFrame:
+    """A CONTROL outcome."""
+    return DecodedFrame(FrameKind.CONTROL, label=label, detail=detail, sequence_num=sequence_num)
+
+
+def malformed(
+    frame: str | bytes, reason: str, label: str | None = None, detail: str | None = None
+) -> DecodedFrame:
+    """A MALFORMED outcome carrying one Reject with the whole frame text."""
+    return DecodedFrame(
+        FrameKind.MALFORMED,
+        rejects=[Reject(reason, frame_text(frame))],
+        label=label,
+        detail=detail,
+    )
+
+
+def decode_envelope(
+    frame: str | bytes, dispatch: Callable[[Any, str | bytes], DecodedFrame]
+) -> DecodedFrame:
+    """Parse ``frame`` and hand the value to ``dispatch``; a DecodeError becomes MALFORMED."""
+    try:
+        return dispatch(parse_json(frame), frame)
+    except DecodeError as exc:
+        return malformed(frame, str(exc))
+
+
+def venue_error(frame: str | bytes, detail: str) -> DecodedFrame:
+    """A REST body that is the venue's error reply: MALFORMED, label "error", venue's words."""
+    return malformed(frame, f"venue error: {detail}", label="error", detail=detail)
+
+
+def require_list(value: Any, what: str) -> list[Any]:
+    """``value`` if it is a JSON array, else a DecodeError naming ``what``."""
+    if not isinstance(value, list):
+        raise DecodeError(f"{what}: expected a JSON array, got {json_type(value)}")
+    return value
+
+
+def require_symbol(symbol: Any) -> str:
+    """The caller's symbol argument of a REST decoder; anything but a non-empty string is a bug
+    of the caller, so this raises :class:`UsageError` rather than quarantining the page."""
+    if not isinstance(symbol, str) or not symbol:
+        raise UsageError(f"symbol argument must be a non-empty string, got {symbol!r}")
+    return symbol
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def shape_of(value: Any) -> str:
+    """A short description of an unknown JSON value, for MALFORMED reasons."""
+    if isinstance(value, dict):
+        keys = ", ".join(sorted(map(str, value))[:8])
+        return f"object with keys [{keys}]"
+    return json_type(value)

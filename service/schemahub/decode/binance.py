@@ -1,8 +1,54 @@
-"""Binance spot trade frames and REST pages -> native records (raw_binance_trades columns)."""
+"""Binance spot trade frames and REST pages -> native records (raw_binance_trades columns).
+
+Websocket frames come plain (``/ws``: ``{"e":"trade",...}``) or wrapped by a combined stream
+(``{"stream":"btcusdt@trade","data":{...}}``). How each frame is classified:
+
+- ``e == "trade"`` (plain or wrapped): TRADES, one record; ``_raw_payload`` is the plain frame's
+  text, or the wrapped ``data`` object re-serialized.
+- any other event (``e`` = aggTrade, kline, 24hrTicker, depthUpdate, ...): CONTROL, label ``e``.
+  Wrapped data without ``e`` (bookTicker, partial depth) is labelled from the stream name after
+  its first ``@`` (``bookTicker``, ``depth20@100ms``); array payloads (``!ticker@arr``) likewise.
+- plain bookTicker (``u``, ``b``, ``a`` keys) and partial depth (``lastUpdateId``): CONTROL
+  ``bookTicker`` / ``depth``.
+- ``{"result":...,"id":...}`` replies to SUBSCRIBE and friends: CONTROL ``result``.
+- ``{"error":{"code","msg"},"id":...}`` (or a bare ``{"code","msg"}``): CONTROL ``error``,
+  ``detail`` = the venue's code and message; the session layer decides what to do.
+- anything else (not JSON, a scalar, an object of no known shape): MALFORMED with a reason.
+
+REST ``/api/v3/trades`` and ``/api/v3/historicalTrades`` return an array of
+``{"id","price","qty","quoteQty","time","isBuyerMaker","isBestMatch"}``: same columns,
+``event_time`` None, symbol from the argument. A ``{"code","msg"}`` body is MALFORMED, label
+``error``.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
+
+from schemahub.decode.base import (
+    DecodedFrame,
+    FrameKind,
+    control,
+    decode_envelope,
+    dump,
+    frame_text,
+    require_list,
+    require_symbol,
+    shape_of,
+    venue_error,
+)
+from schemahub.decode.fields import (
+    boolean,
+    decimal_text,
+    decode_trades,
+    epoch_ms,
+    int_id,
+    spec,
+    text,
+)
+from schemahub.errors import DecodeError
 
 VENUE = "binance"
 RAW_TABLE = "raw_binance_trades"
@@ -17,3 +63,109 @@ NATIVE_SCHEMA = pa.schema(
         pa.field("event_time", pa.int64(), nullable=True),  # E, epoch ms; null from REST
     ]
 )
+
+_WS_FIELDS = (
+    spec("symbol", "s", text),
+    spec("trade_id", "t", int_id),
+    spec("price", "p", decimal_text),
+    spec("qty", "q", decimal_text),
+    spec("trade_time", "T", epoch_ms),
+    spec("is_buyer_maker", "m", boolean),
+    spec("event_time", "E", epoch_ms, required=False),
+)
+_REST_FIELDS = (
+    spec("trade_id", "id", int_id),
+    spec("price", "price", decimal_text),
+    spec("qty", "qty", decimal_text),
+    spec("trade_time", "time", epoch_ms),
+    spec("is_buyer_maker", "isBuyerMaker", boolean),
+)
+
+
+def decode_frame(frame: str | bytes, keep_payload: bool = True) -> DecodedFrame:
+    """Decode one Binance websocket frame (plain or combined-stream)."""
+    return decode_envelope(frame, lambda value, raw: _dispatch(value, raw, keep_payload))
+
+
+def decode_rest_trades(body: str | bytes, symbol: str, keep_payload: bool = True) -> DecodedFrame:
+    """Decode one ``/api/v3/trades`` or ``/api/v3/historicalTrades`` page for ``symbol``."""
+    extras = {"symbol": require_symbol(symbol), "event_time": None}
+    return decode_envelope(body, lambda value, raw: _rest_page(value, raw, extras, keep_payload))
+
+
+def _dispatch(value: Any, raw: str | bytes, keep_payload: bool) -> DecodedFrame:
+    if isinstance(value, dict):
+        if "stream" in value and "data" in value:
+            return _combined(value, keep_payload)
+        if "e" in value:
+            return _event(value, frame_text(raw), keep_payload)
+        return _plain_non_event(value)
+    if isinstance(value, list) and value and all(_has_event(item) for item in value):
+        return control(value[0]["e"])  # e.g. !miniTicker@arr on a /ws connection
+    raise DecodeError(f"no Binance frame has this shape: {shape_of(value)}")
+
+
+def _combined(value: dict[str, Any], keep_payload: bool) -> DecodedFrame:
+    stream, data = value["stream"], value["data"]
+    if not isinstance(stream, str) or "@" not in stream:
+        raise DecodeError(f"stream: {stream!r} is not a '<symbol>@<channel>' stream name")
+    channel = stream.split("@", 1)[1]
+    if isinstance(data, dict) and "e" in data:
+        return _event(data, None, keep_payload)
+    if isinstance(data, dict) and channel == "trade":
+        return _trade(data, None, keep_payload)  # a trade stream's data lost its "e": check it
+    if isinstance(data, dict | list):
+        return control(channel)
+    raise DecodeError(f"data of stream {stream!r}: expected an object, got {shape_of(data)}")
+
+
+def _event(data: dict[str, Any], payload: str | None, keep_payload: bool) -> DecodedFrame:
+    event = data["e"]
+    if not isinstance(event, str) or not event:
+        raise DecodeError(f"e: {event!r} is not an event type name")
+    if event != "trade":
+        return control(event)
+    return _trade(data, payload, keep_payload)
+
+
+def _trade(data: dict[str, Any], payload: str | None, keep_payload: bool) -> DecodedFrame:
+    text_payload = payload if payload is not None else dump(data)
+    trades, rejects = decode_trades((data,), _WS_FIELDS, {}, keep_payload, text_payload)
+    return DecodedFrame(FrameKind.TRADES, trades=trades, rejects=rejects)
+
+
+def _plain_non_event(value: dict[str, Any]) -> DecodedFrame:
+    if "result" in value and "id" in value:
+        return control("result")
+    error = _error_text(value)
+    if error is not None:
+        return control("error", detail=error)
+    if {"u", "s", "b", "a"} <= value.keys():
+        return control("bookTicker")
+    if "lastUpdateId" in value:
+        return control("depth")
+    raise DecodeError(f"no Binance frame has this shape: {shape_of(value)}")
+
+
+def _error_text(value: dict[str, Any]) -> str | None:
+    """The venue's words from ``{"error":{"code","msg"}}`` or ``{"code","msg"}``, else None."""
+    error = value.get("error", value if "msg" in value and "code" in value else None)
+    if error is None:
+        return None
+    if isinstance(error, dict):
+        return f"code {error.get('code')}: {error.get('msg')}"
+    return str(error)
+
+
+def _has_event(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("e"), str) and bool(item["e"])
+
+
+def _rest_page(
+    value: Any, raw: str | bytes, extras: dict[str, Any], keep_payload: bool
+) -> DecodedFrame:
+    if isinstance(value, dict) and (error := _error_text(value)) is not None:
+        return venue_error(raw, error)
+    items = require_list(value, "trades page")
+    trades, rejects = decode_trades(items, _REST_FIELDS, extras, keep_payload)
+    return DecodedFrame(FrameKind.TRADES, trades=trades, rejects=rejects)

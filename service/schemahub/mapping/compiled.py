@@ -1,0 +1,190 @@
+"""A compiled mapping: a fixed plan of column transforms applied to whole Arrow batches.
+
+The live daemon and the batch ``unify`` command both call :meth:`CompiledMapping.apply`, so the
+two paths produce identical rows. A row is rejected (never silently dropped) when one of its
+values fails a transform or a required column would be null; its siblings still land.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemahub.errors import MappingError
+from schemahub.mapping.kernels import merge_invalid
+from schemahub.mapping.transforms import Transform
+
+RAW_PAYLOAD_COLUMN = "_raw_payload"
+# One row per rejected input row: its index in the input, why, and its raw payload if known.
+REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field("row", pa.int64(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw_payload", pa.string(), nullable=True),
+    ]
+)
+_MAX_VALUE_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnPlan:
+    """How one target column is produced: from a source column through transforms, or a
+    constant (a null scalar for an optional column nobody mapped)."""
+
+    field: pa.Field
+    source: str | None = None
+    steps: tuple[Transform, ...] = ()
+    constant: pa.Scalar | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MappingResult:
+    """Mapped rows (exactly the target schema) and the rows that could not be mapped."""
+
+    table: pa.Table
+    rejected: pa.Table  # REJECTED_SCHEMA
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reject reasons, in input row order."""
+        return self.rejected.column("reason").to_pylist()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Rows one check refused in one column, with the values it was given."""
+
+    target: str
+    check: str
+    expects: str
+    mask: pa.BooleanArray
+    inputs: pa.Array
+
+    def reason(self, value: object) -> str:
+        text = repr(value)
+        if len(text) > _MAX_VALUE_CHARS:
+            text = text[: _MAX_VALUE_CHARS - 3] + "..."
+        return f"{self.target}: {self.check} refused {text} (expected {self.expects})"
+
+
+@dataclass(frozen=True)
+class CompiledMapping:
+    """A mapping file checked against its source and target schemas, ready to apply."""
+
+    path: Path
+    source: str
+    target_table: str
+    target_schema: pa.Schema
+    source_schema: pa.Schema
+    columns: tuple[ColumnPlan, ...]
+
+    def apply(self, data: pa.Table | pa.RecordBatch) -> MappingResult:
+        """Map ``data`` (rows of the source table) to target rows; refused rows are returned
+        in ``rejected`` with a reason naming the column, the transform and the value."""
+        sources = self._source_columns(data)
+        rows = data.num_rows
+        outputs: list[pa.Array] = []
+        failures: list[_Failure] = []
+        for plan in self.columns:
+            values, column_failures = _evaluate(plan, sources, rows)
+            outputs.append(values)
+            failures.extend(column_failures)
+        failures.extend(self._missing_required(outputs, failures))
+        table = pa.Table.from_arrays(outputs, schema=self.target_schema)
+        refused = merge_invalid(*(failure.mask for failure in failures))
+        if refused is None:
+            return MappingResult(table, REJECTED_SCHEMA.empty_table())
+        return MappingResult(table.filter(pc.invert(refused)), _rejected(data, failures))
+
+    def _source_columns(self, data: pa.Table | pa.RecordBatch) -> dict[str, pa.Array]:
+        columns: dict[str, pa.Array] = {}
+        for plan in self.columns:
+            if plan.source is None or plan.source in columns:
+                continue
+            expected = self.source_schema.field(plan.source).type
+            if plan.source not in data.schema.names:
+                raise MappingError(
+                    f"{self.path}: input lacks column {plan.source!r} of {self.source}"
+                )
+            column = data.column(plan.source)
+            if not column.type.equals(expected):
+                raise MappingError(
+                    f"{self.path}: input column {plan.source!r} is {column.type}, "
+                    f"but the mapping was compiled for {expected}"
+                )
+            columns[plan.source] = _as_array(column)
+        return columns
+
+    def _missing_required(
+        self, outputs: list[pa.Array], failures: list[_Failure]
+    ) -> list[_Failure]:
+        """Failures for required columns that are null in rows not refused already."""
+        refused = merge_invalid(*(failure.mask for failure in failures))
+        missing: list[_Failure] = []
+        for plan, values in zip(self.columns, outputs, strict=True):
+            if plan.field.nullable or values.null_count == 0:
+                continue
+            mask = pc.is_null(values)
+            if refused is not None:
+                mask = pc.and_(mask, pc.invert(refused))
+            if pc.any(mask).as_py():
+                origin = f"source column {plan.source!r}" if plan.source else "constant"
+                missing.append(
+                    _Failure(plan.field.name, "required", f"a value from {origin}", mask, values)
+                )
+        return missing
+
+
+def _as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        return column.combine_chunks()
+    return column
+
+
+def _evaluate(
+    plan: ColumnPlan, sources: dict[str, pa.Array], rows: int
+) -> tuple[pa.Array, list[_Failure]]:
+    """One target column's values (null where refused) and the failures met on the way."""
+    if plan.source is None:
+        scalar = plan.constant if plan.constant is not None else pa.scalar(None, plan.field.type)
+        if not scalar.is_valid:
+            return pa.nulls(rows, plan.field.type), []
+        return pa.repeat(scalar, rows), []
+    values = sources[plan.source]
+    failures: list[_Failure] = []
+    for step in plan.steps:
+        result = step(values)
+        if result.invalid is not None:
+            failures.append(
+                _Failure(plan.field.name, step.name, step.expects, result.invalid, values)
+            )
+        values = result.values
+    return values, failures
+
+
+def _rejected(data: pa.Table | pa.RecordBatch, failures: list[_Failure]) -> pa.Table:
+    """One row per refused input row, reasons joined when a row failed several checks."""
+    reasons: dict[int, list[str]] = {}
+    for failure in failures:
+        # Per-row Python only over the refused rows.
+        indices = pc.indices_nonzero(failure.mask)
+        refused_values = failure.inputs.take(indices).to_pylist()
+        for index, value in zip(indices.to_pylist(), refused_values, strict=True):
+            reasons.setdefault(index, []).append(failure.reason(value))
+    rows = sorted(reasons)
+    if RAW_PAYLOAD_COLUMN in data.schema.names:
+        payloads = _as_array(data.column(RAW_PAYLOAD_COLUMN)).take(pa.array(rows, pa.int64()))
+        payload_array = payloads.cast(pa.string())
+    else:
+        payload_array = pa.nulls(len(rows), pa.string())
+    return pa.Table.from_arrays(
+        [
+            pa.array(rows, pa.int64()),
+            pa.array(["; ".join(reasons[row]) for row in rows], pa.string()),
+            payload_array,
+        ],
+        schema=REJECTED_SCHEMA,
+    )

@@ -1,0 +1,261 @@
+"""The one registry of named transforms a mapping file can use.
+
+Each transform is a vectorised function over a pyarrow array that declares the families of Arrow
+types it accepts and the type it returns, so a mapping is type-checked when it is compiled, not
+when the first trade arrives. Nulls pass through every transform; a non-null value a transform
+cannot handle comes back null and flagged (see :class:`~schemahub.mapping.kernels.StepResult`).
+
+==============================  ==================================  ==========================
+name                            accepts                             returns
+==============================  ==================================  ==========================
+from_s / from_ms / from_us      epoch seconds / ms / us             timestamp[us, UTC]
+iso8601                         ISO 8601 text with a zone           timestamp[us, UTC]
+to_double / to_int64            numbers, decimal text               float64 / int64
+to_string                       any scalar                          string
+positive                        numbers                             same (refuses <= 0, NaN)
+upper / lower / strip           text                                same
+taker_side_from_buyer_maker     bool (true: buyer was maker)        BUY / SELL
+normalize_side                  buy / sell, any case                BUY / SELL
+invert_side (maker_to_taker)    buy / sell, any case                the opposite, BUY / SELL
+==============================  ==================================  ==========================
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemahub.mapping.kernels import (
+    MAX_EPOCH_US,
+    MIN_EPOCH_US,
+    TS_US,
+    Kind,
+    StepResult,
+    bisect_failures,
+    epoch_to_timestamp,
+    matches,
+    reject_unless,
+    then,
+    timestamp_in_range,
+)
+
+TransformFn = Callable[[pa.Array], StepResult]
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """A named, typed, vectorised column transform."""
+
+    name: str
+    accepts: frozenset[Kind]
+    output: pa.DataType | None  # None: the same type as the input
+    expects: str  # what a valid input looks like, quoted in reject reasons
+    fn: TransformFn
+    doc: str
+
+    def accepts_type(self, arrow_type: pa.DataType) -> bool:
+        """Whether a column of ``arrow_type`` can be fed to this transform."""
+        return Kind.of(arrow_type) in self.accepts
+
+    def output_type(self, input_type: pa.DataType) -> pa.DataType:
+        """The Arrow type this transform returns for an input of ``input_type``."""
+        return self.output if self.output is not None else input_type
+
+    def __call__(self, values: pa.Array) -> StepResult:
+        return self.fn(values)
+
+
+_REGISTRY: dict[str, Transform] = {}
+TRANSFORMS: MappingProxyType[str, Transform] = MappingProxyType(_REGISTRY)
+
+
+def _transform(
+    name: str,
+    *,
+    accepts: Iterable[Kind],
+    output: pa.DataType | None,
+    expects: str,
+    aliases: tuple[str, ...] = (),
+) -> Callable[[TransformFn], TransformFn]:
+    def register(fn: TransformFn) -> TransformFn:
+        for registered_name in (name, *aliases):
+            if registered_name in _REGISTRY:
+                raise RuntimeError(f"transform {registered_name!r} registered twice")
+            _REGISTRY[registered_name] = Transform(
+                registered_name, frozenset(accepts), output, expects, fn, inspect.getdoc(fn) or ""
+            )
+        return fn
+
+    return register
+
+
+_NUMBERS = (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL)
+_DECIMAL_TEXT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_INTEGER_TEXT = r"^-?[0-9]+$"
+# Seconds are required; the fraction may have 1 to 9 digits; a zone is required.
+_ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)"
+_ISO_DATE_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+_ISO_MICROS = "^" + _ISO_DATE_TIME + r"(\.[0-9]{1,6})?" + _ZONE + "$"
+_ISO_TOO_PRECISE = r"^(.{19}\.[0-9]{6})[0-9]{1,3}" + _ZONE + "$"
+
+
+# --- time -----------------------------------------------------------------------------------
+
+
+@_transform("from_s", accepts=(Kind.INTEGER, Kind.FLOAT), output=TS_US, expects="epoch seconds")
+def from_s(values: pa.Array) -> StepResult:
+    """Epoch seconds (integer, or float rounded to the nearest microsecond) -> UTC timestamp."""
+    if pa.types.is_integer(values.type):
+        return epoch_to_timestamp(values, 1_000_000)
+    micros = pc.round(pc.multiply(values.cast(pa.float64()), 1e6))
+    in_span = pc.and_(
+        pc.greater_equal(micros, float(MIN_EPOCH_US)), pc.less_equal(micros, float(MAX_EPOCH_US))
+    )
+    checked = reject_unless(micros, pc.and_(pc.is_finite(micros), in_span))
+    # float(MAX_EPOCH_US) is rounded, so the exact span is checked again on the integers.
+    return then(checked, lambda whole: timestamp_in_range(whole.cast(pa.int64()).cast(TS_US)))
+
+
+@_transform("from_ms", accepts=(Kind.INTEGER,), output=TS_US, expects="epoch milliseconds")
+def from_ms(values: pa.Array) -> StepResult:
+    """Epoch milliseconds -> UTC timestamp (microseconds)."""
+    return epoch_to_timestamp(values, 1_000)
+
+
+@_transform("from_us", accepts=(Kind.INTEGER,), output=TS_US, expects="epoch microseconds")
+def from_us(values: pa.Array) -> StepResult:
+    """Epoch microseconds -> UTC timestamp."""
+    return epoch_to_timestamp(values, 1)
+
+
+@_transform(
+    "iso8601",
+    accepts=(Kind.STRING,),
+    output=TS_US,
+    expects="ISO 8601 like 2026-08-09T21:05:42.514318Z",
+)
+def iso8601(values: pa.Array) -> StepResult:
+    """ISO 8601 date-time with seconds and a zone -> UTC timestamp.
+
+    Fractions beyond microseconds (Coinbase sends nanoseconds) are truncated, not rounded, so a
+    trade never moves into the next microsecond.
+    """
+    ok = matches(values, _ISO_MICROS)
+    if not pc.all(ok).as_py():
+        values = pc.replace_substring_regex(values, _ISO_TOO_PRECISE, r"\1\2")
+        ok = matches(values, _ISO_MICROS)
+    shaped = reject_unless(values, ok)
+    # The shape is right but the calendar may not be (2026-02-30): Arrow's parser decides.
+    parsed = then(shaped, lambda text: bisect_failures(lambda a: a.cast(TS_US), text, TS_US))
+    return then(parsed, timestamp_in_range)
+
+
+# --- numbers --------------------------------------------------------------------------------
+
+
+@_transform(
+    "to_double", accepts=(Kind.STRING, *_NUMBERS), output=pa.float64(), expects="a decimal number"
+)
+def to_double(values: pa.Array) -> StepResult:
+    """Decimal text ("0.0012") or any number -> float64 (text parsed exactly as float() does)."""
+    step = StepResult(values)
+    if Kind.of(values.type) is Kind.STRING:
+        step = reject_unless(values, matches(values, _DECIMAL_TEXT))
+    return then(step, lambda a: bisect_failures(lambda b: b.cast(pa.float64()), a, pa.float64()))
+
+
+@_transform(
+    "to_int64", accepts=(Kind.STRING, *_NUMBERS), output=pa.int64(), expects="a whole number"
+)
+def to_int64(values: pa.Array) -> StepResult:
+    """Text of digits, an integer, or a whole float -> int64 (refuses fractions and overflow)."""
+    kind = Kind.of(values.type)
+    step = StepResult(values)
+    if kind is Kind.STRING:
+        step = reject_unless(values, matches(values, _INTEGER_TEXT))
+    elif kind is Kind.FLOAT:
+        step = reject_unless(values, pc.equal(pc.floor(values), values))
+    return then(step, lambda a: bisect_failures(lambda b: b.cast(pa.int64()), a, pa.int64()))
+
+
+@_transform("positive", accepts=_NUMBERS, output=None, expects="a finite number > 0")
+def positive(values: pa.Array) -> StepResult:
+    """Keeps finite numbers above zero; refuses zero, negatives, NaN and infinities."""
+    ok = pc.greater(values, 0)
+    if Kind.of(values.type) is Kind.FLOAT:
+        ok = pc.and_(ok, pc.is_finite(values))
+    return reject_unless(values, ok)
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+@_transform(
+    "to_string",
+    accepts=(Kind.STRING, Kind.BOOL, Kind.TIMESTAMP, *_NUMBERS),
+    output=pa.string(),
+    expects="a value with a text form",
+)
+def to_string(values: pa.Array) -> StepResult:
+    """Any scalar -> its Arrow text form (string)."""
+    return StepResult(values.cast(pa.string()))
+
+
+@_transform("upper", accepts=(Kind.STRING,), output=None, expects="text")
+def upper(values: pa.Array) -> StepResult:
+    """Text -> upper case."""
+    return StepResult(pc.utf8_upper(values))
+
+
+@_transform("lower", accepts=(Kind.STRING,), output=None, expects="text")
+def lower(values: pa.Array) -> StepResult:
+    """Text -> lower case."""
+    return StepResult(pc.utf8_lower(values))
+
+
+@_transform("strip", accepts=(Kind.STRING,), output=None, expects="text")
+def strip(values: pa.Array) -> StepResult:
+    """Text without leading and trailing whitespace."""
+    return StepResult(pc.utf8_trim_whitespace(values))
+
+
+# --- trade side -----------------------------------------------------------------------------
+
+_SIDES = pa.array(["BUY", "SELL"])
+
+
+@_transform(
+    "taker_side_from_buyer_maker",
+    accepts=(Kind.BOOL,),
+    output=pa.string(),
+    expects="true or false",
+)
+def taker_side_from_buyer_maker(values: pa.Array) -> StepResult:
+    """Binance ``isBuyerMaker``: true means the buyer rested, so the taker SOLD; false -> BUY."""
+    return StepResult(pc.if_else(values, "SELL", "BUY").cast(pa.string()))
+
+
+@_transform("normalize_side", accepts=(Kind.STRING,), output=pa.string(), expects="buy or sell")
+def normalize_side(values: pa.Array) -> StepResult:
+    """A side already from the taker's view, any case ("buy", "SELL") -> BUY / SELL."""
+    side = pc.utf8_upper(values).cast(pa.string())
+    return reject_unless(side, pc.is_in(side, value_set=_SIDES))
+
+
+@_transform(
+    "invert_side",
+    accepts=(Kind.STRING,),
+    output=pa.string(),
+    expects="buy or sell",
+    aliases=("maker_to_taker",),
+)
+def invert_side(values: pa.Array) -> StepResult:
+    """The other side of the trade: maker BUY -> taker SELL and back (Coinbase sends maker)."""
+    side = normalize_side(values)
+    flipped = pc.if_else(pc.equal(side.values, "BUY"), "SELL", "BUY").cast(pa.string())
+    return StepResult(flipped, side.invalid)

@@ -85,6 +85,8 @@ class VenueConfig(_Strict):
     silence_timeout_seconds: float = Field(default=30.0, gt=0)
     max_streams_per_connection: int | None = Field(default=None, gt=0)
     rest_requests_per_second: float | None = Field(default=None, gt=0)
+    # Replace each websocket before this age (default: the venue's own, 23 h on Binance).
+    max_connection_age_seconds: float | None = Field(default=None, gt=0)
 
 
 def _default_venues() -> dict[str, VenueConfig]:

@@ -1,0 +1,276 @@
+"""Per-stream exactly-once bookkeeping: drop what was already admitted, turn holes into gaps.
+
+A stream is (exchange, symbol); its offset is the venue trade id, which grows by exactly 1 per
+trade. For each stream the :class:`Sequencer` keeps the high-water mark (the highest id admitted)
+and the open gaps (ids below it known to be missing). Everything here is in memory and pure: the
+daemon persists :meth:`Sequencer.snapshot` with each commit (see ``offsets.py``) and rebuilds a
+sequencer from it on start. Not thread-safe: call it from the event loop only.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from schemahub.decode.base import NativeRecord
+from schemahub.errors import DecodeError, OffsetsError, UsageError
+from schemahub.sequencing import ranges
+from schemahub.sequencing.ranges import Range
+
+
+class StreamKey(NamedTuple):
+    """A stream: the exchange and the symbol as the venue names it (``BTCUSDT``, ``BTC-USD``)."""
+
+    exchange: str
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Trade ids ``first_missing_id..last_missing_id`` (inclusive) of a stream are missing."""
+
+    exchange: str
+    symbol: str
+    first_missing_id: int
+    last_missing_id: int
+
+    @property
+    def size(self) -> int:
+        """How many trade ids the gap spans."""
+        return self.last_missing_id - self.first_missing_id + 1
+
+
+@dataclass(frozen=True, slots=True)
+class LostGap:
+    """A gap given up on (the venue's history no longer holds it), with why."""
+
+    gap: Gap
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """What the sequencer knows of one stream; ranges are sorted, merged, inclusive.
+
+    ``lost`` holds the ids given up with :meth:`Sequencer.mark_lost`, kept so that they stay
+    visible in the offsets after a restart.
+    """
+
+    high_water: int | None = None
+    gaps: tuple[Range, ...] = ()
+    lost: tuple[Range, ...] = ()
+
+    def problem(self) -> str | None:
+        """Why this state is inconsistent, or None when it is sound."""
+        hw = self.high_water
+        if hw is None:
+            return None if not (self.gaps or self.lost) else "gaps or lost ids without high_water"
+        if not isinstance(hw, int) or isinstance(hw, bool):
+            return f"high_water must be an integer or None, got {hw!r}"
+        for what, rngs in (("gaps", self.gaps), ("lost", self.lost)):
+            why = ranges.check_ranges(rngs, what)
+            if why:
+                return why
+            if rngs and rngs[-1][1] >= hw:
+                return f"{what} must lie below high_water {hw}, got {rngs[-1]!r}"
+        if ranges.overlaps(self.gaps, self.lost):
+            return "an id cannot be both in an open gap and lost"
+        return None
+
+
+@dataclass(slots=True)
+class SequencerStats:
+    """Running counters for metrics."""
+
+    admitted: int = 0  # ids kept
+    duplicates: int = 0  # ids dropped: already admitted, or repeated within a call
+    gaps_opened: int = 0  # holes found above the high-water mark
+    gap_ids_opened: int = 0  # ids those holes span
+    gap_ids_filled: int = 0  # ids admitted from inside an open gap
+    ids_lost: int = 0  # ids given up with mark_lost
+
+
+@dataclass(slots=True)
+class _Stream:
+    high_water: int | None = None
+    gaps: list[Range] = field(default_factory=list)
+    lost: list[Range] = field(default_factory=list)
+    start: int | None = None  # from start_at, used by the first admit of a fresh stream
+
+    def take(self, uniq: list[int], stats: SequencerStats) -> list[int]:
+        """Admit sorted distinct ids; return the ones kept (ascending)."""
+        if self.high_water is None:
+            first = uniq[0] if self.start is None else min(uniq[0], self.start)
+            self.high_water, self.start = first - 1, None
+        hw = self.high_water
+        split = 0 if uniq[0] > hw else bisect_right(uniq, hw)
+        filled: list[int] = []
+        if split and self.gaps:
+            self.gaps, filled = ranges.remove_ids(self.gaps, uniq[:split])
+            stats.gap_ids_filled += len(filled)
+        new = uniq[split:] if split else uniq
+        if new:
+            self._open_gaps(hw, new, stats)
+            self.high_water = new[-1]
+        return filled + new if filled else new
+
+    def _open_gaps(self, hw: int, new: list[int], stats: SequencerStats) -> None:
+        if new[-1] - new[0] == len(new) - 1:  # contiguous run, the usual live case
+            if new[0] > hw + 1:
+                self._add_gap(hw + 1, new[0] - 1, stats)
+            return
+        prev = hw
+        for x in new:
+            if x > prev + 1:
+                self._add_gap(prev + 1, x - 1, stats)
+            prev = x
+
+    def _add_gap(self, lo: int, hi: int, stats: SequencerStats) -> None:
+        self.gaps.append((lo, hi))
+        stats.gaps_opened += 1
+        stats.gap_ids_opened += hi - lo + 1
+
+    def state(self) -> StreamState:
+        return StreamState(self.high_water, tuple(self.gaps), tuple(self.lost))
+
+
+class Sequencer:
+    """Decides, per stream, which trade ids are new; keeps the high-water mark and open gaps."""
+
+    def __init__(self, initial: Mapping[tuple[str, str], StreamState] | None = None) -> None:
+        """Start from committed states (e.g. ``decode_offsets(...)``), or from nothing."""
+        self._streams: dict[StreamKey, _Stream] = {}
+        self._lost: list[LostGap] = []
+        self.stats = SequencerStats()
+        for key, state in (initial or {}).items():
+            why = state.problem()
+            if why:
+                raise OffsetsError(f"invalid state for stream {tuple(key)!r}: {why}")
+            self._streams[StreamKey(*key)] = _Stream(
+                state.high_water, list(state.gaps), list(state.lost)
+            )
+
+    def admit(self, exchange: str, symbol: str, trade_ids: Sequence[int]) -> list[bool]:
+        """Which of ``trade_ids`` to keep: a mask of the same length, True for new ids.
+
+        An id is dropped when it was admitted before (at or below the high-water mark and not in
+        an open gap) or already appeared earlier in this call. An id inside a gap is kept and
+        taken out of the gap; an id above the high-water mark opens a gap over any ids skipped.
+        Ids may come in any order. A stream without state starts at the smallest id of its first
+        call (or at ``start_at``'s id), with no gap before it.
+        """
+        n = len(trade_ids)
+        if n == 0:
+            return []
+        uniq = sorted(set(trade_ids))
+        if not (ranges.is_int(uniq[0]) and ranges.is_int(uniq[-1])):
+            raise UsageError(f"trade ids must be ints, got {type(uniq[0]).__name__} for {symbol}")
+        stream = self._streams.get(StreamKey(exchange, symbol))
+        if stream is None:
+            stream = self._streams[StreamKey(exchange, symbol)] = _Stream()
+        kept = stream.take(uniq, self.stats)
+        self.stats.admitted += len(kept)
+        self.stats.duplicates += n - len(kept)
+        if len(kept) == n:
+            return [True] * n
+        wanted = set(kept)
+        mask = []
+        for x in trade_ids:
+            if x in wanted:
+                wanted.discard(x)  # later repeats within the call are duplicates
+                mask.append(True)
+            else:
+                mask.append(False)
+        return mask
+
+    def admit_records(
+        self,
+        exchange: str,
+        records: Sequence[NativeRecord],
+        symbol_field: str = "symbol",
+        id_field: str = "trade_id",
+    ) -> list[NativeRecord]:
+        """The records whose trade ids are new, in their original order.
+
+        Records may mix symbols; ids may be ints or strings of digits (Coinbase).
+        """
+        by_symbol: dict[str, list[int]] = {}
+        for i, record in enumerate(records):
+            by_symbol.setdefault(record[symbol_field], []).append(i)
+        keep = [False] * len(records)
+        for symbol, rows in by_symbol.items():
+            ids = [_trade_id(records[i], id_field) for i in rows]
+            for i, kept in zip(rows, self.admit(exchange, symbol, ids), strict=True):
+                keep[i] = kept
+        return [r for r, k in zip(records, keep, strict=True) if k]
+
+    def start_at(self, exchange: str, symbol: str, first_id: int) -> None:
+        """Begin a stream without state at ``first_id``: its first live trade then opens a gap
+        from ``first_id`` that the gap filler fetches from the venue's history."""
+        stream = self._streams.setdefault(StreamKey(exchange, symbol), _Stream())
+        if stream.high_water is not None:
+            raise UsageError(
+                f"start_at({exchange}, {symbol}, {first_id}): the stream already has state "
+                f"(high water {stream.high_water}); start_at only applies to a fresh stream"
+            )
+        stream.start = first_id
+
+    def mark_lost(self, gap: Gap, reason: str) -> list[Gap]:
+        """Give up on the ids of ``gap`` that are still missing: close them, record them as lost.
+
+        Returns the pieces actually marked lost (empty when the ids were filled meanwhile).
+        """
+        stream = self._streams.get(StreamKey(gap.exchange, gap.symbol))
+        if stream is None:
+            return []
+        stream.gaps, removed = ranges.subtract(
+            stream.gaps, gap.first_missing_id, gap.last_missing_id
+        )
+        if not removed:
+            return []
+        stream.lost = ranges.merge([*stream.lost, *removed])
+        pieces = [Gap(gap.exchange, gap.symbol, lo, hi) for lo, hi in removed]
+        for piece in pieces:
+            self._lost.append(LostGap(piece, reason))
+            self.stats.ids_lost += piece.size
+        return pieces
+
+    @property
+    def lost(self) -> list[LostGap]:
+        """Every gap marked lost by this sequencer, oldest first."""
+        return list(self._lost)
+
+    def gaps_for(self, exchange: str, symbol: str) -> list[Gap]:
+        """The open gaps of one stream, ascending."""
+        stream = self._streams.get(StreamKey(exchange, symbol))
+        if stream is None:
+            return []
+        return [Gap(exchange, symbol, lo, hi) for lo, hi in stream.gaps]
+
+    def open_gaps(self) -> list[Gap]:
+        """The open gaps of every stream, by stream then ascending id."""
+        return [gap for key in sorted(self._streams) for gap in self.gaps_for(*key)]
+
+    def state(self, exchange: str, symbol: str) -> StreamState:
+        """One stream's state; ``StreamState()`` (no high water) for a stream never admitted."""
+        stream = self._streams.get(StreamKey(exchange, symbol))
+        return stream.state() if stream is not None else StreamState()
+
+    def streams(self) -> list[StreamKey]:
+        """The streams that have state (at least one admitted id), sorted."""
+        return sorted(k for k, s in self._streams.items() if s.high_water is not None)
+
+    def snapshot(self) -> dict[StreamKey, StreamState]:
+        """The state of every stream with state: what ``encode_offsets`` persists."""
+        return {key: self._streams[key].state() for key in self.streams()}
+
+
+def _trade_id(record: NativeRecord, id_field: str) -> int:
+    value = record[id_field]
+    if ranges.is_int(value):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise DecodeError(f"trade id {id_field}={value!r} is not an integer or a string of digits")

@@ -87,6 +87,29 @@ def test_any_json_value_never_raises(venue, value):
     check_invariants(decoder.decode_rest_trades(body, "BTC-USD"), venue)
 
 
+NESTED_FRAMES = {
+    "binance": ['{"stream":"btcusdt@trade","data":{"e":"trade","t":1,"x":%s}}',
+                '{"e":"trade","t":1,"x":%s}', '[{"id":1,"x":%s}]'],
+    "coinbase": ['{"channel":"market_trades","sequence_num":1,"events":[{"type":"update",'
+                 '"trades":[{"trade_id":"1","x":%s}]}]}', '[{"trade_id":1,"x":%s}]'],
+    "kraken": ['{"channel":"trade","type":"update","data":[{"trade_id":1,"x":%s}]}',
+               '{"error":[],"result":{"XXBTZUSD":[%s],"last":"1"}}'],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@pytest.mark.parametrize("depth", [300, 2000])
+def test_deeply_nested_trade_fields_never_raise(venue, depth):
+    """orjson reads 1024 levels but writes 255: payloads of deep trades cannot be re-written."""
+    decoder = decoder_for(venue)
+    for template in NESTED_FRAMES[venue]:
+        frame = template % ("[" * depth + "]" * depth)
+        for decode in (decoder.decode_frame, lambda f: decoder.decode_rest_trades(f, "BTC-USD")):
+            out = decode(frame)
+            check_invariants(out, venue)
+            assert out.trades == []
+
+
 # --- valid trades round-trip ----------------------------------------------------------------
 
 IDS = st.integers(min_value=0, max_value=2**63 - 1)

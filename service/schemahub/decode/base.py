@@ -121,11 +121,17 @@ def malformed(
 def decode_envelope(
     frame: str | bytes, dispatch: Callable[[Any, str | bytes], DecodedFrame]
 ) -> DecodedFrame:
-    """Parse ``frame`` and hand the value to ``dispatch``; a DecodeError becomes MALFORMED."""
+    """Parse ``frame`` and hand the value to ``dispatch``; a DecodeError becomes MALFORMED.
+
+    orjson reads up to 1024 levels of nesting but writes only 255, so a trade object nested
+    deeper cannot be re-serialized for its payload: the whole frame is MALFORMED then.
+    """
     try:
         return dispatch(parse_json(frame), frame)
     except DecodeError as exc:
         return malformed(frame, str(exc))
+    except orjson.JSONEncodeError as exc:
+        return malformed(frame, f"a trade object cannot be re-serialized ({exc})")
 
 
 def venue_error(frame: str | bytes, detail: str) -> DecodedFrame:

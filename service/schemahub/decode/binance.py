@@ -32,7 +32,6 @@ from schemahub.decode.base import (
     FrameKind,
     control,
     decode_envelope,
-    dump,
     frame_text,
     require_list,
     require_symbol,
@@ -129,8 +128,8 @@ def _event(data: dict[str, Any], payload: str | None, keep_payload: bool) -> Dec
 
 
 def _trade(data: dict[str, Any], payload: str | None, keep_payload: bool) -> DecodedFrame:
-    text_payload = payload if payload is not None else dump(data)
-    trades, rejects = decode_trades((data,), _WS_FIELDS, {}, keep_payload, text_payload)
+    """One trade; ``payload`` is the plain frame's text, None to re-serialize ``data``."""
+    trades, rejects = decode_trades((data,), _WS_FIELDS, {}, keep_payload, payload)
     return DecodedFrame(FrameKind.TRADES, trades=trades, rejects=rejects)
 
 

@@ -1,0 +1,333 @@
+"""One websocket connection: open, subscribe, check acks, read, decode, deliver, notice silence.
+
+A :class:`Connection` lives once: when it fails or is closed, the session (session.py) opens a
+new one. Bad input never ends it: binary frames, frames over the size cap and frames the decoder
+calls MALFORMED are counted, logged (rate-limited) and handed on as MALFORMED for the quarantine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosedError
+
+from schemahub.decode.base import DecodedFrame, FrameKind, malformed
+from schemahub.errors import StaleConnectionError, SubscriptionError
+from schemahub.logs import RateLimitedLog
+from schemahub.venues.backoff import RetryPolicy
+from schemahub.venues.events import (
+    Connected,
+    Disconnected,
+    FrameSink,
+    ReceivedFrame,
+    SequenceGap,
+    SessionStats,
+    SubscriptionRejected,
+)
+from schemahub.venues.ratelimit import TokenBucket
+from schemahub.venues.recording import CaptureRecorder
+from schemahub.venues.wsbase import Subscribe, WsVenue
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_FRAME_BYTES = 1 << 20  # trade frames are a few KB; snapshots a few tens of KB
+# Frames past this multiple of the cap make websockets drop the connection (memory guard).
+HARD_LIMIT_FACTOR = 8
+QUARANTINE_EXCERPT = 4096
+
+
+class Decoder(Protocol):
+    """The part of a venue decoder a session uses."""
+
+    def decode_frame(self, frame: str | bytes, keep_payload: bool = True) -> DecodedFrame: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """Timings and limits of a session (built from VenueConfig by the session)."""
+
+    silence_timeout: float = 30.0
+    ack_timeout: float = 10.0
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_connection_age: float | None = None
+    open_timeout: float = 10.0
+    close_timeout: float = 2.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    keep_payload: bool = True
+
+
+@dataclass(slots=True)
+class Shared:
+    """What every connection of one session shares."""
+
+    venue: WsVenue
+    base_url: str
+    decoder: Decoder
+    sink: FrameSink
+    options: SessionOptions
+    stats: SessionStats
+    recorder: CaptureRecorder | None
+    warn: RateLimitedLog
+    clock: Callable[[], float] = time.time
+
+
+class Connection:
+    """One websocket connection carrying ``symbols``."""
+
+    def __init__(self, shared: Shared, conn_id: str, symbols: list[str]) -> None:
+        self.shared = shared
+        self.conn_id = conn_id
+        self.symbols = list(symbols)
+        self.url = shared.venue.connect_url(shared.base_url, self.symbols)
+        self.opened_at: float | None = None
+        self.last_frame_at: float | None = None
+        self.rejected: dict[str, str] = {}
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._sent: list[Subscribe] = []
+        self._pending: set[str] = set(self.symbols)
+        self._ready = asyncio.Event()
+        self._next_seq: int | None = 0 if shared.venue.counts_frames else None
+        self._req_id = 1
+        self._pinged = False
+        self._closed = False
+        rate = shared.venue.control_messages_per_second
+        self._pace = TokenBucket(rate, 1.0) if rate else None
+
+    @property
+    def venue(self) -> str:
+        return self.shared.venue.name
+
+    async def open(self) -> None:
+        """Connect, announce, start reading, and send the subscriptions (paced)."""
+        opts = self.shared.options
+        self._ws = await connect(
+            self.url,
+            open_timeout=opts.open_timeout,
+            close_timeout=opts.close_timeout,
+            max_size=opts.max_frame_bytes * HARD_LIMIT_FACTOR,
+            proxy=None,
+        )
+        self.opened_at = self.shared.clock()
+        self.shared.stats.connects += 1
+        if self.shared.recorder:
+            self.shared.recorder.connect(self.url, self.opened_at)
+        await self.shared.sink.on_event(
+            Connected(self.venue, self.conn_id, tuple(self.symbols), self.opened_at)
+        )
+        self._reader = asyncio.create_task(self._read_loop(), name=f"read-{self.conn_id}")
+        if not self._pending:
+            self._ready.set()
+        messages = self.shared.venue.subscribe_messages(self.symbols, self._req_id)
+        self._req_id += len(messages)
+        for message in messages:
+            self._sent.append(message)
+            await self._send(message.text)
+
+    async def wait_ready(self) -> None:
+        """Wait until every symbol is acknowledged or refused; a silent venue, or a connection
+        that ends first, raises (the session reconnects)."""
+        assert self._reader is not None
+        ready = asyncio.ensure_future(self._ready.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {ready, self._reader},
+                timeout=self.shared.options.ack_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            ready.cancel()
+        if self._reader in done:
+            raise self._reader.exception() or StaleConnectionError(f"{self.conn_id} ended")
+        if not self._ready.is_set():
+            missing = ", ".join(sorted(self._pending)[:5])
+            raise StaleConnectionError(
+                f"{self.conn_id}: no acknowledgement within {self.shared.options.ack_timeout}s "
+                f"for {len(self._pending)} subscription(s) ({missing})"
+            )
+
+    async def wait_ended(self, timeout: float | None) -> BaseException | None:
+        """Wait up to ``timeout`` for the reader to stop; returns why it stopped, or None if it
+        is still running."""
+        assert self._reader is not None
+        done, _ = await asyncio.wait({self._reader}, timeout=timeout)
+        if not done:
+            return None
+        if self._reader.cancelled():
+            return StaleConnectionError(f"{self.conn_id} reader cancelled")
+        return self._reader.exception() or StaleConnectionError(f"{self.conn_id} ended")
+
+    async def close(self, reason: str, planned: bool = False) -> None:
+        """Stop reading, close the socket, and report the window that may have been missed."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        if self._ws is not None:
+            await self._ws.close()
+        if self.opened_at is None:
+            return
+        stats = self.shared.stats
+        stats.disconnects += 1
+        stats.rotations += planned
+        at = self.shared.clock()
+        await self.shared.sink.on_event(
+            Disconnected(
+                self.venue,
+                self.conn_id,
+                tuple(self.symbols),
+                self.last_frame_at or self.opened_at,
+                at,
+                reason,
+                planned,
+            )
+        )
+
+    async def _send(self, text: str) -> None:
+        if self._pace is not None:
+            await self._pace.acquire()
+        assert self._ws is not None
+        await self._ws.send(text)
+        self.shared.stats.sends += 1
+        if self.shared.recorder:
+            self.shared.recorder.send(self.url, text, self.shared.clock())
+
+    async def _read_loop(self) -> None:
+        assert self._ws is not None and self.opened_at is not None
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self._time_to_wait()):
+                        frame = await self._ws.recv()
+                except TimeoutError:
+                    await self._on_idle()
+                    continue
+                await self._on_frame(frame)
+        except ConnectionClosedError as exc:
+            self.shared.stats.error_closes += 1
+            self.shared.warn.warning(
+                f"close-{self.venue}",
+                "venue closed the connection with an error",
+                venue=self.venue,
+                conn_id=self.conn_id,
+                code=exc.rcvd.code if exc.rcvd else None,
+                reason=exc.rcvd.reason if exc.rcvd else None,
+            )
+            raise
+
+    def _time_to_wait(self) -> float:
+        """Seconds until the next idle action: an app-level ping, or giving up on silence."""
+        opts = self.shared.options
+        since = self.last_frame_at or self.opened_at or self.shared.clock()
+        idle = self.shared.clock() - since
+        fraction = self.shared.venue.app_ping_fraction
+        if fraction is not None and not self._pinged:
+            return max(0.0, opts.silence_timeout * fraction - idle)
+        return max(0.0, opts.silence_timeout - idle)
+
+    async def _on_idle(self) -> None:
+        since = self.last_frame_at or self.opened_at or 0.0
+        silent_for = self.shared.clock() - since
+        if silent_for >= self.shared.options.silence_timeout:
+            self.shared.stats.silences += 1
+            raise StaleConnectionError(f"{self.conn_id}: no frame for {silent_for:.1f}s")
+        if not self._pinged:
+            self._pinged = True
+            ping = self.shared.venue.ping_message(self._req_id)
+            if ping is not None:
+                self._req_id += 1
+                await self._send(ping)
+
+    async def _on_frame(self, frame: str | bytes) -> None:
+        shared, stats = self.shared, self.shared.stats
+        now = shared.clock()
+        self.last_frame_at = now
+        self._pinged = False
+        size = len(frame)
+        stats.frames += 1
+        stats.bytes += size
+        if shared.recorder:
+            shared.recorder.recv(self.url, frame, now)
+        decoded = self._decode(frame, size)
+        self._count(decoded)
+        if decoded.kind is not FrameKind.TRADES and isinstance(frame, str):
+            await self._check_acks(frame, now)
+        if decoded.sequence_num is not None and self._next_seq is not None:
+            await self._check_sequence(decoded.sequence_num, now)
+        await shared.sink.on_frame(ReceivedFrame(self.venue, self.conn_id, now, size, decoded))
+
+    def _decode(self, frame: str | bytes, size: int) -> DecodedFrame:
+        stats = self.shared.stats
+        if isinstance(frame, bytes):
+            stats.binary += 1
+            return malformed(frame[:QUARANTINE_EXCERPT], "binary frame (venue sends text JSON)")
+        if size > self.shared.options.max_frame_bytes:
+            stats.oversize += 1
+            cap = self.shared.options.max_frame_bytes
+            return malformed(frame[:QUARANTINE_EXCERPT], f"frame of {size} bytes over cap {cap}")
+        try:
+            return self.shared.decoder.decode_frame(frame, self.shared.options.keep_payload)
+        except Exception as exc:  # a decoder bug must not end the feed (invariant 4)
+            log.exception("decoder raised on a frame", extra={"venue": self.venue})
+            return malformed(frame, f"decoder raised {type(exc).__name__}: {exc}")
+
+    def _count(self, decoded: DecodedFrame) -> None:
+        stats = self.shared.stats
+        stats.rejects += len(decoded.rejects)
+        if decoded.kind is FrameKind.TRADES:
+            stats.trades += len(decoded.trades)
+        elif decoded.kind is FrameKind.CONTROL:
+            stats.control += 1
+            label = decoded.label or "?"
+            stats.by_label[label] = stats.by_label.get(label, 0) + 1
+        else:
+            stats.malformed += 1
+            reason = decoded.rejects[0].reason if decoded.rejects else "malformed"
+            self.shared.warn.warning(
+                f"malformed-{self.venue}",
+                "malformed frame",
+                venue=self.venue,
+                conn_id=self.conn_id,
+                reason=reason[:200],
+            )
+
+    async def _check_acks(self, text: str, now: float) -> None:
+        if not self._sent or self._ready.is_set():
+            return
+        update = self.shared.venue.read_ack(text, self._sent)
+        self._pending -= update.acked
+        for symbol, words in update.rejected.items():
+            if symbol not in self._pending:
+                continue
+            await self._reject(symbol, words, now)
+        if not self._pending:
+            self._ready.set()
+
+    async def _reject(self, symbol: str, words: str, now: float) -> None:
+        self.rejected[symbol] = words
+        self._pending.discard(symbol)
+        self.shared.stats.subscriptions_rejected += 1
+        error = SubscriptionError(f"{self.venue} rejected the subscription to '{symbol}': {words}")
+        log.error(str(error), extra={"venue": self.venue, "conn_id": self.conn_id})
+        await self.shared.sink.on_event(
+            SubscriptionRejected(self.venue, self.conn_id, symbol, error, now)
+        )
+
+    async def _check_sequence(self, got: int, now: float) -> None:
+        expected = self._next_seq
+        assert expected is not None
+        if got > expected:
+            self.shared.stats.sequence_gaps += 1
+            await self.shared.sink.on_event(
+                SequenceGap(self.venue, self.conn_id, expected, got, now)
+            )
+        if got >= expected:
+            self._next_seq = got + 1

@@ -1,0 +1,117 @@
+"""What a websocket session hands to the daemon: decoded frames, connection events, counters.
+
+The daemon implements :class:`FrameSink`. The session awaits ``on_frame`` before reading the
+next frame, so a slow sink slows reading (backpressure) instead of filling memory.
+
+Streams in events are the venue's own symbols as they appear in decoded records (``BTCUSDT``,
+``BTC-USD``, ``BTC/USD``), so the sequencer can key them as (exchange, symbol).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from schemahub.decode.base import DecodedFrame
+from schemahub.errors import SubscriptionError
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedFrame:
+    """One websocket frame, decoded, with where and when it arrived."""
+
+    venue: str
+    conn_id: str
+    received_at: float  # epoch seconds
+    size: int  # bytes on the wire (text encoded as UTF-8)
+    decoded: DecodedFrame
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A connection is open and its subscriptions were sent."""
+
+    venue: str
+    conn_id: str
+    streams: tuple[str, ...]
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """A connection ended. Trades of ``streams`` between ``last_frame_at`` (the connect time when
+    no frame came) and ``at`` may have been missed, unless ``planned`` (a rotation, whose
+    successor was subscribed before this one closed)."""
+
+    venue: str
+    conn_id: str
+    streams: tuple[str, ...]
+    last_frame_at: float | None
+    at: float
+    reason: str
+    planned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceGap:
+    """Coinbase Advanced ``sequence_num`` jumped: frames ``expected .. got - 1`` were lost."""
+
+    venue: str
+    conn_id: str
+    expected: int
+    got: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRejected:
+    """The venue refused one stream; the session stops asking for it."""
+
+    venue: str
+    conn_id: str
+    symbol: str
+    error: SubscriptionError
+    at: float
+
+
+SessionEvent = Connected | Disconnected | SequenceGap | SubscriptionRejected
+
+
+class FrameSink(Protocol):
+    """Where a session delivers what it receives (the daemon implements this)."""
+
+    async def on_frame(self, frame: ReceivedFrame) -> None:
+        """Take one decoded frame; returning late slows the reading of the connection."""
+        ...
+
+    async def on_event(self, event: SessionEvent) -> None:
+        """Take one connection event."""
+        ...
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """Counters of one venue's websocket session, for /metrics (plain ints, never reset)."""
+
+    frames: int = 0
+    bytes: int = 0
+    trades: int = 0
+    rejects: int = 0
+    control: int = 0
+    malformed: int = 0
+    binary: int = 0
+    oversize: int = 0
+    connects: int = 0
+    reconnects: int = 0
+    disconnects: int = 0
+    error_closes: int = 0
+    silences: int = 0
+    rotations: int = 0
+    sequence_gaps: int = 0
+    subscriptions_rejected: int = 0
+    sends: int = 0
+    by_label: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """The counters as a plain dict."""
+        return asdict(self)

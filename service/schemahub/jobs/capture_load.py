@@ -99,10 +99,9 @@ def _decode_file(path: Path, venue: str) -> _DecodedFile:
         report.frames += 1
         frame = decoder.decode_frame(line.data)
         source = f"capture:{path.name}"
-        if frame.kind is FrameKind.MALFORMED:
-            _refuse(report, quarantine, venue, source, frame.label or "malformed", line.data)
-        elif frame.kind is FrameKind.CONTROL:
+        if frame.kind is FrameKind.CONTROL:
             report.control_frames += 1
+        # A malformed frame carries one reject holding the whole frame, so it is kept too.
         for reject in frame.rejects:
             _refuse(report, quarantine, venue, source, reject.reason, reject.payload)
         stamp = datetime.fromtimestamp(line.ts, UTC)

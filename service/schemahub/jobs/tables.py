@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from schemahub.errors import MappingError
 from schemahub.lake import Lake, TableChange
+from schemahub.lake.schemas import ENRICHMENT_FIELDS, UNIFIED_SCHEMA
 from schemahub.lake.tables import table_defs
+from schemahub.mapping import read_spec
 
 
 def init_all(lake: Lake, mappings_dir: Path) -> dict[str, TableChange]:
@@ -16,7 +19,21 @@ def init_all(lake: Lake, mappings_dir: Path) -> dict[str, TableChange]:
 
 
 def mapping_extra_fields(mappings_dir: Path) -> list[pa.Field]:
-    """Target columns the mappings produce beyond the seed's unified schema."""
-    from schemahub.mapping import extra_target_fields
-
-    return extra_target_fields(mappings_dir)
+    """Enrichment columns the mappings in ``mappings_dir`` produce beyond the seed schema."""
+    files = sorted(Path(mappings_dir).glob("*.yaml"))
+    if not files:
+        raise MappingError(f"no mapping files (*.yaml) in {mappings_dir}")
+    wanted: dict[str, pa.Field] = {}
+    for path in files:
+        spec = read_spec(path)
+        for column in (*spec.mappings, *spec.constants):
+            if column in UNIFIED_SCHEMA.names:
+                continue
+            if column not in ENRICHMENT_FIELDS:
+                raise MappingError(
+                    f"{path}: mappings: unknown target column {column!r}; the unified table "
+                    f"takes {', '.join(UNIFIED_SCHEMA.names + list(ENRICHMENT_FIELDS))}"
+                )
+            wanted[column] = ENRICHMENT_FIELDS[column]
+    # Keep the declared order so every run evolves the schema identically.
+    return [f for name, f in ENRICHMENT_FIELDS.items() if name in wanted]

@@ -22,7 +22,12 @@ from schemahub.errors import UsageError
 from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, Lake
 from schemahub.lake.dedupe import dedupe_within, drop_committed
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows
-from schemahub.lake.schemas import UNIFIED_KEY, raw_table_schema
+from schemahub.lake.schemas import (
+    ENRICHMENT_FIELDS,
+    UNIFIED_KEY,
+    UNIFIED_SCHEMA,
+    raw_table_schema,
+)
 from schemahub.lake.writer import commit_append, latest_property
 from schemahub.mapping import CompiledMapping, load_mappings
 
@@ -58,7 +63,7 @@ def run_unify(lake: Lake, mappings_dir: Path, target: str = UNIFIED_TABLE, full:
         since = None if full else _position(unified, raw)
         if snapshot is None or (since is not None and since == snapshot.snapshot_id):
             continue
-        rows = _read_appended(raw, since, snapshot.snapshot_id)
+        rows = _read_appended(raw, since, snapshot.snapshot_id, mapping.source_schema)
         report.read[raw_name] = rows.num_rows
         result = mapping.apply(rows)
         mapped.append(result.table)
@@ -66,7 +71,7 @@ def run_unify(lake: Lake, mappings_dir: Path, target: str = UNIFIED_TABLE, full:
         positions[POSITION_PREFIX + raw_name] = str(snapshot.snapshot_id)
     if not positions:
         return report
-    schema = unified.schema().as_arrow()
+    schema = unified_arrow_schema(unified)
     batch = pa.concat_tables([t.cast(schema) for t in mapped]) if mapped else schema.empty_table()
     unique = dedupe_within(batch, UNIFIED_KEY)
     report.rejected = len(rejects)
@@ -83,9 +88,18 @@ def _mappings_for(unified: Table, mappings_dir: Path) -> dict[str, CompiledMappi
         name: raw_table_schema(decoder_for(venue).NATIVE_SCHEMA)
         for venue, name in RAW_TABLES.items()
     }
-    compiled = load_mappings(mappings_dir, sources, unified.schema().as_arrow())
+    compiled = load_mappings(mappings_dir, sources, unified_arrow_schema(unified))
     target = unified.name()[-1]
     return {src: m for src, m in compiled.items() if m.target_table == target}
+
+
+def unified_arrow_schema(unified: Table) -> pa.Schema:
+    """The Arrow schema mappings produce for this table: the seed columns plus the enrichment
+    columns the table has gained."""
+    present = set(unified.schema().column_names)
+    return pa.schema(
+        [*UNIFIED_SCHEMA, *(f for name, f in ENRICHMENT_FIELDS.items() if name in present)]
+    )
 
 
 def _position(unified: Table, raw: Table) -> int | None:
@@ -104,12 +118,15 @@ def _position(unified: Table, raw: Table) -> int | None:
     return snapshot_id
 
 
-def _read_appended(raw: Table, since: int | None, until: int) -> pa.Table:
+def _read_appended(raw: Table, since: int | None, until: int, schema: pa.Schema) -> pa.Table:
     if since is None:
-        return raw.scan(snapshot_id=until).to_arrow()
-    return raw.incremental_append_scan(
-        from_snapshot_id_exclusive=since, to_snapshot_id_inclusive=until
-    ).to_arrow()
+        rows = raw.scan(snapshot_id=until).to_arrow()
+    else:
+        rows = raw.incremental_append_scan(
+            from_snapshot_id_exclusive=since, to_snapshot_id_inclusive=until
+        ).to_arrow()
+    # pyiceberg reads strings back as large_string; the mapping was compiled for our schema.
+    return rows.select(schema.names).cast(schema)
 
 
 def _write(
@@ -131,5 +148,10 @@ def _write(
     report.snapshot_id = snapshot.snapshot_id if snapshot else None
 
 
-def _rejected_entries(mapping: CompiledMapping, rejected: object) -> Iterable[QuarantineEntry]:
-    raise NotImplementedError  # filled in once the mapping result shape is settled
+def _rejected_entries(mapping: CompiledMapping, rejected: pa.Table) -> Iterable[QuarantineEntry]:
+    venue = next(v for v, name in RAW_TABLES.items() if name == mapping.source)
+    source = f"unify:{mapping.source}"
+    for reason, payload in zip(
+        rejected["reason"].to_pylist(), rejected["raw_payload"].to_pylist(), strict=True
+    ):
+        yield QuarantineEntry(venue, source, reason, payload)

@@ -32,6 +32,16 @@ UNIFIED_SCHEMA = pa.schema(
 )
 UNIFIED_KEY = ("exchange", "symbol", "trade_id")
 
+# Optional enrichment columns a mapping may add after the seed columns; `tables init` evolves
+# trades_unified to hold the ones the mappings use.
+ENRICHMENT_FIELDS: dict[str, pa.Field] = {
+    f.name: f
+    for f in (
+        pa.field("base_asset", pa.string(), nullable=True),
+        pa.field("quote_asset", pa.string(), nullable=True),
+    )
+}
+
 QUARANTINE_SCHEMA = pa.schema(
     [
         pa.field("exchange", pa.string(), nullable=False),

@@ -26,7 +26,9 @@ REJECTED_SCHEMA = pa.schema(
         pa.field("raw_payload", pa.string(), nullable=True),
     ]
 )
+_NO_REJECTS = REJECTED_SCHEMA.empty_table()  # immutable, so one instance serves every call
 _MAX_VALUE_CHARS = 80
+_REQUIRED = "required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,8 @@ class _Failure:
     inputs: pa.Array
 
     def reason(self, value: object) -> str:
+        if self.check == _REQUIRED:
+            return f"{self.target}: required, but {self.expects} is null"
         text = repr(value)
         if len(text) > _MAX_VALUE_CHARS:
             text = text[: _MAX_VALUE_CHARS - 3] + "..."
@@ -92,11 +96,11 @@ class CompiledMapping:
             values, column_failures = _evaluate(plan, sources, rows)
             outputs.append(values)
             failures.extend(column_failures)
-        failures.extend(self._missing_required(outputs, failures))
+            failures.extend(_missing_required(plan, values, column_failures))
         table = pa.Table.from_arrays(outputs, schema=self.target_schema)
         refused = merge_invalid(*(failure.mask for failure in failures))
         if refused is None:
-            return MappingResult(table, REJECTED_SCHEMA.empty_table())
+            return MappingResult(table, _NO_REJECTS)
         return MappingResult(table.filter(pc.invert(refused)), _rejected(data, failures))
 
     def _source_columns(self, data: pa.Table | pa.RecordBatch) -> dict[str, pa.Array]:
@@ -118,29 +122,27 @@ class CompiledMapping:
             columns[plan.source] = _as_array(column)
         return columns
 
-    def _missing_required(
-        self, outputs: list[pa.Array], failures: list[_Failure]
-    ) -> list[_Failure]:
-        """Failures for required columns that are null in rows not refused already."""
-        refused = merge_invalid(*(failure.mask for failure in failures))
-        missing: list[_Failure] = []
-        for plan, values in zip(self.columns, outputs, strict=True):
-            if plan.field.nullable or values.null_count == 0:
-                continue
-            mask = pc.is_null(values)
-            if refused is not None:
-                mask = pc.and_(mask, pc.invert(refused))
-            if pc.any(mask).as_py():
-                origin = f"source column {plan.source!r}" if plan.source else "constant"
-                missing.append(
-                    _Failure(plan.field.name, "required", f"a value from {origin}", mask, values)
-                )
-        return missing
+
+def _missing_required(
+    plan: ColumnPlan, values: pa.Array, column_failures: list[_Failure]
+) -> list[_Failure]:
+    """A failure for rows where a required column is null, unless this column's own transforms
+    already refused them (those nulls are theirs, and are reported once)."""
+    if plan.field.nullable or values.null_count == 0:
+        return []
+    mask = pc.is_null(values)
+    refused_here = merge_invalid(*(failure.mask for failure in column_failures))
+    if refused_here is not None:
+        mask = pc.and_(mask, pc.invert(refused_here))
+    if not pc.any(mask).as_py():
+        return []
+    origin = f"source column {plan.source!r}" if plan.source else "the constant"
+    return [_Failure(plan.field.name, _REQUIRED, origin, mask, values)]
 
 
 def _as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
-        return column.combine_chunks()
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     return column
 
 

@@ -13,6 +13,7 @@ of February) by bisecting it into halves until the offending rows are isolated.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,15 +43,20 @@ class Kind(enum.Enum):
     @classmethod
     def of(cls, arrow_type: pa.DataType) -> Kind | None:
         """The family of ``arrow_type``, or None when no transform handles it."""
-        checks = (
-            (cls.STRING, pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)),
-            (cls.INTEGER, pa.types.is_integer(arrow_type)),
-            (cls.FLOAT, pa.types.is_floating(arrow_type)),
-            (cls.DECIMAL, pa.types.is_decimal(arrow_type)),
-            (cls.BOOL, pa.types.is_boolean(arrow_type)),
-            (cls.TIMESTAMP, pa.types.is_timestamp(arrow_type)),
-        )
-        return next((kind for kind, matches in checks if matches), None)
+        return _kind_of(arrow_type)
+
+
+@functools.lru_cache(maxsize=128)
+def _kind_of(arrow_type: pa.DataType) -> Kind | None:
+    checks = (
+        (Kind.STRING, pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)),
+        (Kind.INTEGER, pa.types.is_integer(arrow_type)),
+        (Kind.FLOAT, pa.types.is_floating(arrow_type)),
+        (Kind.DECIMAL, pa.types.is_decimal(arrow_type)),
+        (Kind.BOOL, pa.types.is_boolean(arrow_type)),
+        (Kind.TIMESTAMP, pa.types.is_timestamp(arrow_type)),
+    )
+    return next((kind for kind, matches in checks if matches), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +72,14 @@ class StepResult:
 
 
 def _nothing_set(mask: pa.BooleanArray) -> bool:
-    return not pc.any(mask).as_py()
+    return mask.true_count == 0
+
+
+@functools.lru_cache(maxsize=256)
+def scalar(value: object, arrow_type: pa.DataType) -> pa.Scalar:
+    """A cached Arrow scalar. Converting a Python literal on every kernel call costs more than
+    the kernel itself on the small batches of the live path."""
+    return pa.scalar(value, arrow_type)
 
 
 def merge_invalid(*masks: pa.BooleanArray | None) -> pa.BooleanArray | None:
@@ -81,11 +94,27 @@ def merge_invalid(*masks: pa.BooleanArray | None) -> pa.BooleanArray | None:
 
 
 def reject_unless(values: pa.Array, ok: pa.Array) -> StepResult:
-    """Keep ``values`` where ``ok`` is true or null (null input); null out and flag the rest."""
-    invalid = pc.invert(pc.fill_null(ok, True))
+    """Keep ``values`` where ``ok`` is true; null out and flag the other non-null values.
+
+    Null values are never flagged, whatever ``ok`` says about them (``is_in`` says false).
+    """
+    # One kernel call when everything is fine (the usual case): small live batches pay for each.
+    if ok.false_count == 0:
+        return StepResult(values)
+    invalid = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(ok, True)))
     if _nothing_set(invalid):
         return StepResult(values)
     return StepResult(null_where(values, invalid), invalid)
+
+
+def within(values: pa.Array, lowest: int, highest: int) -> StepResult:
+    """Flag integers outside ``[lowest, highest]``; one min/max pass when all are inside."""
+    bounds = pc.min_max(values)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None or (low >= lowest and high <= highest):
+        return StepResult(values)
+    ok = pc.and_(pc.greater_equal(values, lowest), pc.less_equal(values, highest))
+    return reject_unless(values, ok)
 
 
 def null_where(values: pa.Array, mask: pa.BooleanArray) -> pa.Array:
@@ -150,15 +179,14 @@ def epoch_to_timestamp(values: pa.Array, us_per_unit: int) -> StepResult:
     """
     as_int = values.cast(pa.int64()) if values.type != pa.int64() else values
     lowest = -(-MIN_EPOCH_US // us_per_unit)  # ceil: the first unit inside the span
-    highest = MAX_EPOCH_US // us_per_unit
-    ok = pc.and_(pc.greater_equal(as_int, lowest), pc.less_equal(as_int, highest))
-    checked = reject_unless(as_int, ok)
-    micros = pc.multiply(checked.values, us_per_unit) if us_per_unit != 1 else checked.values
+    checked = within(as_int, lowest, MAX_EPOCH_US // us_per_unit)
+    micros = checked.values
+    if us_per_unit != 1:
+        micros = pc.multiply(micros, scalar(us_per_unit, pa.int64()))
     return StepResult(micros.cast(TS_US), checked.invalid)
 
 
 def timestamp_in_range(values: pa.Array) -> StepResult:
     """Flag UTC-microsecond timestamps Python's datetime cannot hold (years 1 to 9999)."""
-    micros = values.cast(pa.int64())
-    ok = pc.and_(pc.greater_equal(micros, MIN_EPOCH_US), pc.less_equal(micros, MAX_EPOCH_US))
-    return reject_unless(values, ok)
+    checked = within(values.cast(pa.int64()), MIN_EPOCH_US, MAX_EPOCH_US)
+    return StepResult(checked.values.cast(values.type), checked.invalid)

@@ -40,6 +40,7 @@ from schemahub.mapping.kernels import (
     epoch_to_timestamp,
     matches,
     reject_unless,
+    scalar,
     then,
     timestamp_in_range,
 )
@@ -186,7 +187,7 @@ def to_int64(values: pa.Array) -> StepResult:
 @_transform("positive", accepts=_NUMBERS, output=None, expects="a finite number > 0")
 def positive(values: pa.Array) -> StepResult:
     """Keeps finite numbers above zero; refuses zero, negatives, NaN and infinities."""
-    ok = pc.greater(values, 0)
+    ok = pc.greater(values, scalar(0, values.type))
     if Kind.of(values.type) is Kind.FLOAT:
         ok = pc.and_(ok, pc.is_finite(values))
     return reject_unless(values, ok)
@@ -226,6 +227,7 @@ def strip(values: pa.Array) -> StepResult:
 
 # --- trade side -----------------------------------------------------------------------------
 
+_BUY, _SELL = pa.scalar("BUY"), pa.scalar("SELL")
 _SIDES = pa.array(["BUY", "SELL"])
 
 
@@ -237,7 +239,7 @@ _SIDES = pa.array(["BUY", "SELL"])
 )
 def taker_side_from_buyer_maker(values: pa.Array) -> StepResult:
     """Binance ``isBuyerMaker``: true means the buyer rested, so the taker SOLD; false -> BUY."""
-    return StepResult(pc.if_else(values, "SELL", "BUY").cast(pa.string()))
+    return StepResult(pc.if_else(values, _SELL, _BUY))
 
 
 @_transform("normalize_side", accepts=(Kind.STRING,), output=pa.string(), expects="buy or sell")
@@ -257,5 +259,5 @@ def normalize_side(values: pa.Array) -> StepResult:
 def invert_side(values: pa.Array) -> StepResult:
     """The other side of the trade: maker BUY -> taker SELL and back (Coinbase sends maker)."""
     side = normalize_side(values)
-    flipped = pc.if_else(pc.equal(side.values, "BUY"), "SELL", "BUY").cast(pa.string())
+    flipped = pc.if_else(pc.equal(side.values, _BUY), _SELL, _BUY)
     return StepResult(flipped, side.invalid)

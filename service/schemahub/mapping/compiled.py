@@ -87,7 +87,12 @@ class CompiledMapping:
 
     def apply(self, data: pa.Table | pa.RecordBatch) -> MappingResult:
         """Map ``data`` (rows of the source table) to target rows; refused rows are returned
-        in ``rejected`` with a reason naming the column, the transform and the value."""
+        in ``rejected`` with a reason naming the column, the transform and the value.
+
+        The work is a fixed number of Arrow kernel calls per column whatever the row count, so a
+        call costs a few hundred microseconds plus well under a microsecond per row: hand it
+        batches (a flush, a REST page, a short window of frames), not one trade at a time.
+        """
         sources = self._source_columns(data)
         rows = data.num_rows
         outputs: list[pa.Array] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import aiohttp
@@ -73,7 +74,7 @@ async def test_dropped_runs_leave_a_coinbase_sequence_gap() -> None:
             )
             frames = [orjson.loads(f) for f in await _frames(ws, 1.5)]
         seqs = [f["sequence_num"] for f in frames]
-        jumps = sum(b - a - 1 for a, b in zip(seqs, seqs[1:], strict=False))
+        jumps = sum(b - a - 1 for a, b in itertools.pairwise(seqs))
         assert sim.stats().dropped_runs["coinbase:BTC-USD"]
         assert jumps >= 1
 
@@ -156,7 +157,8 @@ async def test_injected_429_with_and_without_retry_after(share: float, header: b
 
 async def test_injected_server_errors_are_html() -> None:
     async with (
-        _sim(rate=1, rest_error_probability=1.0) as sim, aiohttp.ClientSession() as http,
+        _sim(rate=1, rest_error_probability=1.0) as sim,
+        aiohttp.ClientSession() as http,
         http.get(sim.rest_url("coinbase") + "/products") as resp,
     ):
         assert resp.status == 500 and resp.content_type == "text/html"

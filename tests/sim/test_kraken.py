@@ -97,9 +97,10 @@ async def test_asset_pairs_use_the_real_names(sim: Simulator) -> None:
 
 
 async def test_rest_rate_limit_answers_too_many_requests() -> None:
-    async with Simulator(
-        SimConfig(kraken_rest_rate=0.5, kraken_rest_burst=2, rate_per_stream=1)
-    ) as sim, aiohttp.ClientSession(sim.rest_url("kraken")) as http:
+    async with (
+        Simulator(SimConfig(kraken_rest_rate=0.5, kraken_rest_burst=2, rate_per_stream=1)) as sim,
+        aiohttp.ClientSession(sim.rest_url("kraken")) as http,
+    ):
         bodies = [await _trades(http, pair="XBTUSD") for _ in range(4)]
     assert bodies[0]["error"] == [] and bodies[-1] == {"error": ["EGeneral:Too many requests"]}
     assert sim.stats().rest_rate_limited["kraken"] == 2

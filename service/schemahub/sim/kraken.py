@@ -321,7 +321,7 @@ def _pair_info(m: Market) -> dict[str, Any]:
         "fee_volume_currency": "ZUSD",
         "margin_call": 80,
         "margin_stop": 40,
-        "ordermin": fixed(m.lot_units * 10, m.qty_decimals),
+        "ordermin": trimmed(m.lot_units * 10_000),
         "costmin": "0.5",
         "tick_size": trimmed(m.tick_units),
         "status": "online",

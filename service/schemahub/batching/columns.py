@@ -1,0 +1,102 @@
+"""Column-level helpers of the raw buffers: python values -> compact Arrow, and back to plain.
+
+Pending rows are converted column by column with Arrow's own strict conversion (a str where an
+int belongs fails), so appends never check values one by one. When a column fails, or a
+required column holds nulls, the offending rows are found here and reported, so that one bad
+record is quarantined instead of poisoning its whole chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# What pa.array raises on a value that does not fit the column's type.
+CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
+
+_SAMPLE = 512  # rows looked at to guess whether dictionary encoding pays off
+_MAX_DISTINCT_SHARE = 0.5  # in that sample; above this a column is left plain
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    """One native column of a raw table."""
+
+    name: str
+    type: pa.DataType
+    nullable: bool
+
+    @classmethod
+    def of(cls, field: pa.Field) -> ColumnSpec:
+        """The spec of a schema field."""
+        return cls(field.name, field.type, field.nullable)
+
+
+def convert(spec: ColumnSpec, values: Sequence[object], bad: dict[int, str]) -> pa.Array | None:
+    """``values`` as an Arrow array of the column's type, or None when some do not fit.
+
+    Rows that cannot land (wrong type, null in a required column) are added to ``bad`` with
+    the reason; the caller drops them and converts again.
+    """
+    try:
+        array = pa.array(values, type=spec.type)
+    except CONVERSION_ERRORS:
+        bad.update(_misfits(spec, values))
+        return None
+    if not spec.nullable and array.null_count:
+        for i in pc.indices_nonzero(array.is_null()).to_pylist():
+            bad[i] = f"column {spec.name} is required but missing or null"
+    return array
+
+
+def _misfits(spec: ColumnSpec, values: Sequence[object]) -> dict[int, str]:
+    """Row by row (slow, only after a failed conversion): which values do not fit, and why."""
+    found: dict[int, str] = {}
+    for i, value in enumerate(values):
+        if value is None:
+            if not spec.nullable:
+                found[i] = f"column {spec.name} is required but missing or null"
+            continue
+        try:
+            pa.array([value], type=spec.type)
+        except CONVERSION_ERRORS:
+            found[i] = (
+                f"column {spec.name} expects {spec.type}, got {type(value).__name__} {value!r:.60}"
+            )
+    return found
+
+
+def compact(array: pa.Array) -> pa.Array:
+    """A smaller equivalent of a string array: dictionary-encoded when values repeat a lot."""
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return array
+    sample = array.slice(0, _SAMPLE).dictionary_encode()
+    if len(sample.dictionary) > _MAX_DISTINCT_SHARE * max(len(sample), 1):
+        return array
+    encoded = narrow(array.dictionary_encode())
+    return encoded if encoded.get_total_buffer_size() < array.get_total_buffer_size() else array
+
+
+def narrow(array: pa.DictionaryArray) -> pa.DictionaryArray:
+    """The same dictionary array with the smallest index type that holds its dictionary."""
+    size = len(array.dictionary)
+    index_type = pa.int8() if size <= 127 else pa.int16() if size <= 32_767 else pa.int32()
+    if array.indices.type == index_type:
+        return array
+    return pa.DictionaryArray.from_arrays(array.indices.cast(index_type), array.dictionary)
+
+
+def plain(array: pa.Array, type_: pa.DataType) -> pa.Array:
+    """Undo :func:`compact`: the array with exactly the column's type."""
+    if isinstance(array, pa.DictionaryArray):
+        return array.dictionary_decode()
+    return array if array.type == type_ else array.cast(type_)
+
+
+def repeat_runs(run_ends: list[int], values: pa.Array) -> pa.Array:
+    """``values[i]`` repeated up to row ``run_ends[i]`` (exclusive ends, ascending)."""
+    ends = pa.array(run_ends, type=pa.int32())
+    return pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, values))

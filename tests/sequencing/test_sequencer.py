@@ -146,9 +146,12 @@ def test_invalid_initial_state_is_refused(state: StreamState) -> None:
     assert isinstance(info.value, ValueError)
 
 
-def test_non_integer_ids_are_refused() -> None:
+@pytest.mark.parametrize("ids", [["12", "13"], [12, "13"], [True], [1.0]])
+def test_non_integer_ids_are_refused(ids: list) -> None:
+    seq = Sequencer()
     with pytest.raises(UsageError, match="must be ints"):
-        Sequencer().admit("coinbase", "BTC-USD", ["12", "13"])
+        seq.admit("coinbase", "BTC-USD", ids)
+    assert seq.streams() == []
 
 
 def test_admit_records_groups_symbols_and_parses_digit_strings() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import NamedTuple
 
 from schemahub.decode.base import NativeRecord
@@ -112,15 +113,12 @@ class _Stream:
             stats.gap_ids_filled += len(filled)
         new = uniq[split:] if split else uniq
         if new:
-            self._open_gaps(hw, new, stats)
+            if new[0] != hw + 1 or new[-1] - hw != len(new):  # not simply the next ids
+                self._open_gaps(hw, new, stats)
             self.high_water = new[-1]
         return filled + new if filled else new
 
     def _open_gaps(self, hw: int, new: list[int], stats: SequencerStats) -> None:
-        if new[-1] - new[0] == len(new) - 1:  # contiguous run, the usual live case
-            if new[0] > hw + 1:
-                self._add_gap(hw + 1, new[0] - 1, stats)
-            return
         prev = hw
         for x in new:
             if x > prev + 1:
@@ -141,7 +139,7 @@ class Sequencer:
 
     def __init__(self, initial: Mapping[tuple[str, str], StreamState] | None = None) -> None:
         """Start from committed states (e.g. ``decode_offsets(...)``), or from nothing."""
-        self._streams: dict[StreamKey, _Stream] = {}
+        self._streams: dict[tuple[str, str], _Stream] = {}  # keys are StreamKeys
         self._lost: list[LostGap] = []
         self.stats = SequencerStats()
         for key, state in (initial or {}).items():
@@ -164,10 +162,16 @@ class Sequencer:
         n = len(trade_ids)
         if n == 0:
             return []
-        uniq = sorted(set(trade_ids))
-        if not (ranges.is_int(uniq[0]) and ranges.is_int(uniq[-1])):
-            raise UsageError(f"trade ids must be ints, got {type(uniq[0]).__name__} for {symbol}")
-        stream = self._streams.get(StreamKey(exchange, symbol))
+        try:
+            uniq = sorted(set(trade_ids)) if n > 1 else list(trade_ids)
+        except TypeError:  # unorderable mix, e.g. ints and strs
+            uniq = [None]
+        if type(uniq[0]) is not int or type(uniq[-1]) is not int:  # also refuses bools
+            raise UsageError(
+                f"trade ids of {exchange}/{symbol} must be ints, got {trade_ids[0]!r:.40} "
+                f"({type(trade_ids[0]).__name__}) among them"
+            )
+        stream = self._streams.get((exchange, symbol))
         if stream is None:
             stream = self._streams[StreamKey(exchange, symbol)] = _Stream()
         kept = stream.take(uniq, self.stats)
@@ -196,6 +200,13 @@ class Sequencer:
 
         Records may mix symbols; ids may be ints or strings of digits (Coinbase).
         """
+        if not records:
+            return []
+        symbol = records[0][symbol_field]
+        if all(r[symbol_field] == symbol for r in records):  # the usual frame: one stream
+            ids = [_trade_id(r, id_field) for r in records]
+            mask = self.admit(exchange, symbol, ids)
+            return list(records) if all(mask) else list(compress(records, mask))
         by_symbol: dict[str, list[int]] = {}
         for i, record in enumerate(records):
             by_symbol.setdefault(record[symbol_field], []).append(i)
@@ -204,7 +215,7 @@ class Sequencer:
             ids = [_trade_id(records[i], id_field) for i in rows]
             for i, kept in zip(rows, self.admit(exchange, symbol, ids), strict=True):
                 keep[i] = kept
-        return [r for r, k in zip(records, keep, strict=True) if k]
+        return list(compress(records, keep))
 
     def start_at(self, exchange: str, symbol: str, first_id: int) -> None:
         """Begin a stream without state at ``first_id``: its first live trade then opens a gap
@@ -260,7 +271,7 @@ class Sequencer:
 
     def streams(self) -> list[StreamKey]:
         """The streams that have state (at least one admitted id), sorted."""
-        return sorted(k for k, s in self._streams.items() if s.high_water is not None)
+        return sorted(StreamKey(*k) for k, s in self._streams.items() if s.high_water is not None)
 
     def snapshot(self) -> dict[StreamKey, StreamState]:
         """The state of every stream with state: what ``encode_offsets`` persists."""
@@ -269,7 +280,7 @@ class Sequencer:
 
 def _trade_id(record: NativeRecord, id_field: str) -> int:
     value = record[id_field]
-    if ranges.is_int(value):
+    if type(value) is int:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)

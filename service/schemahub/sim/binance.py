@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from schemahub.sim.catalog import binance_symbol
 from schemahub.sim.fmt import UNITS, fixed
 from schemahub.sim.limits import MessageRate, WeightWindow
 from schemahub.sim.markets import Market
@@ -242,7 +243,7 @@ class BinanceServer(VenueServer):
                 },
             ],
             "exchangeFilters": [],
-            "symbols": [_symbol_info(self.markets[s]) for s in wanted],
+            "symbols": [binance_symbol(self.markets[s]) for s in wanted],
         }
         return self._answer(body)
 
@@ -293,32 +294,3 @@ class BinanceServer(VenueServer):
 
 def _valid_stream(name: Any) -> bool:
     return isinstance(name, str) and "@" in name and name == name.lower() and " " not in name
-
-
-def _symbol_info(m: Market) -> dict[str, Any]:
-    tick = fixed(m.tick_units, 8)
-    step = fixed(m.lot_units, 8)
-    return {
-        "symbol": m.symbol,
-        "status": "TRADING",
-        "baseAsset": m.base,
-        "baseAssetPrecision": 8,
-        "quoteAsset": m.quote,
-        "quotePrecision": 8,
-        "quoteAssetPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
-        "icebergAllowed": True,
-        "ocoAllowed": True,
-        "isSpotTradingAllowed": True,
-        "isMarginTradingAllowed": False,
-        "filters": [
-            {
-                "filterType": "PRICE_FILTER",
-                "minPrice": tick,
-                "maxPrice": "1000000.00000000",
-                "tickSize": tick,
-            },
-            {"filterType": "LOT_SIZE", "minQty": step, "maxQty": "9000.00000000", "stepSize": step},
-        ],
-        "permissions": ["SPOT"],
-    }

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from schemahub.sim.catalog import coinbase_advanced_product, coinbase_product
 from schemahub.sim.fmt import fixed, go_time, iso_micros, iso_nanos_trimmed, iso_trimmed, trimmed
 from schemahub.sim.limits import TokenBucket
 from schemahub.sim.markets import Market
@@ -311,13 +312,13 @@ class CoinbaseServer(VenueServer):
         return None
 
     async def _products(self, request: web.Request) -> web.Response:
-        return self._limit() or self.json([_product_info(m) for m in self.markets.values()])
+        return self._limit() or self.json([coinbase_product(m) for m in self.markets.values()])
 
     async def _advanced_products(self, request: web.Request) -> web.Response:
         refused = self._limit()
         if refused is not None:
             return refused
-        products = [_advanced_product_info(m) for m in self.markets.values()]
+        products = [coinbase_advanced_product(m) for m in self.markets.values()]
         return self.json({"products": products, "num_products": len(products)})
 
     async def _product(self, request: web.Request) -> web.Response:
@@ -325,7 +326,7 @@ class CoinbaseServer(VenueServer):
         market = self.markets.get(request.match_info["product_id"])
         if refused is not None or market is None:
             return refused or self.json({"message": "NotFound"}, status=404)
-        return self.json(_product_info(market))
+        return self.json(coinbase_product(market))
 
     async def _trades(self, request: web.Request) -> web.Response:
         refused = self._limit()
@@ -354,45 +355,3 @@ class CoinbaseServer(VenueServer):
         if page:
             headers = {"CB-BEFORE": str(page[0].trade_id), "CB-AFTER": str(page[-1].trade_id)}
         return self.json([rest_trade(t) for t in page], headers=headers)
-
-
-def _product_info(m: Market) -> dict[str, Any]:
-    return {
-        "id": m.symbol,
-        "base_currency": m.base,
-        "quote_currency": m.quote,
-        "quote_increment": trimmed(m.tick_units) if m.tick_units < 10**8 else "1",
-        "base_increment": fixed(m.lot_units, m.qty_decimals),
-        "display_name": m.symbol.replace("-", "/"),
-        "min_market_funds": "1",
-        "margin_enabled": False,
-        "post_only": False,
-        "limit_only": False,
-        "cancel_only": False,
-        "status": "online",
-        "status_message": "",
-        "trading_disabled": False,
-        "fx_stablecoin": False,
-        "max_slippage_percentage": "0.02000000",
-        "auction_mode": False,
-        "high_bid_limit_percentage": "",
-    }
-
-
-def _advanced_product_info(m: Market) -> dict[str, Any]:
-    return {
-        "product_id": m.symbol,
-        "base_increment": fixed(m.lot_units, m.qty_decimals),
-        "quote_increment": trimmed(m.tick_units),
-        "price_increment": trimmed(m.tick_units),
-        "base_name": m.base,
-        "quote_name": m.quote,
-        "status": "online",
-        "trading_disabled": False,
-        "is_disabled": False,
-        "product_type": "SPOT",
-        "quote_currency_id": m.quote,
-        "base_currency_id": m.base,
-        "display_name": m.symbol,
-        "product_venue": "CBE",
-    }

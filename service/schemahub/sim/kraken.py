@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from schemahub.sim.catalog import kraken_pair
 from schemahub.sim.fmt import fixed, iso_micros, kraken_rest_time, trimmed
 from schemahub.sim.limits import TokenBucket
 from schemahub.sim.markets import Market
@@ -263,7 +264,7 @@ class KrakenServer(VenueServer):
             if any(n not in self._rest_names for n in names):
                 return self._error("EQuery:Unknown asset pair")
             wanted = [self._rest_names[n] for n in names]
-        return self.json({"error": [], "result": {m.rest_key: _pair_info(m) for m in wanted}})
+        return self.json({"error": [], "result": {m.rest_key: kraken_pair(m) for m in wanted}})
 
     async def _trades(self, request: web.Request) -> web.Response:
         refused = self._limit()
@@ -299,30 +300,3 @@ def _since_ns(raw: str | None) -> int | None:
         whole, _, frac = raw.partition(".")
         return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
     return int(raw)
-
-
-def _pair_info(m: Market) -> dict[str, Any]:
-    return {
-        "altname": m.altname,
-        "wsname": m.wsname,
-        "aclass_base": "currency",
-        "base": m.kraken_base,
-        "aclass_quote": "currency",
-        "quote": "ZUSD",
-        "lot": "unit",
-        "cost_decimals": 5,
-        "pair_decimals": m.price_decimals,
-        "lot_decimals": m.qty_decimals,
-        "lot_multiplier": 1,
-        "leverage_buy": [],
-        "leverage_sell": [],
-        "fees": [[0, 0.26], [50000, 0.24], [100000, 0.22]],
-        "fees_maker": [[0, 0.16], [50000, 0.14], [100000, 0.12]],
-        "fee_volume_currency": "ZUSD",
-        "margin_call": 80,
-        "margin_stop": 40,
-        "ordermin": trimmed(m.lot_units * 10_000),
-        "costmin": "0.5",
-        "tick_size": trimmed(m.tick_units),
-        "status": "online",
-    }

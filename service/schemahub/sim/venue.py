@@ -171,7 +171,11 @@ class VenueServer:
 
     # -- websocket -------------------------------------------------------------------------
     async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(heartbeat=self.ctx.ping_interval_s, autoping=True)
+        # A short close timeout: a client that never answers a close frame must not hold up
+        # the server; no compression, to keep the CPU for the tape.
+        ws = web.WebSocketResponse(
+            heartbeat=self.ctx.ping_interval_s, autoping=True, timeout=2.0, compress=False
+        )
         await ws.prepare(request)
         conn = Connection(ws, request)
         stats, faults = self.ctx.stats, self.ctx.faults()
@@ -208,14 +212,14 @@ class VenueServer:
         while True:
             await asyncio.sleep(1.0)
             for conn in list(self.connections):
-                await self._connection_second(conn)
+                self._connection_second(conn)
 
-    async def _connection_second(self, conn: Connection) -> None:
+    def _connection_second(self, conn: Connection) -> None:
         faults, dice, stats = self.ctx.faults(), self.ctx.dice, self.ctx.stats
         age = self.ctx.max_connection_age_s
         if age is not None and time.monotonic() - conn.opened >= age:
             stats.disconnects[f"{self.name}:max_age"] += 1
-            await self.close_with(conn, 1000, "connection lifetime reached")
+            self._spawn(self.close_with(conn, 1000, "connection lifetime reached"))
             return
         if dice.hit(faults.disconnect_probability):
             if dice.hit(faults.disconnect_abrupt_share):
@@ -224,7 +228,7 @@ class VenueServer:
                 conn.abort()
             else:
                 stats.disconnects[f"{self.name}:close_{faults.disconnect_close_code}"] += 1
-                await self.close_with(conn, faults.disconnect_close_code, "internal error")
+                self._spawn(self.close_with(conn, faults.disconnect_close_code, "internal error"))
             return
         if not conn.silent and dice.hit(faults.go_silent_probability):
             conn.silent = True

@@ -67,7 +67,7 @@ async def test_dropped_runs_are_missing_from_the_socket_only_and_all_reported() 
 
 
 async def test_dropped_runs_leave_a_coinbase_sequence_gap() -> None:
-    async with _sim(drop_run_probability=0.05) as sim:
+    async with _sim(drop_run_probability=0.1) as sim:
         async with connect(sim.ws_url("coinbase")) as ws:
             await send_json(
                 ws, {"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "market_trades"}
@@ -175,9 +175,10 @@ async def test_silent_accept_never_speaks() -> None:
 
 
 async def test_connection_goes_silent_mid_stream() -> None:
-    async with _sim(go_silent_probability=1.0) as sim:
+    async with _sim() as sim:
         async with connect(f"{sim.ws_url('binance')}/ws/btcusdt@trade") as ws:
             first = await recv_json(ws)
+            sim.set_faults(FaultConfig(go_silent_probability=1.0))
             await asyncio.sleep(1.3)  # the once-a-second fault check has run
             await _frames(ws, 0.2)  # what was queued before it
             assert await _frames(ws, 1.0) == []

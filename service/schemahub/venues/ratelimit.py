@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 
 from schemahub.errors import UsageError
 
+EPSILON = 1e-9
+
 
 class TokenBucket:
     """An asyncio token bucket; waiters are served in arrival order."""
@@ -43,8 +45,11 @@ class TokenBucket:
         """Seconds until ``cost`` tokens would be available (0 when they are now)."""
         self._refill()
         pause = max(0.0, self._paused_until - self._clock())
-        missing = max(0.0, cost - self._tokens)
-        return max(pause, missing / self.rate)
+        missing = cost - self._tokens
+        # Refills are float sums: a shortfall below EPSILON is rounding, not a reason to sleep
+        # (a sleep too short to move the clock would spin forever).
+        wait = missing / self.rate if missing > EPSILON else 0.0
+        return max(pause, wait)
 
     async def acquire(self, cost: float = 1.0) -> None:
         """Wait until ``cost`` tokens are available, then take them."""
@@ -53,7 +58,7 @@ class TokenBucket:
         async with self._lock:
             while (wait := self.delay_for(cost)) > 0:
                 await self._sleep(wait)
-            self._tokens -= cost
+            self._tokens = max(0.0, self._tokens - cost)
 
     def pause_until(self, monotonic_deadline: float) -> None:
         """Let nothing through before ``monotonic_deadline`` (the venue asked us to back off)."""

@@ -269,11 +269,16 @@ class VenueHistory:
         requests_per_second: float | None = None,
         *,
         retry: RetryPolicy = DEFAULT_REST_RETRY,
+        timeout_seconds: float = 15.0,
     ) -> None:
         venue = self.rest()
         self.venue = venue.name
         self.client = RestClient(
-            venue, base_url, limiter=venue.limiter(requests_per_second), retry=retry
+            venue,
+            base_url,
+            limiter=venue.limiter(requests_per_second),
+            retry=retry,
+            timeout_seconds=timeout_seconds,
         )
         self.decoder: RestDecoder = decoder_for(venue.name)
 

@@ -1,0 +1,90 @@
+"""The one retry decision: what is retryable, and how long to wait."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosedError, InvalidStatus, InvalidURI
+from websockets.frames import Close
+from websockets.http11 import Response
+
+from schemahub.errors import (
+    HistoryUnavailableError,
+    IpBannedError,
+    RateLimitedError,
+    RestError,
+    StaleConnectionError,
+    SubscriptionError,
+    TransientRestError,
+)
+from schemahub.venues.backoff import RetryPolicy, decide_retry, full_jitter
+
+POLICY = RetryPolicy(base_seconds=0.5, cap_seconds=30.0)
+
+
+def _refused(status: int) -> InvalidStatus:
+    return InvalidStatus(Response(status, "refused", Headers(), b""))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionClosedError(Close(1011, "internal error"), None),
+        StaleConnectionError("no frame for 30s"),
+        TransientRestError("HTTP 502"),
+        TimeoutError("read timed out"),
+        ConnectionResetError("reset by peer"),
+        _refused(503),
+        _refused(429),
+        RateLimitedError("HTTP 429"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_transient_failures_are_retried(error: BaseException) -> None:
+    decision = decide_retry(error, 0, POLICY, rand=lambda: 0.5)
+    assert decision.retry, decision.reason
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        SubscriptionError("refused BTC-XYZ"),
+        HistoryUnavailableError("pruned"),
+        IpBannedError("banned", 120.0),
+        RestError("HTTP 451 region"),
+        _refused(404),
+        InvalidURI("nope://", "bad scheme"),
+        KeyError("a bug of ours"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_failures_that_time_does_not_fix_are_not_retried(error: BaseException) -> None:
+    assert not decide_retry(error, 0, POLICY, rand=lambda: 0.5).retry
+
+
+def test_retry_after_is_a_floor_on_the_delay() -> None:
+    decision = decide_retry(RateLimitedError("429", retry_after=7.0), 0, POLICY, rand=lambda: 0.0)
+    assert decision.retry and decision.delay == 7.0
+
+
+def test_rest_calls_give_up_after_max_attempts() -> None:
+    policy = RetryPolicy(max_attempts=3)
+    error = TransientRestError("HTTP 500")
+    assert decide_retry(error, 1, policy).retry
+    assert not decide_retry(error, 2, policy).retry
+
+
+@given(attempt=st.integers(min_value=0, max_value=10_000), r=st.floats(0.0, 0.999999))
+def test_full_jitter_stays_within_the_exponential_bound(attempt: int, r: float) -> None:
+    delay = full_jitter(attempt, POLICY, lambda: r)
+    bound = min(POLICY.cap_seconds, POLICY.base_seconds * 2 ** min(attempt, 62))
+    assert 0.0 <= delay <= bound
+
+
+def test_full_jitter_spreads_delays_over_the_whole_range() -> None:
+    # Full jitter: the draw maps linearly onto [0, bound), so a low draw gives a short wait.
+    assert full_jitter(3, POLICY, lambda: 0.0) == 0.0
+    assert full_jitter(3, POLICY, lambda: 0.5) == pytest.approx(2.0)
+    assert full_jitter(20, POLICY, lambda: 0.5) == pytest.approx(15.0)

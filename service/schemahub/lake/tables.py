@@ -44,10 +44,10 @@ WATERMARKS_SCHEMA = pa.schema(
     [
         pa.field("exchange", pa.string(), nullable=False),
         pa.field("symbol", pa.string(), nullable=False),
-        pa.field("low_water", pa.int64(), nullable=True),
         pa.field("high_water", pa.int64(), nullable=True),
         pa.field("open_gaps", pa.int64(), nullable=False),
         pa.field("missing_ids", pa.int64(), nullable=False),
+        pa.field("lost_ids", pa.int64(), nullable=False),
         pa.field("gaps", pa.string(), nullable=True),  # JSON [[first, last], ...]
         pa.field("updated_at", TS, nullable=False),
     ]

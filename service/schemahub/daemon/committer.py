@@ -1,0 +1,229 @@
+"""Commits drained buffers to Iceberg, off the event loop (it runs in a worker thread).
+
+Order per flush: each raw table, then ``trades_unified`` with the stream offsets in the same
+snapshot (invariant 2), then the quarantine and the watermarks mirror. A flush whose commit
+fails keeps what it already landed (``raw_done``) and is retried whole from where it stopped,
+so a retry never lands a raw batch twice. A crash between the raw and the unified commit can
+leave rows in a raw table that the restarted daemon fetches and lands again there: raw tables
+are the log of what was received; ``trades_unified`` is the exactly-once table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.table import Table
+
+from schemahub.batching import Drained
+from schemahub.daemon.metrics import DaemonMetrics
+from schemahub.lake import QUARANTINE_TABLE, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
+from schemahub.lake.dedupe import dedupe_within, drop_committed
+from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows
+from schemahub.lake.schemas import UNIFIED_KEY
+from schemahub.lake.tables import WATERMARKS_SCHEMA
+from schemahub.lake.writer import CommitResult, commit_append, latest_property
+from schemahub.mapping import CompiledMapping
+from schemahub.sequencing import (
+    OFFSETS_PROPERTY,
+    StreamKey,
+    StreamState,
+    decode_offsets,
+    encode_offsets,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PendingFlush:
+    """One drain of the buffers and the stream state it brings the table to."""
+
+    drained: Drained
+    offsets: dict[StreamKey, StreamState]
+    quarantine: list[QuarantineEntry]
+    raw_done: set[str] = field(default_factory=set)
+    unified: pa.Table | None = None  # mapped once, kept across retries
+    unified_done: bool = False
+    attempts: int = 0
+
+
+def load_offsets(lake: Lake) -> tuple[dict[StreamKey, StreamState], int | None]:
+    """The committed state of every stream, read from the unified table's snapshots (never from
+    a local file), and the snapshot it was read at."""
+    table = lake.table(UNIFIED_TABLE)
+    value = latest_property(table, OFFSETS_PROPERTY)
+    snapshot = table.current_snapshot()
+    offsets = decode_offsets({OFFSETS_PROPERTY: value}) if value is not None else {}
+    return offsets, snapshot.snapshot_id if snapshot else None
+
+
+class Committer:
+    """Lands :class:`PendingFlush` es in the lake. Not thread-safe: one flush at a time."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        mappings: Mapping[str, CompiledMapping],
+        metrics: DaemonMetrics,
+        known_head: int | None,
+        others: Mapping[StreamKey, StreamState],
+        retries: int,
+    ) -> None:
+        self._lake = lake
+        self._mappings = dict(mappings)
+        self._metrics = metrics
+        self._tables: dict[str, Table] = {}
+        # The unified snapshot our sequencer state matches; another writer moving the head
+        # past it means we must check keys against the table before appending.
+        self._known_head = known_head
+        # The committed state of streams other writers own (other shards), carried along so
+        # that every snapshot holds the state of every stream.
+        self._others = dict(others)
+        self._retries = retries
+        self.last_offsets: dict[StreamKey, StreamState] = {}
+
+    def commit(self, flush: PendingFlush) -> None:
+        """Land everything ``flush`` holds that has not landed yet; raises on failure."""
+        flush.attempts += 1
+        started = time.monotonic()
+        self._flush_rows: dict[str, int] = {}
+        for name, rows in flush.drained.tables.items():
+            if name not in flush.raw_done:
+                self._timed(name, lambda t, r=rows: (r, {}))
+                flush.raw_done.add(name)
+        if not flush.unified_done:
+            self._commit_unified(flush)
+            flush.unified_done = True
+        if flush.quarantine:
+            rows = quarantine_rows(flush.quarantine)
+            self._timed(QUARANTINE_TABLE, lambda _t: (rows, {}))
+            flush.quarantine = []
+        elapsed = time.monotonic() - started
+        self._metrics.flush_seconds.observe(elapsed)
+        self._mirror_watermarks({**self._others, **flush.offsets})
+        open_ids = sum(hi - lo + 1 for s in flush.offsets.values() for lo, hi in s.gaps)
+        log.info(
+            "flush",
+            extra={
+                "rows": self._flush_rows,
+                "seconds": round(elapsed, 3),
+                "attempt": flush.attempts,
+                "streams": len(flush.offsets),
+                "open_gap_ids": open_ids,
+            },
+        )
+
+    def _commit_unified(self, flush: PendingFlush) -> None:
+        if flush.unified is None:
+            flush.unified = self._map(flush)
+        rows = flush.unified
+
+        def prepare(table: Table) -> tuple[pa.Table, dict[str, str]]:
+            head = table.current_snapshot()
+            head_id = head.snapshot_id if head else None
+            fresh = rows if head_id == self._known_head else drop_committed(table, rows)
+            return fresh, self._merged_offsets(table, flush.offsets, head_id)
+
+        result = self._timed(UNIFIED_TABLE, prepare)
+        self._known_head = result.snapshot_id
+        self.last_offsets = flush.offsets
+        self._observe_lag(rows)
+
+    def _map(self, flush: PendingFlush) -> pa.Table:
+        mapped = []
+        for name, raw in flush.drained.tables.items():
+            result = self._mappings[name].apply(raw)
+            mapped.append(result.table)
+            venue = name.removeprefix("raw_").removesuffix("_trades")
+            for reason, payload in zip(
+                result.rejected["reason"].to_pylist(),
+                result.rejected["raw_payload"].to_pylist(),
+                strict=True,
+            ):
+                flush.quarantine.append(QuarantineEntry(venue, f"map:{name}", reason, payload))
+        if not mapped:
+            return self._table(UNIFIED_TABLE).schema().as_arrow().empty_table()
+        return dedupe_within(pa.concat_tables(mapped), UNIFIED_KEY)
+
+    def _merged_offsets(
+        self, table: Table, ours: dict[StreamKey, StreamState], head_id: int | None
+    ) -> dict[str, str]:
+        """Our streams' state over the state other writers (other shards) committed."""
+        if head_id != self._known_head:
+            value = latest_property(table, OFFSETS_PROPERTY)
+            committed = decode_offsets({OFFSETS_PROPERTY: value}) if value is not None else {}
+            self._others = {k: v for k, v in committed.items() if k not in ours}
+        return encode_offsets({**self._others, **ours})
+
+    def _timed(self, name: str, prepare) -> CommitResult:
+        started = time.monotonic()
+        result = commit_append(self._table(name), prepare, retries=self._retries)
+        self._metrics.commit_seconds.observe(time.monotonic() - started, table=name)
+        self._metrics.commits.inc(table=name)
+        if result.attempts > 1:
+            self._metrics.commit_retries.inc(result.attempts - 1)
+        log.debug(
+            "commit",
+            extra={"table": name, "rows": result.rows, "snapshot_id": result.snapshot_id},
+        )
+        flush_rows = self._flush_rows
+        flush_rows[name] = flush_rows.get(name, 0) + result.rows
+        return result
+
+    def _table(self, name: str) -> Table:
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self._lake.table(name)
+        return table
+
+    def _observe_lag(self, rows: pa.Table) -> None:
+        """Every row's tick-to-commit lag into the histogram, counted with vectorised compares."""
+        if rows.num_rows == 0:
+            return
+        now_us = int(time.time() * 1_000_000)
+        lags = pc.divide(
+            pc.subtract(pa.scalar(now_us), pc.cast(rows["trade_ts"], pa.int64())), 1_000_000.0
+        )
+        self._metrics.tick_to_commit_seconds.observe_many(lags)
+
+    def _mirror_watermarks(self, offsets: dict[StreamKey, StreamState]) -> None:
+        """Best effort: the mirror is for humans; the offsets in trades_unified are the truth."""
+        try:
+            rows = watermark_rows(offsets)
+            table = self._table(WATERMARKS_TABLE)
+            with warnings.catch_warnings():
+                # pyiceberg warns when the overwrite's delete finds nothing (the first time).
+                warnings.simplefilter("ignore", UserWarning)
+                with table.transaction() as txn:
+                    txn.overwrite(rows)
+        except Exception as exc:
+            log.warning("watermarks mirror not updated", extra={"error": str(exc)})
+
+
+def watermark_rows(offsets: Mapping[StreamKey, StreamState]) -> pa.Table:
+    """The offsets as rows of ``schemahub_watermarks``."""
+    now = datetime.now(UTC)
+    rows = []
+    for (exchange, symbol), state in sorted(offsets.items()):
+        gaps = [list(g) for g in state.gaps]
+        rows.append(
+            {
+                "exchange": exchange,
+                "symbol": symbol,
+                "lost_ids": sum(hi - lo + 1 for lo, hi in state.lost),
+                "high_water": state.high_water,
+                "open_gaps": len(gaps),
+                "missing_ids": sum(hi - lo + 1 for lo, hi in gaps),
+                "gaps": orjson.dumps(gaps).decode(),
+                "updated_at": now,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=WATERMARKS_SCHEMA)

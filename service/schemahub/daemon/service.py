@@ -1,0 +1,274 @@
+"""``schemahub serve``: the long-running daemon that wires sessions, ingest, commits and gaps.
+
+Start-up reads the committed stream state from the lake (never from a local file), checks the
+configured symbols against each venue's catalogue, then runs until ``stop`` is set (SIGTERM):
+reading stops first, then one last flush commits everything buffered, then it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from schemahub.batching import BufferSet, RawBuffer
+from schemahub.config import Config
+from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
+from schemahub.daemon.gapfill import GapFiller
+from schemahub.daemon.ingest import Ingest
+from schemahub.daemon.metrics import DaemonMetrics
+from schemahub.decode import decoder_for
+from schemahub.jobs.tables import init_all
+from schemahub.jobs.unify import unified_arrow_schema
+from schemahub.lake import UNIFIED_TABLE, Lake
+from schemahub.lake.schemas import raw_table_schema
+from schemahub.mapping import CompiledMapping, load_mappings
+from schemahub.ops.http import Readiness, bound_port, ops_app, start_ops_server
+from schemahub.sequencing import Sequencer, StreamKey, StreamState
+from schemahub.venues import HistoryClient, VenueSession, history_client, open_session
+from schemahub.venues import recorder_for as _recorder_for
+
+log = logging.getLogger(__name__)
+_MAX_COMMIT_BACKOFF = 30.0
+
+
+@dataclass
+class _LakeStart:
+    mappings: dict[str, CompiledMapping]
+    offsets: dict[StreamKey, StreamState]
+    head: int | None
+
+
+@dataclass
+class DaemonStatus:
+    """What /readyz reports on."""
+
+    venues: tuple[str, ...] = ()
+    lake_ok: bool = False
+    last_commit_error: str | None = None
+    pending_flushes: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class Daemon:
+    """One SchemaHub daemon process: everything between the venues and the lake."""
+
+    def __init__(self, config: Config, *, metrics: DaemonMetrics | None = None) -> None:
+        self.config = config
+        self.lake = Lake(config.lake)
+        self.metrics = metrics or DaemonMetrics.create()
+        self.status = DaemonStatus(venues=tuple(config.venues.enabled()))
+        self.http_port: int | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schemahub-commit")
+        self._pending: collections.deque[PendingFlush] = collections.deque()
+        self._failures = 0
+        self._retry_at = 0.0
+        self.ingest: Ingest | None = None
+        self.sessions: dict[str, VenueSession] = {}
+
+    async def run(self, stop: asyncio.Event, ready: Callable[[Daemon], None] | None = None) -> None:
+        """Run until ``stop`` is set, then stop reading, flush, commit and return."""
+        start = await self._in_thread(self._prepare_lake)
+        venues = self.config.venues.enabled()
+        clients = {name: history_client(name, vc) for name, vc in venues.items()}
+        runner = None
+        try:
+            await self._check_symbols(clients)
+            ours = {k: v for k, v in start.offsets.items() if self._owns(k)}
+            others = {k: v for k, v in start.offsets.items() if not self._owns(k)}
+            self._build(ours, others, start)
+            runner = await start_ops_server(
+                ops_app(self.metrics.registry, self.readiness),
+                self.config.http.host,
+                self.config.http.port,
+            )
+            self.http_port = bound_port(runner)
+            log.info(
+                "serving",
+                extra={"http_port": self.http_port, "streams": len(ours), "venues": list(venues)},
+            )
+            if ready:
+                ready(self)
+            await self._run_until(stop, clients)
+        finally:
+            for client in clients.values():
+                await client.close()
+            if runner is not None:
+                await runner.cleanup()
+            self._executor.shutdown(wait=True)
+
+    def readiness(self) -> Readiness:
+        """Ready when every enabled venue has a live connection and the lake takes commits."""
+        reasons = []
+        connected = self.ingest.connected if self.ingest else {}
+        for venue in self.status.venues:
+            if not connected.get(venue):
+                reasons.append(f"{venue}: no live connection")
+        if not self.status.lake_ok:
+            reasons.append(f"lake: {self.status.last_commit_error or 'not reachable yet'}")
+        return Readiness(not reasons, tuple(reasons))
+
+    async def flush(self) -> None:
+        """Drain the buffers and commit every pending flush, oldest first; on failure keep them
+        and back off (the rows stay counted against the cap, so readers pause at the cap)."""
+        assert self.ingest is not None
+        self._enqueue_drain()
+        if time.monotonic() < self._retry_at:
+            return
+        while self._pending:
+            pending = self._pending[0]
+            try:
+                await self._in_thread(self.committer.commit, pending)
+            except Exception as exc:
+                self._commit_failed(exc)
+                return
+            self._pending.popleft()
+            self.buffers.release(pending.drained)
+            self.ingest.room_changed()
+            self._failures = 0
+            self.status.lake_ok, self.status.last_commit_error = True, None
+        self._update_gauges()
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def _prepare_lake(self) -> _LakeStart:
+        init_all(self.lake, self.config.mappings_path())
+        unified = self.lake.table(UNIFIED_TABLE)
+        sources = {
+            decoder_for(v).RAW_TABLE: raw_table_schema(decoder_for(v).NATIVE_SCHEMA)
+            for v in ("binance", "coinbase", "kraken")
+        }
+        mappings = load_mappings(
+            self.config.mappings_path(), sources, unified_arrow_schema(unified)
+        )
+        offsets, head = load_offsets(self.lake)
+        self.status.lake_ok = True
+        return _LakeStart(mappings, offsets, head)
+
+    async def _check_symbols(self, clients: dict[str, HistoryClient]) -> None:
+        for name, client in clients.items():
+            catalogue = await client.fetch_catalogue()
+            catalogue.resolve(getattr(self.config.venues, name).symbols)
+
+    def _owns(self, key: StreamKey) -> bool:
+        venue = self.config.venues.enabled().get(key[0])
+        return venue is not None and key[1] in venue.symbols
+
+    def _build(
+        self,
+        ours: dict[StreamKey, StreamState],
+        others: dict[StreamKey, StreamState],
+        start: _LakeStart,
+    ) -> None:
+        buffers = {
+            decoder_for(v).RAW_TABLE: RawBuffer(
+                decoder_for(v).NATIVE_SCHEMA, name=decoder_for(v).RAW_TABLE
+            )
+            for v in self.config.venues.enabled()
+        }
+        self.buffers = BufferSet(buffers, self.config.flush.max_buffered_rows)
+        self.sequencer = Sequencer(ours)
+        self.ingest = Ingest(self.sequencer, self.buffers, self.metrics, self.config.flush.max_rows)
+        mappings = {name: start.mappings[name] for name in buffers}
+        self.committer = Committer(
+            self.lake, mappings, self.metrics, start.head, others, self.config.lake.commit_retries
+        )
+        self.committer.last_offsets = dict(ours)
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def _run_until(self, stop: asyncio.Event, clients: dict[str, HistoryClient]) -> None:
+        assert self.ingest is not None
+        for name, vc in self.config.venues.enabled().items():
+            recorder = _recorder_for(name, self.config.capture)
+            self.sessions[name] = open_session(name, vc, self.ingest, recorder=recorder)
+        filler = GapFiller(self.ingest, clients)
+        readers = [
+            asyncio.create_task(s.run(), name=f"session-{n}") for n, s in self.sessions.items()
+        ]
+        workers = [
+            asyncio.create_task(filler.run(), name="gapfill"),
+            asyncio.create_task(self._flush_loop(), name="flush"),
+        ]
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait([stopper, *readers], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and task.exception() is not None:
+                    raise task.exception()  # a fatal venue error (e.g. refused subscription)
+        finally:
+            # Clean stop: first stop reading, then the REST workers, then commit what we hold.
+            await _cancel(readers)
+            await _cancel(workers)
+            stopper.cancel()
+            await self._final_flush()
+
+    async def _flush_loop(self) -> None:
+        assert self.ingest is not None
+        interval = self.config.flush.interval_seconds
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ingest.flush_requested.wait(), interval)
+            self.ingest.flush_requested.clear()
+            await self.flush()
+
+    async def _final_flush(self) -> None:
+        self._retry_at = 0.0
+        await self.flush()
+        if self._pending:
+            log.error(
+                "stopping with uncommitted rows; they will be fetched again after restart",
+                extra={"rows": sum(p.drained.rows for p in self._pending)},
+            )
+
+    def _enqueue_drain(self) -> None:
+        assert self.ingest is not None
+        quarantine = self.ingest.take_quarantine()
+        if not self.buffers.buffered_rows and not quarantine and not self._state_moved():
+            return
+        drained = self.buffers.drain()
+        self._pending.append(PendingFlush(drained, self.sequencer.snapshot(), quarantine))
+
+    def _state_moved(self) -> bool:
+        """Whether the offsets changed without new rows (e.g. ids marked lost)."""
+        last = self._pending[-1].offsets if self._pending else self._committed_offsets()
+        return self.sequencer.snapshot() != last
+
+    def _committed_offsets(self) -> dict[StreamKey, StreamState]:
+        return self.committer.last_offsets
+
+    def _commit_failed(self, exc: BaseException) -> None:
+        self._failures += 1
+        delay = min(_MAX_COMMIT_BACKOFF, 0.5 * 2 ** min(self._failures, 10))
+        self._retry_at = time.monotonic() + delay
+        self.status.lake_ok = False
+        self.status.last_commit_error = f"{type(exc).__name__}: {exc}"
+        self.metrics.commit_failures.inc()
+        log.warning(
+            "commit failed; keeping the rows and retrying",
+            extra={"error": self.status.last_commit_error, "retry_in_s": round(delay, 2)},
+        )
+        self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        self.metrics.buffered_rows.set(self.buffers.total_rows)
+        self.metrics.buffered_bytes.set(self.buffers.total_bytes)
+        self.metrics.open_gap_ids.set(sum(g.size for g in self.sequencer.open_gaps()))
+        self.status.pending_flushes = len(self._pending)
+
+    async def _in_thread(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            log.warning("task ended with an error at stop", extra={"error": repr(result)})

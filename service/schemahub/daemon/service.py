@@ -68,6 +68,7 @@ class Daemon:
         self._pending: collections.deque[PendingFlush] = collections.deque()
         self._failures = 0
         self._retry_at = 0.0
+        self._flush_lock = asyncio.Lock()
         self.ingest: Ingest | None = None
         self.sessions: dict[str, VenueSession] = {}
 
@@ -116,6 +117,11 @@ class Daemon:
     async def flush(self) -> None:
         """Drain the buffers and commit every pending flush, oldest first; on failure keep them
         and back off (the rows stay counted against the cap, so readers pause at the cap)."""
+        assert self.ingest is not None
+        async with self._flush_lock:
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
         assert self.ingest is not None
         self._enqueue_drain()
         if time.monotonic() < self._retry_at:

@@ -1,0 +1,123 @@
+"""Running the daemon in-process against the simulator, and comparing a table with the truth."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from schemahub.config import Config
+from schemahub.daemon.service import Daemon
+from schemahub.lake import UNIFIED_TABLE, Lake
+from schemahub.sim import Simulator, sim_venue_overrides
+
+COMPARED = ["exchange", "symbol", "trade_id", "side", "price", "quantity", "trade_ts"]
+
+
+def daemon_config(sim: Simulator, warehouse: Path, **sections: Any) -> Config:
+    """A config pointing every venue at ``sim`` and the lake at ``warehouse``."""
+    data: dict[str, Any] = {
+        "lake": {"warehouse": str(warehouse)},
+        "flush": {"interval_seconds": 0.5},
+        "venues": sim_venue_overrides(sim),
+        "http": {"port": 0},
+    }
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    return Config.model_validate(data)
+
+
+@contextlib.asynccontextmanager
+async def running(config: Config) -> AsyncIterator[Daemon]:
+    """A daemon running until the block ends (then a clean stop)."""
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    daemon = Daemon(config)
+    task = asyncio.create_task(daemon.run(stop, ready=lambda _d: ready.set()))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # raises the start-up error
+    try:
+        yield daemon
+    finally:
+        stop.set()
+        await task
+
+
+async def settle(daemon: Daemon, timeout: float = 90.0) -> None:
+    """Wait (bounded) until nothing is missing, buffered or pending, then flush once more."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        quiet = (
+            not daemon.sequencer.open_gaps()
+            and daemon.buffers.total_rows == 0
+            and daemon.status.pending_flushes == 0
+        )
+        if quiet:
+            await daemon.flush()
+            return
+        await daemon.flush()
+    raise AssertionError(
+        f"daemon did not settle: gaps {daemon.sequencer.open_gaps()[:5]}, "
+        f"buffered {daemon.buffers.total_rows}, pending {daemon.status.pending_flushes}"
+    )
+
+
+def unified(lake_config) -> pa.Table:
+    """Every row of trades_unified, read fresh from the catalog."""
+    return Lake(lake_config).table(UNIFIED_TABLE).scan().to_arrow()
+
+
+def expected_rows(truth: pa.Table, table: pa.Table) -> pa.Table:
+    """The truth from each stream's first committed id on: a stream without committed state
+    starts at its first live trade, so earlier trades are not owed."""
+    starts = table.group_by(["exchange", "symbol"]).aggregate([("trade_id", "min")])
+    joined = truth.join(starts, keys=["exchange", "symbol"], join_type="inner")
+    keep = pa.compute.greater_equal(joined["trade_id"], joined["trade_id_min"])
+    return joined.filter(keep).select(COMPARED)
+
+
+def assert_same_trades(table: pa.Table, truth: pa.Table) -> None:
+    """``table`` holds each owed trade of ``truth`` exactly once, with identical values."""
+    keys = list(
+        zip(
+            table["exchange"].to_pylist(),
+            table["symbol"].to_pylist(),
+            table["trade_id"].to_pylist(),
+            strict=True,
+        )
+    )
+    assert len(keys) == len(set(keys)), "duplicate keys in trades_unified"
+    want = _sorted(expected_rows(truth, table))
+    got = _sorted(table.select(COMPARED).cast(want.schema))
+    missing = set(_keys(want)) - set(_keys(got))
+    extra = set(_keys(got)) - set(_keys(want))
+    assert not missing, f"{len(missing)} trades missing, e.g. {sorted(missing)[:5]}"
+    assert not extra, f"{len(extra)} trades not in the truth, e.g. {sorted(extra)[:5]}"
+    for column in COMPARED:
+        assert got[column].to_pylist() == want[column].to_pylist(), f"column {column} differs"
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    return table.sort_by(
+        [("exchange", "ascending"), ("symbol", "ascending"), ("trade_id", "ascending")]
+    )
+
+
+def _keys(table: pa.Table) -> list[tuple]:
+    return list(
+        zip(
+            table["exchange"].to_pylist(),
+            table["symbol"].to_pylist(),
+            table["trade_id"].to_pylist(),
+            strict=True,
+        )
+    )

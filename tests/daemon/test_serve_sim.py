@@ -6,9 +6,9 @@ import asyncio
 
 import aiohttp
 import pytest
-from tests.daemon.harness import assert_same_trades, daemon_config, running, settle, unified
 
 from schemahub.sim import FaultConfig, SimConfig, Simulator
+from tests.daemon.harness import assert_same_trades, daemon_config, running, settle, unified
 
 
 async def test_clean_feed_lands_every_trade_once(tmp_path):

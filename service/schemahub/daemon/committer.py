@@ -40,6 +40,7 @@ from schemahub.sequencing import (
 )
 
 log = logging.getLogger(__name__)
+_MIRROR_EVERY_SECONDS = 5.0
 
 
 @dataclass
@@ -89,6 +90,8 @@ class Committer:
         self._others = dict(others)
         self._retries = retries
         self.last_offsets: dict[StreamKey, StreamState] = {}
+        self._flush_rows: dict[str, int] = {}
+        self._mirrored_at = 0.0
 
     def commit(self, flush: PendingFlush) -> None:
         """Land everything ``flush`` holds that has not landed yet; raises on failure."""
@@ -195,7 +198,11 @@ class Committer:
         self._metrics.tick_to_commit_seconds.observe_many(lags)
 
     def _mirror_watermarks(self, offsets: dict[StreamKey, StreamState]) -> None:
-        """Best effort: the mirror is for humans; the offsets in trades_unified are the truth."""
+        """Best effort, at most every few seconds: the mirror is for humans; the offsets in
+        trades_unified's snapshots are the truth."""
+        if time.monotonic() - self._mirrored_at < _MIRROR_EVERY_SECONDS:
+            return
+        self._mirrored_at = time.monotonic()
         try:
             rows = watermark_rows(offsets)
             table = self._table(WATERMARKS_TABLE)

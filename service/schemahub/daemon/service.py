@@ -35,6 +35,7 @@ from schemahub.venues import recorder_for as _recorder_for
 
 log = logging.getLogger(__name__)
 _MAX_COMMIT_BACKOFF = 30.0
+_STUCK_COMMIT_SECONDS = 10.0
 
 
 @dataclass
@@ -52,6 +53,7 @@ class DaemonStatus:
     lake_ok: bool = False
     last_commit_error: str | None = None
     pending_flushes: int = 0
+    commit_started: float | None = None  # monotonic time of the commit in progress
     started: float = field(default_factory=time.monotonic)
 
 
@@ -112,6 +114,10 @@ class Daemon:
                 reasons.append(f"{venue}: no live connection")
         if not self.status.lake_ok:
             reasons.append(f"lake: {self.status.last_commit_error or 'not reachable yet'}")
+        elif self.status.commit_started is not None:
+            running = time.monotonic() - self.status.commit_started
+            if running > _STUCK_COMMIT_SECONDS:
+                reasons.append(f"lake: a commit has been running for {running:.0f} s")
         return Readiness(not reasons, tuple(reasons))
 
     async def flush(self) -> None:

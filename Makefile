@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SHARED ?= ../shared
 
-.PHONY: install run test lint format clean
+.PHONY: install run demo test lint format clean
 
 install: $(VENV)/.installed
 
@@ -15,10 +15,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The daemon against the real venues, on the embedded lake (./warehouse). Ctrl-C stops cleanly.
 run: install
-	$(BIN)/schemahub tables init
-	$(BIN)/schemahub capture load coinbase $(SHARED)/data/recorded/coinbase_advanced_ws.jsonl
-	$(BIN)/schemahub run unify trades_unified
+	$(BIN)/schemahub serve
+
+# Offline: the venue simulator plus the daemon, no internet or keys needed.
+demo: install
+	BIN=$(BIN) deploy/scripts/demo.sh
 
 lint: install
 	$(BIN)/ruff check service tests bench

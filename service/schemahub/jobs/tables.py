@@ -20,9 +20,10 @@ def init_all(lake: Lake, mappings_dir: Path) -> dict[str, TableChange]:
 
 def mapping_extra_fields(mappings_dir: Path) -> list[pa.Field]:
     """Enrichment columns the mappings in ``mappings_dir`` produce beyond the seed schema."""
-    files = sorted(Path(mappings_dir).glob("*.yaml"))
+    folder = Path(mappings_dir)
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
     if not files:
-        raise MappingError(f"no mapping files (*.yaml) in {mappings_dir}")
+        raise MappingError(f"no mapping files (*.yaml, *.yml) in {mappings_dir}")
     wanted: dict[str, pa.Field] = {}
     for path in files:
         spec = read_spec(path)

@@ -1,0 +1,37 @@
+"""``schemahub bench``: the daemon's pipeline replayed from a capture, and the comparison.
+
+    summary = write_capture("binance.jsonl", "binance", 1_000_000)   # capture_gen
+    report = run_bench("binance", "binance.jsonl", flush_rows=100_000)
+    report.lines()     # human-readable figures
+    report.figures()   # {"trades_per_s": ..., "peak_rss_bytes": ..., ...}
+
+Module map: ``capture_gen`` (large captures from the simulator's tape), ``frames`` (reading a
+capture in blocks), ``replay`` (the daemon's own path on a fresh lake), ``cryptofeed_cmp``
+(cryptofeed's per-frame handler on the same trades), ``report`` (figures and the JSON line).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schemahub.benchmark.cryptofeed_cmp import run_cryptofeed
+from schemahub.benchmark.replay import replay
+from schemahub.benchmark.report import BenchReport, peak_rss_bytes
+
+__all__ = ["BenchReport", "run_bench"]
+
+
+def run_bench(
+    venue: str,
+    capture: str | Path,
+    flush_rows: int,
+    *,
+    commit: bool = True,
+    cryptofeed: bool = True,
+) -> BenchReport:
+    """Replay ``capture`` through the daemon's pipeline, then (if asked and installed) time
+    cryptofeed on the same frames. Peak RSS is taken before cryptofeed runs."""
+    pipeline = replay(venue, capture, flush_rows, commit=commit)
+    rss = peak_rss_bytes()
+    theirs = run_cryptofeed(venue, capture) if cryptofeed else None
+    return BenchReport(pipeline, rss, theirs)

@@ -1,0 +1,183 @@
+"""Replaying a capture through the daemon's own pipeline, on a fresh embedded lake.
+
+Nothing here is a second pipeline: a real :class:`~schemahub.daemon.service.Daemon` is built
+the way ``Daemon.run`` builds it (``_prepare_lake`` then ``_build``), minus the network. Each
+received frame then takes the daemon's path:
+
+    decoder.decode_frame(text, keep_payload)        as the websocket connection does
+    await daemon.ingest.on_frame(ReceivedFrame)     sequencer admit + raw buffer append
+    when ingest.flush_requested (flush.max_rows):
+        await daemon.flush()                        drain -> Committer.commit in the worker
+                                                    thread: raw commit, mapping, unified
+                                                    commit with the offsets, watermarks
+
+Flushes run inline (the replay awaits each one before reading on), so the trades/s figure
+charges every commit to throughput; the live daemon overlaps commits with reading. Frames are
+read from the capture in blocks outside the timed loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemahub.benchmark.frames import frame_blocks
+from schemahub.config import VENUE_NAMES, Config
+from schemahub.daemon.service import Daemon
+from schemahub.decode import decoder_for
+from schemahub.errors import LakeError
+from schemahub.lake import UNIFIED_TABLE
+from schemahub.mapping import CompiledMapping
+from schemahub.venues import open_session
+from schemahub.venues.events import ReceivedFrame
+
+CONN_ID = "bench"
+
+
+@dataclass
+class PipelineRun:
+    """What one replay measured."""
+
+    venue: str
+    commit: bool
+    keep_payload: bool
+    flush_rows: int
+    frames: int = 0
+    trades_in_frames: int = 0  # trades the decoder returned
+    trades_admitted: int = 0  # new ids the sequencer let through
+    seconds: float = 0.0  # wall time of the timed loop, flushes included
+    cpu_seconds: float = 0.0  # this process's CPU time over the same loop (all threads)
+    decode_seconds: float = 0.0  # the part of ``seconds`` spent in decode_frame
+    flush_seconds: list[float] = field(default_factory=list)  # each flush, drain to last commit
+    # Buffer memory per row, measured just before each drain triggered by flush.max_rows.
+    bytes_per_row_at_drain: list[float] = field(default_factory=list)
+    rows_in_unified: int | None = None  # from the last snapshot's summary (a check)
+
+
+def bench_config(venue: str, warehouse: Path, flush_rows: int) -> Config:
+    """A config with only ``venue`` enabled, the lake in ``warehouse``, flushing every
+    ``flush_rows`` rows (and never on the timer: the replay has no timer task)."""
+    others = {name: {"enabled": False} for name in VENUE_NAMES if name != venue}
+    return Config.model_validate(
+        {
+            "lake": {"warehouse": str(warehouse)},
+            "flush": {"max_rows": flush_rows, "max_buffered_rows": max(1_000_000, 2 * flush_rows)},
+            "venues": others,
+            "http": {"port": 0},
+        }
+    )
+
+
+@dataclass(frozen=True)
+class BenchDaemon:
+    """A daemon ready to take frames, and the compiled mappings it commits with."""
+
+    daemon: Daemon
+    mappings: dict[str, CompiledMapping]
+
+
+@contextlib.contextmanager
+def fresh_daemon(
+    venue: str, flush_rows: int, warehouse: Path | None = None
+) -> Iterator[BenchDaemon]:
+    """A daemon built as ``Daemon.run`` builds it, on a new lake (a temp dir by default).
+
+    The private calls are on purpose: ``run`` would also open websockets and the HTTP server.
+    """
+    with contextlib.ExitStack() as stack:
+        if warehouse is None:
+            warehouse = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shbench-")))
+        daemon = Daemon(bench_config(venue, warehouse, flush_rows))
+        stack.callback(daemon._executor.shutdown, wait=True)  # run() ends with this too
+        start = daemon._prepare_lake()  # what run() does first, in its worker thread
+        daemon._build(dict(start.offsets), {}, start)
+        yield BenchDaemon(daemon, start.mappings)
+
+
+def session_keep_payload(daemon: Daemon, venue: str) -> bool:
+    """Whether the daemon's websocket session for ``venue`` decodes with ``_raw_payload``."""
+    assert daemon.ingest is not None
+    config = daemon.config.venues.enabled()[venue]
+    return open_session(venue, config, daemon.ingest).options.keep_payload
+
+
+def replay(
+    venue: str,
+    capture: str | Path,
+    flush_rows: int,
+    *,
+    commit: bool = True,
+    warehouse: Path | None = None,
+) -> PipelineRun:
+    """Replay the capture's frames through a fresh daemon; see the module docstring."""
+    with fresh_daemon(venue, flush_rows, warehouse) as bench:
+        daemon = bench.daemon
+        run = PipelineRun(venue, commit, session_keep_payload(daemon, venue), flush_rows)
+        asyncio.run(_replay(bench, run, Path(capture)))
+        if commit:
+            snapshot = daemon.lake.table(UNIFIED_TABLE).current_snapshot()
+            total = snapshot.summary.get("total-records") if snapshot and snapshot.summary else 0
+            run.rows_in_unified = int(total or 0)
+    return run
+
+
+async def _replay(bench: BenchDaemon, run: PipelineRun, capture: Path) -> None:
+    daemon = bench.daemon
+    ingest = daemon.ingest
+    assert ingest is not None
+    decode = decoder_for(run.venue).decode_frame
+    raw_buffer = daemon.buffers[decoder_for(run.venue).RAW_TABLE]
+    keep = run.keep_payload
+    venue = run.venue
+    clock = time.perf_counter
+    for block in frame_blocks(capture):
+        wall, cpu = clock(), time.process_time()
+        decoding = 0.0
+        for frame in block:
+            before = clock()
+            decoded = decode(frame.text, keep)
+            decoding += clock() - before
+            run.trades_in_frames += len(decoded.trades)
+            size = len(frame.text)
+            await ingest.on_frame(ReceivedFrame(venue, CONN_ID, frame.received_at, size, decoded))
+            if ingest.flush_requested.is_set():
+                run.bytes_per_row_at_drain.append(raw_buffer.nbytes / max(1, raw_buffer.rows))
+                ingest.flush_requested.clear()
+                await _flush(bench, run)
+        run.frames += len(block)
+        run.decode_seconds += decoding
+        run.seconds += clock() - wall
+        run.cpu_seconds += time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
+    await _flush(bench, run)  # what the daemon's clean stop does with the remainder
+    run.seconds += time.perf_counter() - wall
+    run.cpu_seconds += time.process_time() - cpu
+    run.trades_admitted = daemon.sequencer.stats.admitted
+
+
+async def _flush(bench: BenchDaemon, run: PipelineRun) -> None:
+    daemon = bench.daemon
+    if not daemon.buffers.buffered_rows:
+        return
+    started = time.perf_counter()
+    if run.commit:
+        await daemon.flush()
+        if daemon.status.last_commit_error:
+            raise LakeError(f"benchmark commit failed: {daemon.status.last_commit_error}")
+    else:
+        _map_without_commit(bench)
+    run.flush_seconds.append(time.perf_counter() - started)
+
+
+def _map_without_commit(bench: BenchDaemon) -> None:
+    """``--no-commit``: drain and map as a flush would, then drop the rows."""
+    buffers = bench.daemon.buffers
+    drained = buffers.drain()
+    for name, rows in drained.tables.items():
+        bench.mappings[name].apply(rows)
+    buffers.release(drained)

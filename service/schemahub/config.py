@@ -134,6 +134,16 @@ class VenuesConfig(_Strict):
         return {n: v for n in VENUE_NAMES if (v := getattr(self, n)).enabled}
 
 
+class GapsConfig(_Strict):
+    """How the REST gap filler finds and fills missing trades."""
+
+    # A gap younger than this may close by itself (overlapping connections deliver late).
+    min_age_seconds: float = Field(default=1.0, ge=0)
+    # Ask the venue for its newest trade id when a stream has been quiet this long, or after a
+    # disconnect: trades missed at the tail of a stream show no id jump until the next trade.
+    probe_quiet_seconds: float = Field(default=30.0, gt=0)
+
+
 class HttpConfig(_Strict):
     """The operations and live-feed HTTP server."""
 
@@ -154,6 +164,7 @@ class Config(_Strict):
     lake: LakeConfig = Field(default_factory=LakeConfig)
     flush: FlushConfig = Field(default_factory=FlushConfig)
     venues: VenuesConfig = Field(default_factory=lambda: VenuesConfig.model_validate({}))
+    gaps: GapsConfig = Field(default_factory=GapsConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
     mappings_dir: str | None = None

@@ -24,6 +24,8 @@ def daemon_config(sim: Simulator, warehouse: Path, **sections: Any) -> Config:
     data: dict[str, Any] = {
         "lake": {"warehouse": str(warehouse)},
         "flush": {"interval_seconds": 0.5},
+        # after the tape pauses, ask the venues soon for trades missed at the tail
+        "gaps": {"probe_quiet_seconds": 1.0},
         "venues": sim_venue_overrides(sim),
         "http": {"port": 0},
     }
@@ -52,12 +54,17 @@ async def running(config: Config) -> AsyncIterator[Daemon]:
 
 
 async def settle(daemon: Daemon, timeout: float = 90.0) -> None:
-    """Wait (bounded) until nothing is missing, buffered or pending, then flush once more."""
+    """Wait (bounded) until every stream was checked against the venue after this call began
+    and nothing is missing, buffered or pending; then flush once more."""
+    began = time.time()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await asyncio.sleep(0.25)
+        filler = daemon.gap_filler
+        probed = all((filler.probed_at(*key) or 0) > began for key in daemon.sequencer.streams())
         quiet = (
-            not daemon.sequencer.open_gaps()
+            probed
+            and not daemon.sequencer.open_gaps()
             and daemon.buffers.total_rows == 0
             and daemon.status.pending_flushes == 0
         )

@@ -36,7 +36,7 @@ async def test_clean_feed_lands_every_trade_once(tmp_path):
 async def test_faults_on_the_feed_still_land_every_trade_once(tmp_path):
     faults = FaultConfig(
         drop_run_probability=0.01,
-        disconnect_probability=0.05,
+        disconnect_probability=0.1,
         duplicate_replay_probability=0.5,
         malformed_probability=0.02,
         unknown_type_probability=0.02,
@@ -44,7 +44,12 @@ async def test_faults_on_the_feed_still_land_every_trade_once(tmp_path):
     async with Simulator(SimConfig(seed=12, rate_per_stream=30, faults=faults)) as sim:
         config = daemon_config(sim, tmp_path / "warehouse")
         async with running(config) as daemon:
-            await asyncio.sleep(12)
+            await asyncio.sleep(8)
+            for _ in range(200):  # until each fault has happened at least once (bounded)
+                stats = sim.stats()
+                if sum(stats.disconnects.values()) and stats.dropped_runs:
+                    break
+                await asyncio.sleep(0.1)
             sim.pause()
             await settle(daemon)
             table = unified(config.lake)

@@ -89,7 +89,7 @@ def _zipped(obj: object) -> str:
         '{"binance": {"BTCUSDT": [10, [3, "1"]]}}',
         '{"binance": {"BTCUSDT": [10, [3, -1]]}}',  # first > last
         '{"binance": {"BTCUSDT": [10, [3, 1, 1, 0]]}}',  # adjacent gaps, not merged
-        '{"binance": {"BTCUSDT": [10, [8, 2]]}}',  # gap reaching the high water
+        '{"binance": {"BTCUSDT": [10, [8, 3]]}}',  # gap reaching the high water
         '{"binance": {"BTCUSDT": [null, [1, 1]]}}',  # gaps without a high water
         '{"binance": {"BTCUSDT": [10, [1, 1], [2, 0]]}}',  # id both missing and lost
         "z:%%%not-base64",

@@ -132,7 +132,7 @@ def test_restart_from_state_keeps_filling_gaps() -> None:
     "state",
     [
         StreamState(None, ((1, 2),)),
-        StreamState(10, ((5, 10),)),
+        StreamState(10, ((5, 11),)),
         StreamState(10, ((5, 6), (7, 8))),
         StreamState(10, ((6, 5),)),
         StreamState(10, ((1, 3),), ((3, 4),)),
@@ -183,3 +183,22 @@ def test_many_gaps_then_fill_every_other_id() -> None:
     assert seq.admit(EX, SYM, odd) == [True] * len(odd)
     assert seq.open_gaps() == []
     assert seq.state(EX, SYM).high_water == 19_999
+
+
+def test_expect_through_opens_a_gap_up_to_the_venues_latest_id():
+    from schemahub.sequencing import Gap, Sequencer
+
+    seq = Sequencer()
+    assert seq.expect_through("kraken", "BTC/USD", 50) is None  # fresh stream: nothing owed
+    seq.admit("kraken", "BTC/USD", [10, 11])
+    assert seq.expect_through("kraken", "BTC/USD", 11) is None
+    assert seq.expect_through("kraken", "BTC/USD", 15) == Gap("kraken", "BTC/USD", 12, 15)
+    assert seq.expect_through("kraken", "BTC/USD", 17) == Gap("kraken", "BTC/USD", 16, 17)
+    assert seq.gaps_for("kraken", "BTC/USD") == [Gap("kraken", "BTC/USD", 12, 17)]
+    assert seq.state("kraken", "BTC/USD").problem() is None
+    # the ids arrive later (over REST): they are kept and the gap closes; repeats are dropped
+    assert seq.admit("kraken", "BTC/USD", [12, 13, 14, 15, 16, 17, 17, 18]) == [True] * 6 + [
+        False,
+        True,
+    ]
+    assert seq.open_gaps() == []

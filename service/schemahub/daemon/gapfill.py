@@ -35,10 +35,14 @@ class GapFiller:
         clients: Mapping[str, HistoryClient],
         *,
         min_gap_age: float = 1.0,
+        probe_quiet_seconds: float = 30.0,
         poll_seconds: float = 0.25,
     ) -> None:
         self._ingest = ingest
         self._clients = dict(clients)
+        self._probe_quiet = probe_quiet_seconds
+        self._probed_at: dict[tuple[str, str], float] = {}
+        self._started = time.time()
         # A gap younger than this may still close by itself (overlapping connections during a
         # rotation deliver the same ids a moment apart).
         self._min_gap_age = min_gap_age
@@ -52,6 +56,10 @@ class GapFiller:
             for venue in self._clients:
                 group.create_task(self._worker(venue), name=f"gapfill-{venue}")
 
+    def probed_at(self, venue: str, symbol: str) -> float | None:
+        """When the venue was last asked for this stream's newest id (epoch seconds)."""
+        return self._probed_at.get((venue, symbol))
+
     def pending(self) -> list[Gap]:
         """The open gaps of the venues this filler serves."""
         return [g for g in self._ingest.sequencer.open_gaps() if g.exchange in self._clients]
@@ -60,12 +68,16 @@ class GapFiller:
         failures = 0
         while True:
             gap = self._next_gap(venue)
-            if gap is None:
+            probe = None if gap is not None else self._next_probe(venue)
+            if gap is None and probe is None:
                 await asyncio.sleep(self._poll)
                 continue
             self.busy[venue] = gap
             try:
-                await self._fill(venue, gap)
+                if gap is not None:
+                    await self._fill(venue, gap)
+                else:
+                    await self._probe(venue, probe)
                 failures = 0
             except HistoryUnavailableError as exc:
                 self._give_up(gap, str(exc))
@@ -73,13 +85,13 @@ class GapFiller:
                 failures += 1
                 delay = full_jitter(failures, _RETRY, random.random)
                 log.warning(
-                    "gap fill failed; will retry",
+                    "REST request for a gap failed; will retry",
                     extra={"venue": venue, "gap": _describe(gap), "error": str(exc)},
                 )
                 await asyncio.sleep(max(delay, self._poll))
             finally:
                 self.busy[venue] = None
-            self._forget_closed(venue, gap.symbol)
+            self._forget_closed(venue, gap.symbol if gap is not None else probe)
 
     def _next_gap(self, venue: str) -> Gap | None:
         now = time.monotonic()
@@ -91,6 +103,42 @@ class GapFiller:
             if now - self._first_seen[gap] >= self._min_gap_age:
                 return gap
         return None
+
+    def _next_probe(self, venue: str) -> str | None:
+        """A stream to ask the venue about: one whose connection dropped, else one quiet for
+        ``probe_quiet_seconds`` (and not asked since)."""
+        requests = self._ingest.probe_requests
+        for key in sorted(requests):
+            if key[0] == venue:
+                requests.discard(key)
+                if self._ingest.sequencer.state(*key).high_water is not None:
+                    return key[1]
+        now = time.time()
+        due: list[tuple[float, str]] = []
+        for exchange, symbol in self._ingest.sequencer.streams():
+            if exchange != venue:
+                continue
+            key = (exchange, symbol)
+            checked = max(
+                self._ingest.last_seen.get(key, self._started), self._probed_at.get(key, 0)
+            )
+            if now - checked >= self._probe_quiet:
+                due.append((checked, symbol))
+        # the stream checked longest ago first, so a slow venue cannot starve one of them
+        return min(due)[1] if due else None
+
+    async def _probe(self, venue: str, symbol: str) -> None:
+        """Ask the venue for the stream's newest id; ids above ours become a gap to fill."""
+        self._probed_at[(venue, symbol)] = time.time()
+        latest = await self._clients[venue].latest_trade_id(symbol)
+        if latest is None:
+            return
+        gap = self._ingest.sequencer.expect_through(venue, symbol, latest)
+        if gap is not None:
+            self._ingest.metrics.gaps_opened.inc()
+            key = (venue, symbol)
+            self._ingest.gap_began.setdefault(key, self._ingest.last_seen.get(key, time.time()))
+            log.info("probe found missed trades", extra={"gap": _describe(gap)})
 
     async def _fill(self, venue: str, gap: Gap) -> None:
         client = self._clients[venue]

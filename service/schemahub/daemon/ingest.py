@@ -53,6 +53,8 @@ class Ingest:
         # before the stream's oldest open gap (where a REST search for the gap should start).
         self.last_seen: dict[tuple[str, str], float] = {}
         self.gap_began: dict[tuple[str, str], float] = {}
+        # Streams whose connection dropped: the gap filler asks the venue how far they went.
+        self.probe_requests: set[tuple[str, str]] = set()
         self._flush_rows = flush_rows
         self._room = asyncio.Event()
         self._room.set()
@@ -76,6 +78,7 @@ class Ingest:
             self.connected.get(event.venue, set()).discard(event.conn_id)
             if not event.planned:
                 log.info("disconnected", extra={"venue": event.venue, "reason": event.reason})
+                self.probe_requests.update((event.venue, symbol) for symbol in event.streams)
         elif isinstance(event, SequenceGap):
             self._warn.warning(
                 f"sequence:{event.venue}",

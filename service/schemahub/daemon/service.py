@@ -73,6 +73,7 @@ class Daemon:
         self._flush_lock = asyncio.Lock()
         self.ingest: Ingest | None = None
         self.sessions: dict[str, VenueSession] = {}
+        self.gap_filler: GapFiller | None = None
 
     async def run(self, stop: asyncio.Event, ready: Callable[[Daemon], None] | None = None) -> None:
         """Run until ``stop`` is set, then stop reading, flush, commit and return."""
@@ -199,7 +200,12 @@ class Daemon:
         for name, vc in self.config.venues.enabled().items():
             recorder = _recorder_for(name, self.config.capture)
             self.sessions[name] = open_session(name, vc, self.ingest, recorder=recorder)
-        filler = GapFiller(self.ingest, clients)
+        self.gap_filler = filler = GapFiller(
+            self.ingest,
+            clients,
+            min_gap_age=self.config.gaps.min_age_seconds,
+            probe_quiet_seconds=self.config.gaps.probe_quiet_seconds,
+        )
         readers = [
             asyncio.create_task(s.run(), name=f"session-{n}") for n, s in self.sessions.items()
         ]

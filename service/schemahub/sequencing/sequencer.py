@@ -53,7 +53,8 @@ class LostGap:
 
 @dataclass(frozen=True, slots=True)
 class StreamState:
-    """What the sequencer knows of one stream; ranges are sorted, merged, inclusive.
+    """What the sequencer knows of one stream; ranges are sorted, merged, inclusive, and end at
+    or below the high-water mark (the highest id admitted or known to exist).
 
     ``lost`` holds the ids given up with :meth:`Sequencer.mark_lost`, kept so that they stay
     visible in the offsets after a restart.
@@ -74,8 +75,10 @@ class StreamState:
             why = ranges.check_ranges(rngs, what)
             if why:
                 return why
-            if rngs and rngs[-1][1] >= hw:
-                return f"{what} must lie below high_water {hw}, got {rngs[-1]!r}"
+            # A gap may end at the high-water mark itself: expect_through raises the mark to an
+            # id the venue reported but we have not received yet.
+            if rngs and rngs[-1][1] > hw:
+                return f"{what} must lie at or below high_water {hw}, got {rngs[-1]!r}"
         if ranges.overlaps(self.gaps, self.lost):
             return "an id cannot be both in an open gap and lost"
         return None
@@ -126,7 +129,10 @@ class _Stream:
             prev = x
 
     def _add_gap(self, lo: int, hi: int, stats: SequencerStats) -> None:
-        self.gaps.append((lo, hi))
+        if self.gaps and self.gaps[-1][1] == lo - 1:  # after expect_through, hw may be missing
+            self.gaps[-1] = (self.gaps[-1][0], hi)
+        else:
+            self.gaps.append((lo, hi))
         stats.gaps_opened += 1
         stats.gap_ids_opened += hi - lo + 1
 
@@ -216,6 +222,19 @@ class Sequencer:
             for i, kept in zip(rows, self.admit(exchange, symbol, ids), strict=True):
                 keep[i] = kept
         return list(compress(records, keep))
+
+    def expect_through(self, exchange: str, symbol: str, last_id: int) -> Gap | None:
+        """The venue says the stream has reached ``last_id`` (e.g. a REST probe after a
+        disconnect, or while the stream is quiet): open a gap over the ids above the high-water
+        mark that we have not seen. Returns that gap; None when nothing is missing or the
+        stream has no state yet (a fresh stream starts at its first live trade)."""
+        stream = self._streams.get(StreamKey(exchange, symbol))
+        if stream is None or stream.high_water is None or last_id <= stream.high_water:
+            return None
+        gap = Gap(exchange, symbol, stream.high_water + 1, last_id)
+        stream._add_gap(gap.first_missing_id, last_id, self.stats)
+        stream.high_water = last_id
+        return gap
 
     def start_at(self, exchange: str, symbol: str, first_id: int) -> None:
         """Begin a stream without state at ``first_id``: its first live trade then opens a gap

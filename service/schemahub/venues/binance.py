@@ -28,6 +28,7 @@ NAME = "binance"
 WEIGHT_LIMIT_PER_MINUTE = 6000
 WEIGHT_SOFT_LIMIT = int(WEIGHT_LIMIT_PER_MINUTE * 0.9)
 HISTORICAL_TRADES_WEIGHT = 25
+RECENT_TRADES_WEIGHT = 25
 EXCHANGE_INFO_WEIGHT = 20
 PAGE_SIZE = 1000
 
@@ -114,6 +115,14 @@ class BinanceHistory(VenueHistory):
             kept = window.take(page)
             if kept.trades or kept.rejects:
                 yield kept
+
+    async def latest_page(self, symbol: str) -> DecodedFrame:
+        """The newest trade of ``symbol`` (``/api/v3/trades``)."""
+        params = {"symbol": symbol, "limit": 1}
+        page, _ = await self.client.get_page(
+            "/api/v3/trades", params, RECENT_TRADES_WEIGHT, self.decoder, symbol
+        )
+        return page
 
     async def fetch_catalogue(self) -> Catalogue:
         """The symbols exchangeInfo lists."""

@@ -120,6 +120,13 @@ class CoinbaseHistory(VenueHistory):
             if kept.trades or kept.rejects:
                 yield kept
 
+    async def latest_page(self, symbol: str) -> DecodedFrame:
+        """The newest trade of product ``symbol``."""
+        page, _ = await self.client.get_page(
+            f"/products/{symbol}/trades", {"limit": 1}, 1.0, self.decoder, symbol
+        )
+        return page
+
     async def fetch_catalogue(self) -> Catalogue:
         """The products ``/products`` lists."""
         return parse_catalogue(await self.client.get_json("/products", {}))

@@ -140,6 +140,15 @@ class KrakenHistory(VenueHistory):
                 raise window.unavailable("no newer trades yet")
             page = await self._page(pair, page.cursor)
 
+    async def latest_page(self, symbol: str) -> DecodedFrame:
+        """The newest trade of ``symbol`` (``Trades`` without ``since``)."""
+        pair = (await self.catalogue()).get(symbol)
+        params = {"pair": pair.rest_name, "count": 1}
+        page, _ = await self.client.get_page(
+            "/0/public/Trades", params, 1.0, self.decoder, pair.symbol
+        )
+        return page
+
     async def fetch_catalogue(self) -> Catalogue:
         """The pairs AssetPairs lists, keyed by websocket v2 name."""
         return parse_catalogue(await self.client.get_json("/0/public/AssetPairs", {}))

@@ -31,6 +31,7 @@ from schemahub.errors import (
 from schemahub.logs import RateLimitedLog
 from schemahub.venues.backoff import RetryPolicy, decide_retry
 from schemahub.venues.catalog import Catalogue
+from schemahub.venues.history import trade_id
 from schemahub.venues.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -292,6 +293,17 @@ class VenueHistory:
         """Release the HTTP session."""
         await self.client.close()
 
+    async def latest_trade_id(self, symbol: str) -> int | None:
+        """The id of the newest trade the venue holds for ``symbol`` (None when it has none):
+        one request, used to notice trades missed at the tail of a stream."""
+        page = await self.latest_page(symbol)
+        ids = [trade_id(record) for record in page.trades]
+        return max(ids) if ids else None
+
+    async def latest_page(self, symbol: str) -> DecodedFrame:
+        """The venue's most recent trades of ``symbol`` (a small page)."""
+        raise NotImplementedError
+
 
 class HistoryClient(Protocol):
     """What every venue's REST client offers (the gap filler and the daemon call these)."""
@@ -304,6 +316,10 @@ class HistoryClient(Protocol):
 
     async def fetch_catalogue(self) -> Catalogue:
         """The symbols the venue lists."""
+        ...
+
+    async def latest_trade_id(self, symbol: str) -> int | None:
+        """The id of the newest trade of ``symbol`` the venue holds."""
         ...
 
     async def close(self) -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schemahub.benchmark.cryptofeed_cmp import run_cryptofeed
-from schemahub.benchmark.replay import replay
+# Imported by module, so that ``schemahub.benchmark.replay`` stays the module, not its function.
+from schemahub.benchmark import cryptofeed_cmp, replay
 from schemahub.benchmark.report import BenchReport, peak_rss_bytes
 
 __all__ = ["BenchReport", "run_bench"]
@@ -31,7 +31,7 @@ def run_bench(
 ) -> BenchReport:
     """Replay ``capture`` through the daemon's pipeline, then (if asked and installed) time
     cryptofeed on the same frames. Peak RSS is taken before cryptofeed runs."""
-    pipeline = replay(venue, capture, flush_rows, commit=commit)
+    pipeline = replay.replay(venue, capture, flush_rows, commit=commit)
     rss = peak_rss_bytes()
-    theirs = run_cryptofeed(venue, capture) if cryptofeed else None
+    theirs = cryptofeed_cmp.run_cryptofeed(venue, capture) if cryptofeed else None
     return BenchReport(pipeline, rss, theirs)

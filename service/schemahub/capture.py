@@ -90,7 +90,7 @@ def read_capture(path: str | Path) -> Iterator[CaptureLine | BadCaptureLine]:
 class CaptureWriter:
     """Appends capture lines to files in a folder, starting a new file past ``max_bytes``.
 
-    Files are named ``<prefix>-<first ts in ms>.jsonl``; each line is flushed whole so a reader
+    Files are named ``<prefix>-<first ts in ms>-<counter>.jsonl`` so they sort in write order; each line is flushed whole so a reader
     never sees a torn line except after a crash mid-write (which the reader reports as bad).
     """
 
@@ -100,6 +100,7 @@ class CaptureWriter:
         self._max_bytes = max_bytes
         self._file: io.BufferedWriter | None = None
         self._written = 0
+        self._sequence = 0
         self._dir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -125,11 +126,12 @@ class CaptureWriter:
 
     def _rotate(self, ts: float) -> None:
         self.close()
-        stamp = int(ts * 1000)
-        path = self._dir / f"{self._prefix}-{stamp}.jsonl"
-        suffix = 0
-        while path.exists():
-            suffix += 1
-            path = self._dir / f"{self._prefix}-{stamp}-{suffix}.jsonl"
+        # ms of the first line, then a counter: names sort in write order even when several
+        # files start within the same millisecond.
+        while True:
+            self._sequence += 1
+            path = self._dir / f"{self._prefix}-{int(ts * 1000):013d}-{self._sequence:06d}.jsonl"
+            if not path.exists():
+                break
         self._file = open(path, "ab")  # noqa: SIM115 - kept open across writes
         self._written = 0

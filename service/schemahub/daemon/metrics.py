@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from schemahub.ops.metrics import Counter, Gauge, Histogram, Registry
@@ -33,6 +34,7 @@ class DaemonMetrics:
     commit_seconds: Histogram
     tick_to_commit_seconds: Histogram
     session_events: Counter
+    websocket: Counter
 
     @classmethod
     def create(cls, registry: Registry | None = None) -> DaemonMetrics:
@@ -85,4 +87,15 @@ class DaemonMetrics:
             session_events=r.counter(
                 "schemahub_session_events_total", "Websocket session events", ("venue", "event")
             ),
+            websocket=r.counter(
+                "schemahub_websocket_total",
+                "Websocket session counters (frames, bytes, malformed, reconnects, ...)",
+                ("venue", "counter"),
+            ),
         )
+
+    def mirror_session_stats(self, venue: str, stats: Mapping[str, object]) -> None:
+        """Copy a websocket session's own counters into ``schemahub_websocket_total``."""
+        for name, value in stats.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                self.websocket.mirror(value, venue=venue, counter=name)

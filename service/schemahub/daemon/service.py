@@ -197,9 +197,11 @@ class Daemon:
 
     async def _run_until(self, stop: asyncio.Event, clients: dict[str, HistoryClient]) -> None:
         assert self.ingest is not None
+        recorders = {}
         for name, vc in self.config.venues.enabled().items():
-            recorder = _recorder_for(name, self.config.capture)
-            self.sessions[name] = open_session(name, vc, self.ingest, recorder=recorder)
+            recorders[name] = _recorder_for(name, self.config.capture)
+            self.sessions[name] = open_session(name, vc, self.ingest, recorder=recorders[name])
+        self.metrics.registry.add_collector(self._collect)
         self.gap_filler = filler = GapFiller(
             self.ingest,
             clients,
@@ -221,10 +223,21 @@ class Daemon:
                     raise task.exception()  # a fatal venue error (e.g. refused subscription)
         finally:
             # Clean stop: first stop reading, then the REST workers, then commit what we hold.
+            stopping = time.monotonic()
             await _cancel(readers)
             await _cancel(workers)
             stopper.cancel()
             await self._final_flush()
+            for recorder in recorders.values():
+                if recorder is not None:
+                    await asyncio.to_thread(recorder.close)
+            log.info(
+                "stopped",
+                extra={
+                    "seconds": round(time.monotonic() - stopping, 3),
+                    "uncommitted_rows": sum(p.drained.rows for p in self._pending),
+                },
+            )
 
     async def _flush_loop(self) -> None:
         assert self.ingest is not None
@@ -271,6 +284,11 @@ class Daemon:
             "commit failed; keeping the rows and retrying",
             extra={"error": self.status.last_commit_error, "retry_in_s": round(delay, 2)},
         )
+        self._update_gauges()
+
+    def _collect(self) -> None:
+        for name, session in self.sessions.items():
+            self.metrics.mirror_session_stats(name, session.stats.as_dict())
         self._update_gauges()
 
     def _update_gauges(self) -> None:

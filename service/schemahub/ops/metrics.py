@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -63,6 +63,10 @@ class Counter(_Metric):
         """Add ``amount`` (>= 0)."""
         key = self._key(labels)
         self.values[key] = self.values.get(key, 0) + amount
+
+    def mirror(self, total: float, **labels: str) -> None:
+        """Set the count from a counter kept elsewhere (e.g. a session's own stats)."""
+        self.values[self._key(labels)] = total
 
     def get(self, **labels: str) -> float:
         """The current value for these labels."""
@@ -132,6 +136,11 @@ class Registry:
 
     def __init__(self) -> None:
         self._metrics: dict[str, _Metric] = {}
+        self._collectors: list[Callable[[], None]] = []
+
+    def add_collector(self, collect: Callable[[], None]) -> None:
+        """Run ``collect`` before every render, to copy in values kept elsewhere."""
+        self._collectors.append(collect)
 
     def counter(self, name: str, help: str, labels: Sequence[str] = ()) -> Counter:
         """Create (or return the existing) counter."""
@@ -152,6 +161,8 @@ class Registry:
 
     def render(self) -> str:
         """Every metric in the Prometheus text format."""
+        for collect in self._collectors:
+            collect()
         lines: list[str] = []
         for metric in self._metrics.values():
             lines.extend(metric.header())

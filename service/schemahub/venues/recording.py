@@ -22,7 +22,7 @@ _STOP = object()
 class CaptureRecorder:
     """Writes capture lines for one venue through a :class:`CaptureWriter` (rotated by size).
 
-    Files are ``<dir>/<venue>-<first ts ms>.jsonl``. Call :meth:`close` to flush and stop.
+    Files are ``<dir>/<venue>-<first ts ms>-<counter>.jsonl``. Call :meth:`close` to flush and stop.
     """
 
     def __init__(

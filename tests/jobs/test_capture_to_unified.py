@@ -217,3 +217,20 @@ def test_capture_of_another_venue_is_refused_by_name(workdir, recorded, capsys):
 def test_missing_file_is_a_clear_error(workdir, capsys):
     assert main(["capture", "load", "kraken", str(workdir / "nope.jsonl")]) == 2
     assert "cannot read capture" in capsys.readouterr().err
+
+
+def test_tables_list_shows_rows_and_a_metadata_file_duckdb_can_read(
+    workdir, recorded, capsys, duckdb_con
+):
+    assert main(["capture", "load", "coinbase", str(recorded / "coinbase_advanced_ws.jsonl")]) == 0
+    assert main(["run", "unify"]) == 0
+    capsys.readouterr()
+    assert main(["tables", "list"]) == 0
+    listed = {
+        line.split("\t")[0]: line.split("\t")[1:] for line in capsys.readouterr().out.splitlines()
+    }
+    rows, location = listed["schemahub.trades_unified"]
+    count = unified_rows().num_rows
+    assert rows == f"{count} rows"
+    (got,) = duckdb_con.execute(f"SELECT count(*) FROM iceberg_scan('{location}')").fetchone()
+    assert got == count

@@ -15,6 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "init", help="create the namespace and tables; add columns new mappings need"
     )
     init.set_defaults(handler=_init)
+    listing = actions.add_parser(
+        "list", help="each table with its row count and current metadata file"
+    )
+    listing.set_defaults(handler=_list)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -24,4 +28,15 @@ def _init(args: argparse.Namespace) -> int:
     changes = init_all(lake, config.mappings_path())
     for name, change in changes.items():
         print(f"{lake.namespace}.{name}: {change.value}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    _, lake = lake_from(args)
+    for identifier in sorted(lake.catalog.list_tables(lake.namespace)):
+        table = lake.catalog.load_table(identifier)
+        snapshot = table.current_snapshot()
+        summary = snapshot.summary if snapshot else None
+        rows = summary["total-records"] if summary and summary["total-records"] else "0"
+        print(f"{'.'.join(identifier)}\t{rows} rows\t{table.metadata_location}")
     return 0

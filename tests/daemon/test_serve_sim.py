@@ -40,9 +40,15 @@ async def test_faults_on_the_feed_still_land_every_trade_once(tmp_path):
         duplicate_replay_probability=0.5,
         malformed_probability=0.02,
         unknown_type_probability=0.02,
+        rest_429_probability=0.1,
+        rest_error_probability=0.05,
+        go_silent_probability=0.01,
     )
     async with Simulator(SimConfig(seed=12, rate_per_stream=30, faults=faults)) as sim:
         config = daemon_config(sim, tmp_path / "warehouse")
+        silence = {"silence_timeout_seconds": 2.0}
+        venues = {name: {**v, **silence} for name, v in config.model_dump()["venues"].items()}
+        config = daemon_config(sim, tmp_path / "warehouse", venues=venues)
         async with running(config) as daemon:
             await asyncio.sleep(8)
             for _ in range(200):  # until each fault has happened at least once (bounded)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import yaml
 
 from schemahub.config import Config
 from schemahub.daemon.service import Daemon
@@ -75,6 +77,23 @@ async def settle(daemon: Daemon, timeout: float = 90.0) -> None:
     raise AssertionError(
         f"daemon did not settle: gaps {daemon.sequencer.open_gaps()[:5]}, "
         f"buffered {daemon.buffers.total_rows}, pending {daemon.status.pending_flushes}"
+    )
+
+
+async def spawn_serve(config: Config, folder: Path, log: Any, *extra: str):
+    """``schemahub serve`` as a child process with ``config`` written to ``folder``."""
+    config_file = folder / "schemahub.yaml"
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "schemahub.cli",
+        "--config",
+        str(config_file),
+        "serve",
+        *extra,
+        stdout=log,
+        stderr=log,
     )
 
 

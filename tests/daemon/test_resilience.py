@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
-import sys
 
 import pytest
-import yaml
 
 from schemahub.sim import SimConfig, Simulator
-from tests.daemon.harness import assert_same_trades, daemon_config, running, settle, unified
+from tests.daemon.harness import (
+    assert_same_trades,
+    daemon_config,
+    running,
+    settle,
+    spawn_serve,
+    unified,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -20,20 +25,9 @@ async def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path):
     rng = random.Random(2026)
     async with Simulator(SimConfig(seed=13, rate_per_stream=30)) as sim:
         config = daemon_config(sim, tmp_path / "warehouse", flush={"interval_seconds": 0.3})
-        config_file = tmp_path / "schemahub.yaml"
-        config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
         log = (tmp_path / "daemon.log").open("wb")
         for _ in range(4):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "schemahub.cli",
-                "--config",
-                str(config_file),
-                "serve",
-                stdout=log,
-                stderr=log,
-            )
+            process = await spawn_serve(config, tmp_path, log)
             await asyncio.sleep(rng.uniform(2.5, 5.0))
             process.kill()  # SIGKILL: no flush, no clean-up, maybe mid-commit
             assert await process.wait() == -9

@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 import urllib.request
 
 import pytest
-import yaml
 
 from schemahub.capture import CaptureLine, read_capture
 from schemahub.sim import SimConfig, Simulator
-from tests.daemon.harness import daemon_config, unified
+from tests.daemon.harness import daemon_config, spawn_serve, unified
 
 pytestmark = pytest.mark.slow
 
@@ -30,22 +28,10 @@ async def test_sigterm_flushes_commits_and_exits_zero(tmp_path):
     async with Simulator(SimConfig(seed=31, rate_per_stream=40)) as sim:
         # A long flush interval: whatever is buffered at SIGTERM is only committed by the stop.
         config = daemon_config(sim, tmp_path / "warehouse", flush={"interval_seconds": 3600})
-        config_file = tmp_path / "schemahub.yaml"
-        config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
         log_file = tmp_path / "daemon.log"
         with log_file.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "schemahub.cli",
-                "--config",
-                str(config_file),
-                "serve",
-                "--capture",
-                str(tmp_path / "captures"),
-                stdout=log,
-                stderr=log,
-            )
+            captures = str(tmp_path / "captures")
+            process = await spawn_serve(config, tmp_path, log, "--capture", captures)
             port = None
             for _ in range(300):  # wait (bounded) for the "serving" line with the HTTP port
                 await asyncio.sleep(0.1)

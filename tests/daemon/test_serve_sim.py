@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
+from schemahub.errors import UnknownSymbolError
 from schemahub.sim import FaultConfig, SimConfig, Simulator
 from tests.daemon.harness import assert_same_trades, daemon_config, running, settle, unified
 
@@ -70,3 +71,16 @@ async def test_faults_on_the_feed_still_land_every_trade_once(tmp_path):
     assert sum(len(runs) for runs in stats.dropped_runs.values()) > 0
     assert sum(stats.duplicates_replayed.values()) > 0
     assert filled > 0
+
+
+async def test_unknown_symbol_stops_start_up_naming_it_and_the_closest_listed(tmp_path):
+    async with Simulator(SimConfig(seed=16)) as sim:
+        config = daemon_config(sim, tmp_path / "warehouse")
+        venues = config.model_dump()["venues"]
+        venues["binance"]["symbols"] = ["BTCUSDT", "BTCUSTD"]
+        config = daemon_config(sim, tmp_path / "warehouse", venues=venues)
+        with pytest.raises(UnknownSymbolError) as info:
+            async with running(config):
+                pass
+    message = str(info.value)
+    assert "BTCUSTD" in message and "BTCUSDT" in message

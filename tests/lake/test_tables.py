@@ -80,3 +80,14 @@ def test_missing_table_says_how_to_create_it(tmp_path):
     empty = Lake(LakeConfig(warehouse=str(tmp_path / "w")))
     with pytest.raises(LakeError, match="schemahub tables init"):
         empty.table(UNIFIED_TABLE)
+
+
+def test_a_required_column_added_later_is_added_as_optional(lake):
+    from schemahub.lake.tables import WATERMARKS_TABLE, TableDef
+
+    table = lake.table(WATERMARKS_TABLE)
+    wider = pa.schema([*table.schema().as_arrow(), pa.field("new_count", pa.int64(), False)])
+    changes = lake.init([TableDef(WATERMARKS_TABLE, wider)])
+    assert changes[WATERMARKS_TABLE] is TableChange.EVOLVED
+    field = lake.table(WATERMARKS_TABLE).schema().find_field("new_count")
+    assert not field.required

@@ -155,7 +155,8 @@ def _evolve_table(table: Table, spec: TableDef) -> TableChange:
         with table.transaction() as txn:
             if missing:
                 with txn.update_schema() as update:
-                    update.union_by_name(pa.schema(missing))
+                    # Rows written before the column existed have no value: it must be optional.
+                    update.union_by_name(pa.schema([f.with_nullable(True) for f in missing]))
             if stale:
                 txn.set_properties(stale)
     except ValueError as exc:

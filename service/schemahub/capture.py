@@ -90,8 +90,9 @@ def read_capture(path: str | Path) -> Iterator[CaptureLine | BadCaptureLine]:
 class CaptureWriter:
     """Appends capture lines to files in a folder, starting a new file past ``max_bytes``.
 
-    Files are named ``<prefix>-<first ts in ms>-<counter>.jsonl`` so they sort in write order; each line is flushed whole so a reader
-    never sees a torn line except after a crash mid-write (which the reader reports as bad).
+    Files are named ``<prefix>-<first ts in ms>-<counter>.jsonl`` so they sort in write order.
+    Each line is flushed whole, so a reader never sees a torn line except after a crash
+    mid-write (which the reader reports as bad).
     """
 
     def __init__(self, directory: str | Path, prefix: str, max_bytes: int) -> None:

@@ -134,6 +134,19 @@ def decode_envelope(
         return malformed(frame, f"a trade object cannot be re-serialized ({exc})")
 
 
+FastPath = Callable[[Any, str | bytes, bool], DecodedFrame | None]
+
+
+def try_fast(frame: str | bytes, fast: FastPath, keep_payload: bool) -> DecodedFrame | None:
+    """A venue's fast path on ``frame``: its usual trade frame decoded with cheap checks, or
+    None when anything is unusual. The caller then runs the full path on the frame, which
+    decides (and explains) every reject, so a failure here is never an answer by itself."""
+    try:
+        return fast(orjson.loads(frame), frame, keep_payload)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError):
+        return None  # not JSON, or a payload orjson cannot write: the full path reports it
+
+
 def venue_error(frame: str | bytes, detail: str) -> DecodedFrame:
     """A REST body that is the venue's error reply: MALFORMED, label "error", venue's words."""
     return malformed(frame, f"venue error: {detail}", label="error", detail=detail)

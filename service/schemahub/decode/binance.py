@@ -28,22 +28,29 @@ from typing import Any
 import pyarrow as pa
 
 from schemahub.decode.base import (
+    PAYLOAD_KEY,
     DecodedFrame,
     FrameKind,
+    NativeRecord,
     control,
     decode_envelope,
+    dump,
     frame_text,
     require_list,
     require_symbol,
     shape_of,
+    try_fast,
     venue_error,
 )
 from schemahub.decode.fields import (
+    INT64_MAX,
     boolean,
     decimal_text,
     decode_trades,
     epoch_ms,
     int_id,
+    is_decimal_text,
+    is_int64,
     spec,
     text,
 )
@@ -72,6 +79,7 @@ _WS_FIELDS = (
     spec("is_buyer_maker", "m", boolean),
     spec("event_time", "E", epoch_ms, required=False),
 )
+_TRADES = FrameKind.TRADES
 _REST_FIELDS = (
     spec("trade_id", "id", int_id),
     spec("price", "price", decimal_text),
@@ -83,7 +91,10 @@ _REST_FIELDS = (
 
 def decode_frame(frame: str | bytes, keep_payload: bool = True) -> DecodedFrame:
     """Decode one Binance websocket frame (plain or combined-stream)."""
-    return decode_envelope(frame, lambda value, raw: _dispatch(value, raw, keep_payload))
+    decoded = try_fast(frame, _fast_trade, keep_payload)
+    if decoded is None:
+        decoded = decode_envelope(frame, lambda value, raw: _dispatch(value, raw, keep_payload))
+    return decoded
 
 
 def decode_rest_trades(body: str | bytes, symbol: str, keep_payload: bool = True) -> DecodedFrame:
@@ -131,6 +142,66 @@ def _trade(data: dict[str, Any], payload: str | None, keep_payload: bool) -> Dec
     """One trade; ``payload`` is the plain frame's text, None to re-serialize ``data``."""
     trades, rejects = decode_trades((data,), _WS_FIELDS, {}, keep_payload, payload)
     return DecodedFrame(FrameKind.TRADES, trades=trades, rejects=rejects)
+
+
+def _fast_trade(value: Any, raw: str | bytes, keep_payload: bool) -> DecodedFrame | None:
+    """The usual trade frame (combined or plain) decoded directly; None for anything else."""
+    if type(value) is not dict:
+        return None
+    if "stream" in value and "data" in value:
+        data, stream = value["data"], value["stream"]
+        if type(data) is not dict or type(stream) is not str or "@" not in stream:
+            return None
+        payload = None
+    else:
+        data = value
+        payload = raw if type(raw) is str else None
+        if payload is None:
+            return None
+    if data.get("e") != "trade":
+        return None
+    record = _fast_record(data)
+    if record is None:
+        return None
+    if keep_payload:
+        record[PAYLOAD_KEY] = payload if payload is not None else dump(data)
+    return DecodedFrame(_TRADES, [record], [])
+
+
+def _fast_record(data: dict[str, Any]) -> NativeRecord | None:
+    """The record _WS_FIELDS would build, when every value is of the usual kind; else None.
+
+    The checks are written out (not looped over _WS_FIELDS) because this runs once a trade;
+    each one accepts a subset of what the field's check accepts.
+    """
+    try:
+        symbol, trade_id, price, qty = data["s"], data["t"], data["p"], data["q"]
+        trade_time, maker = data["T"], data["m"]
+    except KeyError:
+        return None
+    event_time = data.get("E")
+    if not (
+        type(symbol) is str
+        and symbol
+        and type(trade_id) is int
+        and 0 <= trade_id <= INT64_MAX
+        and type(trade_time) is int
+        and 0 <= trade_time <= INT64_MAX
+        and type(maker) is bool
+        and (event_time is None or is_int64(event_time))
+        and is_decimal_text(price)
+        and is_decimal_text(qty)
+    ):
+        return None
+    return {
+        "symbol": symbol,
+        "trade_id": trade_id,
+        "price": price,
+        "qty": qty,
+        "trade_time": trade_time,
+        "is_buyer_maker": maker,
+        "event_time": event_time,
+    }
 
 
 def _plain_non_event(value: dict[str, Any]) -> DecodedFrame:

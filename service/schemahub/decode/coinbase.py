@@ -33,21 +33,28 @@ from typing import Any
 import pyarrow as pa
 
 from schemahub.decode.base import (
+    PAYLOAD_KEY,
     DecodedFrame,
     FrameKind,
     NativeRecord,
     Reject,
     control,
     decode_envelope,
+    dump,
     require_list,
     require_symbol,
     shape_of,
+    try_fast,
     venue_error,
 )
 from schemahub.decode.fields import (
     decimal_text,
     decode_trades,
     id_text,
+    is_decimal_text,
+    is_digits_id,
+    is_int64,
+    is_iso_time,
     iso_time,
     one_of,
     sequence,
@@ -94,11 +101,16 @@ _EXCHANGE_TYPES = frozenset(
      "change", "activate", "status", "auction", "rfq_match"}
 )  # fmt: skip
 _TRADE_EVENTS = frozenset({"snapshot", "update"})
+_SIDES = frozenset({"BUY", "SELL", "buy", "sell"})
+_TRADES = FrameKind.TRADES
 
 
 def decode_frame(frame: str | bytes, keep_payload: bool = True) -> DecodedFrame:
     """Decode one Coinbase websocket frame (Advanced Trade or Exchange feed)."""
-    return decode_envelope(frame, lambda value, _raw: _dispatch(value, keep_payload))
+    decoded = try_fast(frame, _fast_market_trades, keep_payload)
+    if decoded is None:
+        decoded = decode_envelope(frame, lambda value, _raw: _dispatch(value, keep_payload))
+    return decoded
 
 
 def decode_rest_trades(body: str | bytes, symbol: str, keep_payload: bool = True) -> DecodedFrame:
@@ -146,6 +158,71 @@ def _advanced(value: dict[str, Any], keep_payload: bool) -> DecodedFrame:
         sequence_num=seq,
         is_snapshot="snapshot" in kinds,
     )
+
+
+def _fast_market_trades(value: Any, _raw: str | bytes, keep_payload: bool) -> DecodedFrame | None:
+    """The usual Advanced ``market_trades`` frame decoded directly; None for anything else
+    (another channel, an unknown event type, any trade a check might refuse)."""
+    if type(value) is not dict or value.get("channel") != "market_trades":
+        return None
+    seq = value.get("sequence_num")
+    events = value.get("events")
+    if (seq is not None and not is_int64(seq)) or type(events) is not list or not events:
+        return None
+    trades: list[NativeRecord] = []
+    snapshot = False
+    for event in events:
+        if type(event) is not dict:
+            return None
+        kind, items = event.get("type"), event.get("trades")
+        if (kind != "update" and kind != "snapshot") or type(items) is not list:
+            return None
+        snapshot = snapshot or kind == "snapshot"
+        for item in items:
+            record = _fast_record(item, seq)
+            if record is None:
+                return None
+            if keep_payload:
+                record[PAYLOAD_KEY] = dump(item)
+            trades.append(record)
+    return DecodedFrame(_TRADES, trades, [], None, seq, snapshot)
+
+
+def _fast_record(item: Any, seq: int | None) -> NativeRecord | None:
+    """The record _ADVANCED_FIELDS would build, when every value is of the usual kind."""
+    if type(item) is not dict:
+        return None
+    try:
+        product, trade_id, price, size = (
+            item["product_id"],
+            item["trade_id"],
+            item["price"],
+            item["size"],
+        )
+        side, time = item["side"], item["time"]
+    except KeyError:
+        return None
+    if not (
+        type(product) is str
+        and product
+        and type(side) is str
+        and side in _SIDES
+        and is_digits_id(trade_id)
+        and is_decimal_text(price)
+        and is_decimal_text(size)
+        and is_iso_time(time)
+    ):
+        return None
+    return {
+        "sequence_num": seq,
+        "feed": "advanced",
+        "product_id": product,
+        "trade_id": trade_id,
+        "price": price,
+        "size": size,
+        "side": side,
+        "time": time,
+    }
 
 
 def _event_type(event: Any) -> str:

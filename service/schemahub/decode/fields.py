@@ -34,6 +34,11 @@ _ISO_TIME = re.compile(
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = Decimal(1_000_000)
+# Remembered wire strings that passed a check, for the decoders' fast paths (bounded, see
+# _remember). Prices and timestamps repeat a lot within a burst of trades.
+_MEMO_LIMIT = 8192
+_GOOD_DECIMALS: dict[str, None] = {}
+_GOOD_TIMES: dict[str, None] = {}
 
 
 class Field(NamedTuple):
@@ -95,6 +100,60 @@ def decode_trades(
             record[PAYLOAD_KEY] = payload if payload is not None else dump(item)
         records.append(record)
     return records, rejects
+
+
+# --- fast-path predicates ------------------------------------------------------------------
+#
+# The decoders try a fast path first on the usual well-formed trade: it reads the wire values
+# directly and asks these predicates, which answer True only when the full check above/below
+# would accept the value unchanged. Any False sends the whole frame down the full path, so every
+# reject and its reason still come from the Field machinery.
+
+
+def is_int64(value: Any) -> bool:
+    """True for a JSON integer in 0 .. 2^63-1 (what int_id, sequence and epoch_ms accept)."""
+    return type(value) is int and 0 <= value <= INT64_MAX
+
+
+def is_digits_id(value: Any) -> bool:
+    """True for a string of ASCII digits short enough to be an int64 (id_text keeps it)."""
+    return type(value) is str and len(value) <= 18 and value.isascii() and value.isdigit()
+
+
+def is_decimal_text(value: Any) -> bool:
+    """True for a string that :func:`decimal_text` accepts as sent."""
+    if type(value) is not str:
+        return False
+    if value in _GOOD_DECIMALS:
+        return True
+    if _positive_float(value) is None:
+        return False
+    _remember(_GOOD_DECIMALS, value)
+    return True
+
+
+def is_positive_number(value: Any) -> bool:
+    """True for a JSON number (not a string) that :func:`positive_float` accepts."""
+    kind = type(value)
+    return (kind is float or kind is int) and 0.0 < value < math.inf
+
+
+def is_iso_time(value: Any) -> bool:
+    """True for a string that :func:`iso_time` accepts."""
+    if type(value) is not str:
+        return False
+    if value in _GOOD_TIMES:
+        return True
+    if not _iso_text(value):
+        return False
+    _remember(_GOOD_TIMES, value)
+    return True
+
+
+def _remember(memo: dict[str, None], value: str) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()  # cheaper than LRU bookkeeping; a burst refills it at once
+    memo[value] = None
 
 
 # --- checks -------------------------------------------------------------------------------
@@ -217,14 +276,19 @@ def translated(mapping: Mapping[str, str], keep_unknown: bool = False) -> Check:
 
 def iso_time(value: Any, name: str) -> str:
     """An ISO 8601 UTC timestamp with a zone (``Z`` or an offset), kept as sent."""
-    if isinstance(value, str) and _ISO_TIME.fullmatch(value):
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return value
+    if isinstance(value, str) and _iso_text(value):
+        return value
     raise DecodeError(f"{name}: {value!r} is not an ISO 8601 timestamp with a zone")
+
+
+def _iso_text(value: str) -> bool:
+    if not _ISO_TIME.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def epoch_seconds_iso(value: Any, name: str) -> str:

@@ -28,19 +28,26 @@ from typing import Any
 import pyarrow as pa
 
 from schemahub.decode.base import (
+    PAYLOAD_KEY,
     DecodedFrame,
     FrameKind,
+    NativeRecord,
     control,
     decode_envelope,
+    dump,
     require_list,
     require_symbol,
     shape_of,
+    try_fast,
     venue_error,
 )
 from schemahub.decode.fields import (
+    INT64_MAX,
     decode_trades,
     epoch_seconds_iso,
     int_id,
+    is_iso_time,
+    is_positive_number,
     iso_time,
     one_of,
     positive_float,
@@ -90,11 +97,15 @@ _V2_CHANNELS = frozenset(
      "balances"}
 )  # fmt: skip
 _TRADE_TYPES = frozenset({"snapshot", "update"})
+_TRADES = FrameKind.TRADES
 
 
 def decode_frame(frame: str | bytes, keep_payload: bool = True) -> DecodedFrame:
     """Decode one Kraken websocket frame (v2 decoded; v1 recognized as CONTROL)."""
-    return decode_envelope(frame, lambda value, _raw: _dispatch(value, keep_payload))
+    decoded = try_fast(frame, _fast_trades, keep_payload)
+    if decoded is None:
+        decoded = decode_envelope(frame, lambda value, _raw: _dispatch(value, keep_payload))
+    return decoded
 
 
 def decode_rest_trades(body: str | bytes, symbol: str, keep_payload: bool = True) -> DecodedFrame:
@@ -134,6 +145,58 @@ def _channel(value: dict[str, Any], keep_payload: bool) -> DecodedFrame:
     return DecodedFrame(
         FrameKind.TRADES, trades=trades, rejects=rejects, is_snapshot=kind == "snapshot"
     )
+
+
+def _fast_trades(value: Any, _raw: str | bytes, keep_payload: bool) -> DecodedFrame | None:
+    """The usual v2 trade frame decoded directly; None for anything else (another channel or
+    type, any trade a check might refuse)."""
+    if type(value) is not dict or value.get("channel") != "trade":
+        return None
+    kind, items = value.get("type"), value.get("data")
+    if (kind != "update" and kind != "snapshot") or type(items) is not list:
+        return None
+    trades: list[NativeRecord] = []
+    for item in items:
+        record = _fast_record(item)
+        if record is None:
+            return None
+        if keep_payload:
+            record[PAYLOAD_KEY] = dump(item)
+        trades.append(record)
+    return DecodedFrame(_TRADES, trades, [], None, None, kind == "snapshot")
+
+
+def _fast_record(item: Any) -> NativeRecord | None:
+    """The record _WS_FIELDS would build, when every value is of the usual kind."""
+    if type(item) is not dict:
+        return None
+    try:
+        symbol, trade_id, price, qty = item["symbol"], item["trade_id"], item["price"], item["qty"]
+        side, stamp = item["side"], item["timestamp"]
+    except KeyError:
+        return None
+    ord_type = item.get("ord_type")
+    if not (
+        type(symbol) is str
+        and symbol
+        and type(trade_id) is int
+        and 0 <= trade_id <= INT64_MAX
+        and (side == "buy" or side == "sell")
+        and (ord_type is None or (type(ord_type) is str and ord_type))
+        and is_positive_number(price)
+        and is_positive_number(qty)
+        and is_iso_time(stamp)
+    ):
+        return None
+    return {
+        "symbol": symbol,
+        "trade_id": trade_id,
+        "price": float(price),
+        "qty": float(qty),
+        "side": side,
+        "ord_type": ord_type,
+        "timestamp": stamp,
+    }
 
 
 def _method_reply(value: dict[str, Any]) -> DecodedFrame:

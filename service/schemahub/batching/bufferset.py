@@ -38,7 +38,9 @@ class BufferSet:
             raise UsageError(f"max_buffered_rows must be at least 1, got {max_buffered_rows}")
         self.max_buffered_rows = max_buffered_rows
         self._buffers = dict(buffers)
+        self._each = tuple(self._buffers.values())  # checked once a frame: no dict view
         self._in_flight: dict[int, Drained] = {}
+        self._in_flight_rows = 0
         self._tokens = itertools.count(1)
 
     def __getitem__(self, name: str) -> RawBuffer:
@@ -55,12 +57,15 @@ class BufferSet:
     @property
     def buffered_rows(self) -> int:
         """Rows appended and not yet drained."""
-        return sum(b.rows for b in self._buffers.values())
+        rows = 0
+        for buffer in self._each:
+            rows += buffer.rows
+        return rows
 
     @property
     def in_flight_rows(self) -> int:
         """Rows drained whose commit has not been released yet."""
-        return sum(d.rows for d in self._in_flight.values())
+        return self._in_flight_rows
 
     @property
     def total_rows(self) -> int:
@@ -90,9 +95,11 @@ class BufferSet:
             token=next(self._tokens),
         )
         self._in_flight[drained.token] = drained
+        self._in_flight_rows += drained.rows
         return drained
 
     def release(self, drained: Drained) -> None:
         """The commit of ``drained`` is done (landed, or given up): stop counting its rows."""
         if self._in_flight.pop(drained.token, None) is None:
             raise UsageError("this drained batch was already released or is not from this set")
+        self._in_flight_rows -= drained.rows

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from schemahub.batching import BufferSet
+from schemahub.batching import BufferSet, RawBuffer
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.decode import decoder_for
 from schemahub.decode.base import DecodedFrame
 from schemahub.lake.quarantine import QuarantineEntry
 from schemahub.logs import RateLimitedLog
+from schemahub.ops.metrics import Child
 from schemahub.sequencing import Sequencer
 from schemahub.venues import (
     Connected,
@@ -31,6 +34,39 @@ log = logging.getLogger(__name__)
 STREAM_FIELD = {"binance": "symbol", "coinbase": "product_id", "kraken": "symbol"}
 # How far before the last trade seen a REST search for a gap should start.
 _HINT_MARGIN_SECONDS = 5.0
+
+
+@dataclass(slots=True)
+class _Route:
+    """What :meth:`Ingest.accept` needs for one venue, resolved once instead of per frame."""
+
+    stream_field: str | None  # None for a venue we do not know (accept then fails as before)
+    frames: Child
+    duplicates: Child
+    quarantined: Child
+    metrics: DaemonMetrics
+    venue: str
+    buffer: RawBuffer | None = None  # looked up at the first admitted trade
+    trades: dict[str, Child] = field(default_factory=dict)  # by source kind: ws, rest
+
+    @classmethod
+    def of(cls, venue: str, metrics: DaemonMetrics) -> _Route:
+        return cls(
+            STREAM_FIELD.get(venue),
+            metrics.frames.labels(venue=venue),
+            metrics.duplicates.labels(venue=venue),
+            metrics.quarantined.labels(venue=venue),
+            metrics,
+            venue,
+        )
+
+    def trades_from(self, source: str) -> Child:
+        """The trades counter of ``source``'s kind (the part before its first colon)."""
+        kind = "ws" if source.startswith("ws:") else source.split(":", 1)[0]
+        child = self.trades.get(kind)
+        if child is None:
+            child = self.trades[kind] = self.metrics.trades.labels(venue=self.venue, source=kind)
+        return child
 
 
 class Ingest:
@@ -59,14 +95,17 @@ class Ingest:
         self._room = asyncio.Event()
         self._room.set()
         self._warn = RateLimitedLog(log)
+        self._routes: dict[str, _Route] = {}
+        self._backpressure_clear = False  # the gauge already reads 0
 
     async def on_frame(self, frame: ReceivedFrame) -> None:
         """A websocket frame: admit its trades, then wait while the buffers are full."""
-        self.metrics.frames.inc(venue=frame.venue)
-        self.accept(
-            frame.venue, frame.decoded, f"ws:{frame.venue}/{frame.conn_id}", frame.received_at
-        )
-        await self.wait_for_room()
+        venue = frame.venue
+        route = self._routes.get(venue) or self._route(venue)
+        route.frames.inc()
+        self.accept(venue, frame.decoded, f"ws:{venue}/{frame.conn_id}", frame.received_at)
+        if not (self._backpressure_clear and self.buffers.has_room()):
+            await self.wait_for_room()
 
     async def on_event(self, event: SessionEvent) -> None:
         """Connection events: kept for readiness and metrics (gaps show up as id jumps)."""
@@ -102,23 +141,29 @@ class Ingest:
 
         ``live`` frames also move each stream's "last seen" time, which dates the gaps they open.
         """
+        route = self._routes.get(venue) or self._route(venue)
         for reject in frame.rejects:
             self.quarantine.append(QuarantineEntry(venue, source, reject.reason, reject.payload))
-            self.metrics.quarantined.inc(venue=venue)
-        if not frame.trades:
+            route.quarantined.inc()
+        trades = frame.trades
+        if not trades:
             return 0
-        gaps_before = self.sequencer.stats.gaps_opened
-        fresh = self.sequencer.admit_records(venue, frame.trades, symbol_field=STREAM_FIELD[venue])
-        self.metrics.duplicates.inc(len(frame.trades) - len(fresh), venue=venue)
+        stats = self.sequencer.stats
+        gaps_before = stats.gaps_opened
+        stream_field = route.stream_field or STREAM_FIELD[venue]
+        fresh = self.sequencer.admit_records(venue, trades, symbol_field=stream_field)
+        route.duplicates.inc(len(trades) - len(fresh))
         if fresh:
-            table = decoder_for(venue).RAW_TABLE
-            self.buffers[table].append(fresh, source, int(received_at * 1_000_000))
-            self.metrics.trades.inc(len(fresh), venue=venue, source=source.split(":", 1)[0])
-        opened = self.sequencer.stats.gaps_opened - gaps_before
+            buffer = route.buffer
+            if buffer is None:
+                buffer = route.buffer = self.buffers[decoder_for(venue).RAW_TABLE]
+            buffer.append(fresh, source, int(received_at * 1_000_000))
+            route.trades_from(source).inc(len(fresh))
+        opened = stats.gaps_opened - gaps_before
         if opened:
             self.metrics.gaps_opened.inc(opened)
         if fresh and live:
-            self._note_progress(venue, fresh, received_at, gap_opened=opened > 0)
+            self._note_progress(venue, stream_field, fresh, received_at, gap_opened=opened > 0)
         if self.buffers.buffered_rows >= self._flush_rows:
             self.flush_requested.set()
         return len(fresh)
@@ -137,9 +182,11 @@ class Ingest:
         while not self.buffers.has_room():
             self._room.clear()
             self.metrics.backpressure.set(1)
+            self._backpressure_clear = False
             self.flush_requested.set()
             await self._room.wait()
         self.metrics.backpressure.set(0)
+        self._backpressure_clear = True
 
     def room_changed(self) -> None:
         """Called after a commit released rows: wake the readers if there is room again."""
@@ -151,11 +198,24 @@ class Ingest:
         taken, self.quarantine = self.quarantine, []
         return taken
 
+    def _route(self, venue: str) -> _Route:
+        route = self._routes[venue] = _Route.of(venue, self.metrics)
+        return route
+
     def _note_progress(
-        self, venue: str, records: list[dict], received_at: float, gap_opened: bool
+        self,
+        venue: str,
+        stream_field: str,
+        records: list[dict],
+        received_at: float,
+        gap_opened: bool,
     ) -> None:
-        field = STREAM_FIELD[venue]
-        for symbol in {r[field] for r in records}:
+        symbol = records[0][stream_field]
+        if len(records) == 1 or all(r[stream_field] == symbol for r in records):
+            symbols: Iterable[str] = (symbol,)  # the usual frame: one stream
+        else:
+            symbols = {r[stream_field] for r in records}
+        for symbol in symbols:
             key = (venue, symbol)
             previous = self.last_seen.get(key)
             if gap_opened and key not in self.gap_began:

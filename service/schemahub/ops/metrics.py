@@ -52,6 +52,29 @@ class _Metric:
         return tuple(str(labels[n]) for n in self.labelnames)
 
 
+class Child:
+    """One label set of a counter or gauge, resolved once, for updates on a hot path.
+
+    Updates write the metric's own ``values`` (so ``get`` and ``render`` see them at once);
+    only the label checking and key building are done ahead, by :meth:`Counter.labels`.
+    """
+
+    __slots__ = ("_key", "_values")
+
+    def __init__(self, values: dict[LabelValues, float], key: LabelValues) -> None:
+        self._values = values
+        self._key = key
+
+    def inc(self, amount: float = 1) -> None:
+        """Add ``amount`` (>= 0)."""
+        values, key = self._values, self._key
+        values[key] = values.get(key, 0) + amount
+
+    def set(self, value: float) -> None:
+        """Set the value (gauges)."""
+        self._values[self._key] = value
+
+
 @dataclass
 class Counter(_Metric):
     """A monotonically increasing count."""
@@ -63,6 +86,10 @@ class Counter(_Metric):
         """Add ``amount`` (>= 0)."""
         key = self._key(labels)
         self.values[key] = self.values.get(key, 0) + amount
+
+    def labels(self, **labels: str) -> Child:
+        """A handle on one label set (checked now), whose ``inc`` skips the label lookup."""
+        return Child(self.values, self._key(labels))
 
     def mirror(self, total: float, **labels: str) -> None:
         """Set the count from a counter kept elsewhere (e.g. a session's own stats)."""

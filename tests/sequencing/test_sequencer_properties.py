@@ -20,8 +20,13 @@ EX, SYM = "binance", "BTCUSDT"
 BASE = 5_000_000_000  # realistic Binance-sized ids
 
 batches = st.lists(st.integers(0, 150).map(lambda i: BASE + i), max_size=25)
+# Consecutive ids, as live trades usually come: admitted one record a call (the fast path).
+runs = st.tuples(st.integers(0, 150), st.integers(1, 12)).map(
+    lambda t: [BASE + t[0] + i for i in range(t[1])]
+)
 ops = st.one_of(
     batches.map(lambda b: ("admit", b)),
+    (batches | runs).map(lambda b: ("one_by_one", b)),
     st.tuples(st.integers(0, 150), st.integers(0, 40)).map(
         lambda t: ("lost", (BASE + t[0], BASE + t[0] + t[1]))
     ),
@@ -76,6 +81,12 @@ def test_sequencer_matches_the_set_model(start: int | None, steps: list) -> None
             mask = seq.admit(EX, SYM, arg)
             assert mask == model.admit(arg)
             kept += [x for x, k in zip(arg, mask, strict=True) if k]
+        elif kind == "one_by_one":
+            for x in arg:
+                fresh = seq.admit_records(EX, [{"symbol": SYM, "trade_id": x}])
+                new = model.admit([x])[0]
+                assert [r["trade_id"] for r in fresh] == ([x] if new else [])
+                kept += [r["trade_id"] for r in fresh]
         elif kind == "lost":
             pieces = seq.mark_lost(Gap(EX, SYM, *arg), "gone")
             assert ids_of(pieces) == model.mark_lost(*arg)

@@ -174,6 +174,32 @@ def test_admit_records_refuses_a_non_numeric_id() -> None:
         Sequencer().admit_records(EX, [{"symbol": SYM, "trade_id": "abc"}])
 
 
+@pytest.mark.parametrize(
+    ("ids", "bad"),
+    [
+        (["12", "", "13"], "''"),
+        (["12", "1_3"], "'1_3'"),
+        (["12", "+13"], "'\\+13'"),
+        (["12", "\u0661"], "'\u0661'"),
+        ([12, "x", 14], "'x'"),
+        ([12, True], "True"),
+    ],
+)
+def test_admit_records_names_the_first_bad_id_of_a_frame(ids: list, bad: str) -> None:
+    seq = Sequencer()
+    records = [{"symbol": SYM, "trade_id": i} for i in ids]
+    with pytest.raises(DecodeError, match=f"trade_id={bad} "):
+        seq.admit_records(EX, records)
+    assert seq.streams() == []
+
+
+def test_admit_records_mixes_int_and_digit_string_ids() -> None:
+    seq = Sequencer()
+    records = [{"symbol": SYM, "trade_id": i} for i in [5, "6", "0007", 6]]
+    assert seq.admit_records(EX, records) == records[:3]
+    assert seq.state(EX, SYM).high_water == 7
+
+
 def test_many_gaps_then_fill_every_other_id() -> None:
     seq = Sequencer()
     ids = list(range(0, 20_000, 2))  # every odd id is a one-id gap

@@ -34,8 +34,8 @@ _ISO_TIME = re.compile(
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = Decimal(1_000_000)
-# Remembered wire strings that passed a check, for the decoders' fast paths (bounded, see
-# _remember). Prices and timestamps repeat a lot within a burst of trades.
+# Remembered wire strings that passed a check, for the decoders' fast paths (emptied when
+# full). Prices and timestamps repeat a lot within a burst of trades.
 _MEMO_LIMIT = 8192
 _GOOD_DECIMALS: dict[str, None] = {}
 _GOOD_TIMES: dict[str, None] = {}
@@ -128,7 +128,9 @@ def is_decimal_text(value: Any) -> bool:
         return True
     if _positive_float(value) is None:
         return False
-    _remember(_GOOD_DECIMALS, value)
+    if len(_GOOD_DECIMALS) >= _MEMO_LIMIT:
+        _GOOD_DECIMALS.clear()  # cheaper than LRU bookkeeping; a burst refills it at once
+    _GOOD_DECIMALS[value] = None
     return True
 
 
@@ -146,14 +148,10 @@ def is_iso_time(value: Any) -> bool:
         return True
     if not _iso_text(value):
         return False
-    _remember(_GOOD_TIMES, value)
+    if len(_GOOD_TIMES) >= _MEMO_LIMIT:
+        _GOOD_TIMES.clear()
+    _GOOD_TIMES[value] = None
     return True
-
-
-def _remember(memo: dict[str, None], value: str) -> None:
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()  # cheaper than LRU bookkeeping; a burst refills it at once
-    memo[value] = None
 
 
 # --- checks -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
+from operator import itemgetter
 from typing import NamedTuple
 
 from schemahub.decode.base import NativeRecord
@@ -210,9 +211,10 @@ class Sequencer:
             return []
         if len(records) == 1 and self._admit_next(exchange, records[0], symbol_field, id_field):
             return [records[0]]
-        symbol = records[0][symbol_field]
-        if all(r[symbol_field] == symbol for r in records):  # the usual frame: one stream
-            ids = [_trade_id(r, id_field) for r in records]
+        symbols = list(map(itemgetter(symbol_field), records))
+        symbol = symbols[0]
+        if symbols.count(symbol) == len(symbols):  # the usual frame: one stream
+            ids = _trade_ids(list(map(itemgetter(id_field), records)), id_field)
             mask = self.admit(exchange, symbol, ids)
             return list(records) if all(mask) else list(compress(records, mask))
         by_symbol: dict[str, list[int]] = {}
@@ -220,7 +222,7 @@ class Sequencer:
             by_symbol.setdefault(record[symbol_field], []).append(i)
         keep = [False] * len(records)
         for symbol, rows in by_symbol.items():
-            ids = [_trade_id(records[i], id_field) for i in rows]
+            ids = _trade_ids([records[i][id_field] for i in rows], id_field)
             for i, kept in zip(rows, self.admit(exchange, symbol, ids), strict=True):
                 keep[i] = kept
         return list(compress(records, keep))
@@ -315,8 +317,21 @@ class Sequencer:
         return {key: self._streams[key].state() for key in self.streams()}
 
 
-def _trade_id(record: NativeRecord, id_field: str) -> int:
-    value = record[id_field]
+def _trade_ids(values: list[object], id_field: str) -> list[int]:
+    """The ids as ints: as they are when all are ints, converted when all are strings of ASCII
+    digits (checked once over the joined text), else one by one with the reason of the first
+    bad one."""
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return values  # type: ignore[return-value]
+    if kinds == {str}:
+        joined = "".join(values)  # type: ignore[arg-type]
+        if all(values) and joined.isascii() and joined.isdigit():
+            return list(map(int, values))  # type: ignore[arg-type]
+    return [_trade_id(value, id_field) for value in values]
+
+
+def _trade_id(value: object, id_field: str) -> int:
     if type(value) is int:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():

@@ -25,9 +25,8 @@ from pyiceberg.table import Table
 from schemahub.batching import Drained
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.lake import QUARANTINE_TABLE, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
-from schemahub.lake.dedupe import dedupe_within, drop_committed
+from schemahub.lake.dedupe import drop_committed
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows
-from schemahub.lake.schemas import UNIFIED_KEY
 from schemahub.lake.tables import WATERMARKS_SCHEMA
 from schemahub.lake.writer import CommitResult, commit_append, latest_property
 from schemahub.mapping import CompiledMapping
@@ -154,7 +153,8 @@ class Committer:
                 flush.quarantine.append(QuarantineEntry(venue, f"map:{name}", reason, payload))
         if not mapped:
             return self._table(UNIFIED_TABLE).schema().as_arrow().empty_table()
-        return dedupe_within(pa.concat_tables(mapped), UNIFIED_KEY)
+        # No key repeats within a flush: the sequencer admitted each (stream, id) once.
+        return pa.concat_tables(mapped)
 
     def _merged_offsets(
         self, table: Table, ours: dict[StreamKey, StreamState], head_id: int | None

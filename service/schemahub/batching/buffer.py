@@ -71,6 +71,9 @@ class RawBuffer:
         self._sealed_rows = 0
         self._sealed_bytes = 0
         self._rejects: list[Reject] = []
+        # Rows buffered (not counting rejects): kept up to date by append, seal and drain, as a
+        # plain attribute because the daemon checks its cap after every frame.
+        self.rows = 0
 
     def append(self, records: Sequence[NativeRecord], source: str, ingest_ts_us: int) -> None:
         """Buffer native records that arrived together from ``source`` at ``ingest_ts_us``.
@@ -99,11 +102,8 @@ class RawBuffer:
             self._run_ts.append(ingest_ts_us)
         if len(pending) >= self._chunk_rows:
             self._seal()
-
-    @property
-    def rows(self) -> int:
-        """Rows buffered (not counting rejects)."""
-        return self._sealed_rows + len(self._pending)
+        else:
+            self.rows = self._sealed_rows + len(pending)
 
     @property
     def nbytes(self) -> int:
@@ -118,6 +118,7 @@ class RawBuffer:
             [self._column(i, field) for i, field in enumerate(self.schema)], schema=self.schema
         )
         self._chunks, self._sealed_rows, self._sealed_bytes = [], 0, 0
+        self.rows = 0
         return table
 
     def take_rejects(self) -> list[Reject]:
@@ -172,6 +173,7 @@ class RawBuffer:
         self._sealed_rows += len(ingest)
         self._sealed_bytes += sum(a.get_total_buffer_size() for a in chunk if a is not None)
         self._pending, self._run_ends, self._run_sources, self._run_ts = [], [], [], []
+        self.rows = self._sealed_rows
 
     def _drop_bad(
         self,

@@ -80,7 +80,10 @@ class BufferSet:
 
     def has_room(self) -> bool:
         """Whether more rows may be read; False at the cap (stop reading, gaps will be filled)."""
-        return self.total_rows < self.max_buffered_rows
+        rows = self._in_flight_rows  # total_rows, written out: this runs after every frame
+        for buffer in self._each:
+            rows += buffer.rows
+        return rows < self.max_buffered_rows
 
     def drain(self) -> Drained:
         """Take every buffer's rows (and rejects) for one commit; they stay counted until

@@ -27,6 +27,9 @@ runs = st.tuples(st.integers(0, 150), st.integers(1, 12)).map(
 ops = st.one_of(
     batches.map(lambda b: ("admit", b)),
     (batches | runs).map(lambda b: ("one_by_one", b)),
+    (batches | runs | runs.map(lambda r: r[::-1])).map(lambda b: ("records", b)),
+    # the next ids of the stream, as a live frame brings them (ascending or newest first)
+    st.tuples(st.integers(1, 12), st.booleans()).map(lambda t: ("next", t)),
     st.tuples(st.integers(0, 150), st.integers(0, 40)).map(
         lambda t: ("lost", (BASE + t[0], BASE + t[0] + t[1]))
     ),
@@ -81,6 +84,18 @@ def test_sequencer_matches_the_set_model(start: int | None, steps: list) -> None
             mask = seq.admit(EX, SYM, arg)
             assert mask == model.admit(arg)
             kept += [x for x, k in zip(arg, mask, strict=True) if k]
+        elif kind in ("records", "next"):  # one frame of records: ids distinct within a frame
+            if kind == "next":
+                n, newest_first = arg
+                top = max([*model.seen, *model.lost], default=BASE) + n
+                arg = list(range(top, top - n, -1) if newest_first else range(top - n + 1, top + 1))
+            distinct = list(dict.fromkeys(arg))
+            fresh = seq.admit_records(EX, [{"symbol": SYM, "trade_id": x} for x in distinct])
+            mask = model.admit(distinct)
+            assert [r["trade_id"] for r in fresh] == [
+                x for x, k in zip(distinct, mask, strict=True) if k
+            ]
+            kept += [r["trade_id"] for r in fresh]
         elif kind == "one_by_one":
             for x in arg:
                 fresh = seq.admit_records(EX, [{"symbol": SYM, "trade_id": x}])

@@ -215,6 +215,8 @@ class Sequencer:
         symbol = symbols[0]
         if symbols.count(symbol) == len(symbols):  # the usual frame: one stream
             ids = _trade_ids(list(map(itemgetter(id_field), records)), id_field)
+            if self._admit_run(exchange, symbol, ids):
+                return list(records)
             mask = self.admit(exchange, symbol, ids)
             return list(records) if all(mask) else list(compress(records, mask))
         by_symbol: dict[str, list[int]] = {}
@@ -241,6 +243,27 @@ class Sequencer:
             return False
         stream.high_water = trade_id
         self.stats.admitted += 1
+        return True
+
+    def _admit_run(self, exchange: str, symbol: str, ids: list[int]) -> bool:
+        """Admit int ``ids`` when they are exactly the next ``len(ids)`` ids of a stream with
+        state, ascending (Kraken) or descending (Coinbase sends newest first). False, having
+        changed nothing, for anything else (:meth:`admit` then decides)."""
+        stream = self._streams.get((exchange, symbol))
+        if stream is None or stream.high_water is None:
+            return False
+        hw, n = stream.high_water, len(ids)
+        top = hw + n
+        if ids[0] == hw + 1 and ids[-1] == top:
+            run = range(hw + 1, top + 1)
+        elif ids[0] == top and ids[-1] == hw + 1:
+            run = range(top, hw, -1)
+        else:
+            return False
+        if ids != list(run):
+            return False
+        stream.high_water = top
+        self.stats.admitted += n
         return True
 
     def expect_through(self, exchange: str, symbol: str, last_id: int) -> Gap | None:

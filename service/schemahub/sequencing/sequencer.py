@@ -235,11 +235,11 @@ class Sequencer:
         """Admit ``record`` when its id is exactly the next one of a stream with state (the
         usual live trade: what :meth:`admit` would do, minus the sorting and masks). False,
         having changed nothing, for anything else."""
-        trade_id = record[id_field]
-        stream = self._streams.get((exchange, record[symbol_field]))
-        if stream is None or type(trade_id) is not int or stream.high_water is None:
+        symbol, trade_id = record[symbol_field], record[id_field]
+        if type(trade_id) is not int:
             return False
-        if trade_id != stream.high_water + 1:
+        stream = self._streams.get((exchange, symbol))
+        if stream is None or stream.high_water is None or trade_id != stream.high_water + 1:
             return False
         stream.high_water = trade_id
         self.stats.admitted += 1

@@ -84,3 +84,15 @@ async def test_unknown_symbol_stops_start_up_naming_it_and_the_closest_listed(tm
                 pass
     message = str(info.value)
     assert "BTCUSTD" in message and "BTCUSDT" in message
+
+
+async def test_live_frames_date_the_streams_so_busy_streams_are_not_probed(tmp_path):
+    async with Simulator(SimConfig(seed=17, rate_per_stream=40)) as sim:
+        config = daemon_config(sim, tmp_path / "warehouse", gaps={"probe_quiet_seconds": 2.0})
+        async with running(config) as daemon:
+            await asyncio.sleep(5)
+            seen = dict(daemon.ingest.last_seen)
+            probed = {k: daemon.gap_filler.probed_at(*k) for k in daemon.sequencer.streams()}
+    # every stream was seen live recently, so none was quiet long enough to be probed
+    assert set(seen) == {tuple(k) for k in probed}
+    assert all(when is None for when in probed.values())

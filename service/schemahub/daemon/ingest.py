@@ -103,7 +103,8 @@ class Ingest:
         venue = frame.venue
         route = self._routes.get(venue) or self._route(venue)
         route.frames.inc()
-        self.accept(venue, frame.decoded, f"ws:{venue}/{frame.conn_id}", frame.received_at)
+        source = f"ws:{venue}/{frame.conn_id}"
+        self.accept(venue, frame.decoded, source, frame.received_at, live=True)
         if not (self._backpressure_clear and self.buffers.has_room()):
             await self.wait_for_room()
 

@@ -200,7 +200,11 @@ class Daemon:
         recorders = {}
         for name, vc in self.config.venues.enabled().items():
             recorders[name] = _recorder_for(name, self.config.capture)
-            self.sessions[name] = open_session(name, vc, self.ingest, recorder=recorders[name])
+            # Payloads are only needed for rejects, which carry their own; the raw buffers
+            # would drop a per-trade payload anyway (config: raw tables hold columns, not text).
+            self.sessions[name] = open_session(
+                name, vc, self.ingest, recorder=recorders[name], keep_payload=False
+            )
         self.metrics.registry.add_collector(self._collect)
         self.gap_filler = filler = GapFiller(
             self.ingest,

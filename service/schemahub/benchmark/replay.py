@@ -33,7 +33,6 @@ from schemahub.decode import decoder_for
 from schemahub.errors import LakeError
 from schemahub.lake import UNIFIED_TABLE
 from schemahub.mapping import CompiledMapping
-from schemahub.venues import open_session
 from schemahub.venues.events import ReceivedFrame
 
 CONN_ID = "bench"
@@ -101,9 +100,7 @@ def fresh_daemon(
 
 def session_keep_payload(daemon: Daemon, venue: str) -> bool:
     """Whether the daemon's websocket session for ``venue`` decodes with ``_raw_payload``."""
-    assert daemon.ingest is not None
-    config = daemon.config.venues.enabled()[venue]
-    return open_session(venue, config, daemon.ingest).options.keep_payload
+    return daemon.KEEP_PAYLOAD
 
 
 def replay(

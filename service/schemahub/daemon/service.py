@@ -60,6 +60,10 @@ class DaemonStatus:
 class Daemon:
     """One SchemaHub daemon process: everything between the venues and the lake."""
 
+    # Sessions decode without per-trade payloads: rejects carry their own, and the raw buffers
+    # hold columns, not text (record captures to keep the wire text).
+    KEEP_PAYLOAD = False
+
     def __init__(self, config: Config, *, metrics: DaemonMetrics | None = None) -> None:
         self.config = config
         self.lake = Lake(config.lake)
@@ -200,10 +204,8 @@ class Daemon:
         recorders = {}
         for name, vc in self.config.venues.enabled().items():
             recorders[name] = _recorder_for(name, self.config.capture)
-            # Payloads are only needed for rejects, which carry their own; the raw buffers
-            # would drop a per-trade payload anyway (config: raw tables hold columns, not text).
             self.sessions[name] = open_session(
-                name, vc, self.ingest, recorder=recorders[name], keep_payload=False
+                name, vc, self.ingest, recorder=recorders[name], keep_payload=self.KEEP_PAYLOAD
             )
         self.metrics.registry.add_collector(self._collect)
         self.gap_filler = filler = GapFiller(

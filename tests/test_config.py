@@ -77,3 +77,13 @@ def test_secrets_do_not_appear_in_errors_or_reprs(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(file, environ={})
     assert "hunter2" not in str(info.value)
+
+
+def test_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
+    from schemahub.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("flush:\n  interval_seconds: soon\n")
+    assert main(["--config", str(bad), "tables", "init"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "flush.interval_seconds" in err[0]

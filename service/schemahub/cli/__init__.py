@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from schemahub import __version__
 from schemahub.errors import SchemaHubError
 
 EXIT_ERROR = 2
+EXIT_UNEXPECTED = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -62,6 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("schemahub: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug or a library failure: still one line, no traceback
+        logging.getLogger("schemahub").debug("unexpected error", exc_info=True)
+        print(
+            f"schemahub: unexpected error: {type(exc).__name__}: {exc} "
+            "(run with --log-level DEBUG for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_UNEXPECTED
 
 
 def _configure_logging(level: str) -> None:

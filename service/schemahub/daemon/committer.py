@@ -24,9 +24,9 @@ from pyiceberg.table import Table
 
 from schemahub.batching import Drained
 from schemahub.daemon.metrics import DaemonMetrics
-from schemahub.lake import QUARANTINE_TABLE, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
+from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
 from schemahub.lake.dedupe import drop_committed
-from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows
+from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
 from schemahub.lake.tables import WATERMARKS_SCHEMA
 from schemahub.lake.writer import CommitResult, commit_append, latest_property
 from schemahub.mapping import CompiledMapping
@@ -144,13 +144,8 @@ class Committer:
         for name, raw in flush.drained.tables.items():
             result = self._mappings[name].apply(raw)
             mapped.append(result.table)
-            venue = name.removeprefix("raw_").removesuffix("_trades")
-            for reason, payload in zip(
-                result.rejected["reason"].to_pylist(),
-                result.rejected["raw_payload"].to_pylist(),
-                strict=True,
-            ):
-                flush.quarantine.append(QuarantineEntry(venue, f"map:{name}", reason, payload))
+            venue = next(v for v, table in RAW_TABLES.items() if table == name)
+            flush.quarantine.extend(rejected_entries(venue, f"map:{name}", result.rejected))
         if not mapped:
             return self._table(UNIFIED_TABLE).schema().as_arrow().empty_table()
         # No key repeats within a flush: the sequencer admitted each (stream, id) once.

@@ -95,12 +95,9 @@ class GapFiller:
 
     def _next_gap(self, venue: str) -> Gap | None:
         now = time.monotonic()
-        open_now = [g for g in self._ingest.sequencer.open_gaps() if g.exchange == venue]
-        self._first_seen = {
-            g: self._first_seen.get(g, now) for g in self.pending() if g.exchange in self._clients
-        }
-        for gap in open_now:
-            if now - self._first_seen[gap] >= self._min_gap_age:
+        self._first_seen = {g: self._first_seen.get(g, now) for g in self.pending()}
+        for gap, seen in self._first_seen.items():
+            if gap.exchange == venue and now - seen >= self._min_gap_age:
                 return gap
         return None
 

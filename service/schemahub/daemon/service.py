@@ -24,10 +24,9 @@ from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.decode import decoder_for
 from schemahub.jobs.tables import init_all
-from schemahub.jobs.unify import unified_arrow_schema
+from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
-from schemahub.lake.schemas import raw_table_schema
-from schemahub.mapping import CompiledMapping, load_mappings
+from schemahub.mapping import CompiledMapping
 from schemahub.ops.http import Readiness, bound_port, ops_app, start_ops_server
 from schemahub.sequencing import Sequencer, StreamKey, StreamState
 from schemahub.venues import HistoryClient, VenueSession, history_client, open_session
@@ -156,13 +155,7 @@ class Daemon:
     def _prepare_lake(self) -> _LakeStart:
         init_all(self.lake, self.config.mappings_path())
         unified = self.lake.table(UNIFIED_TABLE)
-        sources = {
-            decoder_for(v).RAW_TABLE: raw_table_schema(decoder_for(v).NATIVE_SCHEMA)
-            for v in ("binance", "coinbase", "kraken")
-        }
-        mappings = load_mappings(
-            self.config.mappings_path(), sources, unified_arrow_schema(unified)
-        )
+        mappings = unified_mappings(unified, self.config.mappings_path())
         offsets, head = load_offsets(self.lake)
         self.status.lake_ok = True
         return _LakeStart(mappings, offsets, head)
@@ -182,12 +175,8 @@ class Daemon:
         others: dict[StreamKey, StreamState],
         start: _LakeStart,
     ) -> None:
-        buffers = {
-            decoder_for(v).RAW_TABLE: RawBuffer(
-                decoder_for(v).NATIVE_SCHEMA, name=decoder_for(v).RAW_TABLE
-            )
-            for v in self.config.venues.enabled()
-        }
+        decoders = [decoder_for(v) for v in self.config.venues.enabled()]
+        buffers = {d.RAW_TABLE: RawBuffer(d.NATIVE_SCHEMA, name=d.RAW_TABLE) for d in decoders}
         self.buffers = BufferSet(buffers, self.config.flush.max_buffered_rows)
         self.sequencer = Sequencer(ours)
         self.ingest = Ingest(self.sequencer, self.buffers, self.metrics, self.config.flush.max_rows)
@@ -273,11 +262,8 @@ class Daemon:
 
     def _state_moved(self) -> bool:
         """Whether the offsets changed without new rows (e.g. ids marked lost)."""
-        last = self._pending[-1].offsets if self._pending else self._committed_offsets()
+        last = self._pending[-1].offsets if self._pending else self.committer.last_offsets
         return self.sequencer.snapshot() != last
-
-    def _committed_offsets(self) -> dict[StreamKey, StreamState]:
-        return self.committer.last_offsets
 
     def _commit_failed(self, exc: BaseException) -> None:
         self._failures += 1

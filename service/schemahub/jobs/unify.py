@@ -9,7 +9,6 @@ compiled YAML rules, drops keys the unified table already holds, and commits onc
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,17 +16,16 @@ import pyarrow as pa
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
-from schemahub.decode import decoder_for
 from schemahub.errors import UsageError
 from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, Lake
 from schemahub.lake.dedupe import dedupe_within, drop_committed
-from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows
+from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
 from schemahub.lake.schemas import (
     ENRICHMENT_FIELDS,
     UNIFIED_KEY,
     UNIFIED_SCHEMA,
-    raw_table_schema,
 )
+from schemahub.lake.tables import raw_schemas
 from schemahub.lake.writer import commit_append, latest_property
 from schemahub.mapping import CompiledMapping, load_mappings
 
@@ -52,7 +50,7 @@ def run_unify(lake: Lake, mappings_dir: Path, target: str = UNIFIED_TABLE, full:
     if target not in UNIFY_TARGETS:
         raise UsageError(f"unknown unify target {target!r}; expected one of {UNIFY_TARGETS}")
     unified = lake.table(target)
-    mappings = _mappings_for(unified, mappings_dir)
+    mappings = unified_mappings(unified, mappings_dir)
     report = UnifyReport()
     mapped: list[pa.Table] = []
     rejects: list[QuarantineEntry] = []
@@ -67,7 +65,8 @@ def run_unify(lake: Lake, mappings_dir: Path, target: str = UNIFIED_TABLE, full:
         report.read[raw_name] = rows.num_rows
         result = mapping.apply(rows)
         mapped.append(result.table)
-        rejects.extend(_rejected_entries(mapping, result.rejected))
+        venue = next(v for v, name in RAW_TABLES.items() if name == raw_name)
+        rejects.extend(rejected_entries(venue, f"unify:{raw_name}", result.rejected))
         positions[POSITION_PREFIX + raw_name] = str(snapshot.snapshot_id)
     if not positions:
         return report
@@ -83,12 +82,9 @@ def run_unify(lake: Lake, mappings_dir: Path, target: str = UNIFIED_TABLE, full:
     return report
 
 
-def _mappings_for(unified: Table, mappings_dir: Path) -> dict[str, CompiledMapping]:
-    sources = {
-        name: raw_table_schema(decoder_for(venue).NATIVE_SCHEMA)
-        for venue, name in RAW_TABLES.items()
-    }
-    compiled = load_mappings(mappings_dir, sources, unified_arrow_schema(unified))
+def unified_mappings(unified: Table, mappings_dir: Path) -> dict[str, CompiledMapping]:
+    """The compiled mappings into ``unified``, by raw table (shared with the daemon)."""
+    compiled = load_mappings(mappings_dir, raw_schemas(), unified_arrow_schema(unified))
     target = unified.name()[-1]
     return {src: m for src, m in compiled.items() if m.target_table == target}
 
@@ -146,12 +142,3 @@ def _write(
         commit_append(unified, prepare)
     snapshot = unified.current_snapshot()
     report.snapshot_id = snapshot.snapshot_id if snapshot else None
-
-
-def _rejected_entries(mapping: CompiledMapping, rejected: pa.Table) -> Iterable[QuarantineEntry]:
-    venue = next(v for v, name in RAW_TABLES.items() if name == mapping.source)
-    source = f"unify:{mapping.source}"
-    for reason, payload in zip(
-        rejected["reason"].to_pylist(), rejected["raw_payload"].to_pylist(), strict=True
-    ):
-        yield QuarantineEntry(venue, source, reason, payload)

@@ -21,6 +21,16 @@ class QuarantineEntry:
     raw_payload: str | None
 
 
+def rejected_entries(venue: str, source: str, rejected: pa.Table) -> list[QuarantineEntry]:
+    """Rows a mapping refused (``reason`` and ``raw_payload`` columns) as quarantine entries."""
+    return [
+        QuarantineEntry(venue, source, reason, payload)
+        for reason, payload in zip(
+            rejected["reason"].to_pylist(), rejected["raw_payload"].to_pylist(), strict=True
+        )
+    ]
+
+
 def quarantine_rows(entries: Iterable[QuarantineEntry], at: datetime | None = None) -> pa.Table:
     """The entries as rows of the quarantine table."""
     stamp = at or datetime.now(UTC)

@@ -27,6 +27,12 @@ WATERMARKS_TABLE = "schemahub_watermarks"
 QUARANTINE_TABLE = "quarantine"
 RAW_TABLES = {m.VENUE: m.RAW_TABLE for m in (binance, coinbase, kraken)}
 
+
+def raw_schemas() -> dict[str, pa.Schema]:
+    """Each raw table's Arrow schema, by table name (what the mappings compile against)."""
+    return {m.RAW_TABLE: raw_table_schema(m.NATIVE_SCHEMA) for m in (binance, coinbase, kraken)}
+
+
 # Streaming writers commit often: keep the number of metadata files bounded.
 _COMMON_PROPERTIES = {
     "format-version": "2",

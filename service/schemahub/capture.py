@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -78,13 +78,18 @@ def read_capture(path: str | Path) -> Iterator[CaptureLine | BadCaptureLine]:
     except OSError as exc:
         raise CaptureError(f"cannot read capture {path}: {exc.strerror}") from None
     with handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield parse_capture_line(raw)
-            except CaptureError as exc:
-                yield BadCaptureLine(line_no, str(exc), raw.decode("utf-8", "replace").rstrip())
+        yield from parse_capture_lines(handle)
+
+
+def parse_capture_lines(lines: Iterable[bytes]) -> Iterator[CaptureLine | BadCaptureLine]:
+    """Each non-blank line of capture text, parsed, or as a :class:`BadCaptureLine`."""
+    for line_no, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield parse_capture_line(raw)
+        except CaptureError as exc:
+            yield BadCaptureLine(line_no, str(exc), raw.decode("utf-8", "replace").rstrip())
 
 
 class CaptureWriter:

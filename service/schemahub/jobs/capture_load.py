@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 from pyiceberg.table import Table
 
-from schemahub.capture import BadCaptureLine, CaptureLine, read_capture
+from schemahub.capture import BadCaptureLine, CaptureLine, parse_capture_lines
 from schemahub.decode import decoder_for
 from schemahub.decode.base import FrameKind
 from schemahub.errors import CaptureError
@@ -80,13 +80,15 @@ def load_captures(lake: Lake, venue: str, paths: Sequence[str | Path]) -> list[F
 def _decode_file(path: Path, venue: str) -> _DecodedFile:
     decoder = decoder_for(venue)
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        content = path.read_bytes()  # read once: hashed for idempotence, then parsed
     except OSError as exc:
         raise CaptureError(f"cannot read capture {path}: {exc.strerror}") from None
+    digest = hashlib.sha256(content).hexdigest()
     report = FileReport(str(path))
     records: list[dict] = []
     quarantine: list[QuarantineEntry] = []
-    for line in read_capture(path):
+    source = f"capture:{path.name}"
+    for line in parse_capture_lines(content.splitlines()):
         report.lines += 1
         if isinstance(line, BadCaptureLine):
             _refuse(
@@ -98,7 +100,6 @@ def _decode_file(path: Path, venue: str) -> _DecodedFile:
             continue
         report.frames += 1
         frame = decoder.decode_frame(line.data)
-        source = f"capture:{path.name}"
         if frame.kind is FrameKind.CONTROL:
             report.control_frames += 1
         # A malformed frame carries one reject holding the whole frame, so it is kept too.

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from schemahub.decode.base import FrameKind
-from schemahub.venues.events import ReceivedFrame, SessionEvent
+from schemahub.venues.events import ReceivedBatch, ReceivedFrame, SessionEvent
 from schemahub.venues.session import VenueSession
 
 WAIT_LIMIT = 20.0  # seconds before a waited-for condition counts as never happening
@@ -23,7 +23,12 @@ class KeepingSink:
         self.events: list[SessionEvent] = []
         self.ids: dict[str, list[int]] = defaultdict(list)
 
+    async def on_batch(self, batch: ReceivedBatch) -> None:
+        for frame in batch.frames():
+            await self.on_frame(frame)
+
     async def on_frame(self, frame: ReceivedFrame) -> None:
+        """One frame of a batch, as the per-frame decoder gives it."""
         self.frames.append(frame)
         for record in frame.decoded.trades:
             symbol = record.get("symbol") or record.get("product_id")

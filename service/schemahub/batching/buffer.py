@@ -14,12 +14,14 @@ collected with :meth:`RawBuffer.take_rejects`.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 from operator import itemgetter
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemahub.batching import columns
 from schemahub.batching.columns import ColumnSpec
@@ -58,6 +60,7 @@ class RawBuffer:
         self.keep_payload = keep_payload
         self._chunk_rows = chunk_rows
         self._specs = [ColumnSpec.of(f) for f in native_schema]
+        self._native = tuple(self._specs)  # without the payload spec
         if keep_payload:
             self._specs.append(_PAYLOAD_SPEC)
         keys = [spec.name for spec in self._specs]
@@ -71,6 +74,10 @@ class RawBuffer:
         self._sealed_rows = 0
         self._sealed_bytes = 0
         self._rejects: list[Reject] = []
+        # Columnar appends waiting to be sealed: (native arrays, source, ingest ts per row).
+        self._batches: list[tuple[list[pa.Array], str, pa.Array]] = []
+        self._batch_rows = 0
+        self._batch_bytes = 0
         # Rows buffered (not counting rejects): kept up to date by append, seal and drain, as a
         # plain attribute because the daemon checks its cap after every frame.
         self.rows = 0
@@ -92,6 +99,8 @@ class RawBuffer:
             rows = self._rows_one_by_one(records)
         if not rows:
             return
+        if self._batches:
+            self._seal_batches()  # keep append order across the two kinds of append
         pending = self._pending
         pending += rows
         if self._run_ts and self._run_ts[-1] == ingest_ts_us and self._run_sources[-1] == source:
@@ -105,15 +114,49 @@ class RawBuffer:
         else:
             self.rows = self._sealed_rows + len(pending)
 
+    def append_columns(
+        self, arrays: Sequence[pa.Array], source: str, ingest_ts_us: pa.Array
+    ) -> None:
+        """Buffer rows given as Arrow arrays, one per native column in schema order, that
+        arrived from ``source``; ``ingest_ts_us`` holds each row's receive time (int64
+        microseconds since the epoch, UTC). Rows with a null in a required column are set
+        aside as rejects, as :meth:`append` does."""
+        n = len(ingest_ts_us)
+        if len(arrays) != len(self._native) or any(len(a) != n for a in arrays):
+            raise UsageError(
+                f"append_columns to {self.name}: expected {len(self._native)} arrays of "
+                f"{n} rows, got lengths {[len(a) for a in arrays]}"
+            )
+        for array, spec in zip(arrays, self._native, strict=True):
+            if array.type != spec.type:
+                raise UsageError(
+                    f"append_columns to {self.name}: column {spec.name} expects {spec.type}, "
+                    f"got {array.type}"
+                )
+        if not n:
+            return
+        if self._pending:
+            self._seal()  # keep append order across the two kinds of append
+        arrays, ingest_ts_us = self._without_missing(list(arrays), ingest_ts_us)
+        self._batches.append((arrays, source, ingest_ts_us))
+        self._batch_rows += len(ingest_ts_us)
+        self._batch_bytes += sum(a.get_total_buffer_size() for a in arrays)
+        if self._batch_rows >= self._chunk_rows:
+            self._seal_batches()
+        else:
+            self.rows = self._sealed_rows + self._batch_rows
+
     @property
     def nbytes(self) -> int:
         """Memory held: Arrow buffers of the chunks plus an estimate of the pending objects."""
-        return self._sealed_bytes + self._pending_bytes()
+        return self._sealed_bytes + self._batch_bytes + self._pending_bytes()
 
     def drain(self) -> pa.Table:
         """Everything buffered, in append order, as a table of ``self.schema``; then empty."""
         if self._pending:
             self._seal()
+        if self._batches:
+            self._seal_batches()
         table = pa.Table.from_arrays(
             [self._column(i, field) for i, field in enumerate(self.schema)], schema=self.schema
         )
@@ -197,6 +240,50 @@ class RawBuffer:
             for spec, col, array in zip(self._specs, values, arrays, strict=True)
         ]
         return rebuilt, source.filter(mask), ingest.filter(mask)
+
+    def _without_missing(
+        self, arrays: list[pa.Array], ingest_ts: pa.Array
+    ) -> tuple[list[pa.Array], pa.Array]:
+        """The rows with a value in every required column; the others become rejects."""
+        missing = None
+        for array, spec in zip(arrays, self._native, strict=True):
+            if not spec.nullable and array.null_count:
+                nulls = array.is_null()
+                missing = nulls if missing is None else pc.or_(missing, nulls)
+        if missing is None:
+            return arrays, ingest_ts
+        keys = [spec.name for spec in self._native]
+        for i in pc.indices_nonzero(missing).to_pylist():
+            record = dict(zip(keys, (a[i].as_py() for a in arrays), strict=True))
+            absent = [
+                k
+                for k, spec in zip(keys, self._native, strict=True)
+                if not spec.nullable and record[k] is None
+            ]
+            self._reject(f"{self.name}: record lacks required column {absent[0]!r}", record)
+        keep = pc.invert(missing)
+        return [a.filter(keep) for a in arrays], ingest_ts.filter(keep)
+
+    def _seal_batches(self) -> None:
+        """Concatenate the columnar appends into one compact Arrow chunk."""
+        batches = self._batches
+        native = [
+            columns.compact(pa.concat_arrays([b[0][i] for b in batches]))
+            for i in range(len(self._native))
+        ]
+        ends = list(itertools.accumulate(len(b[2]) for b in batches))
+        sources = columns.narrow(pa.array([b[1] for b in batches], pa.string()).dictionary_encode())
+        source = pa.DictionaryArray.from_arrays(
+            columns.repeat_runs(ends, sources.indices), sources.dictionary
+        )
+        ingest = pa.concat_arrays([b[2].cast(pa.int64()) for b in batches]).cast(TS)
+        payload = pa.nulls(len(ingest), pa.string()) if self.keep_payload else None
+        chunk = (*native, source, ingest, payload)
+        self._chunks.append(chunk)
+        self._sealed_rows += len(ingest)
+        self._sealed_bytes += sum(a.get_total_buffer_size() for a in chunk if a is not None)
+        self._batches, self._batch_rows, self._batch_bytes = [], 0, 0
+        self.rows = self._sealed_rows
 
     def _pending_bytes(self) -> int:
         """Estimate of the Python objects pending, from a few evenly spaced sample rows."""

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
 
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.daemon.metrics import DaemonMetrics
+from schemahub.daemon.streams import StreamRows, split_streams
 from schemahub.decode import decoder_for
 from schemahub.decode.base import DecodedFrame
+from schemahub.decode.batch import FRAME_COLUMN
 from schemahub.lake.quarantine import QuarantineEntry
 from schemahub.logs import RateLimitedLog
 from schemahub.ops.metrics import Child
@@ -23,6 +28,7 @@ from schemahub.sequencing import Sequencer
 from schemahub.venues import (
     Connected,
     Disconnected,
+    ReceivedBatch,
     ReceivedFrame,
     SequenceGap,
     SessionEvent,
@@ -107,6 +113,75 @@ class Ingest:
         self.accept(venue, frame.decoded, source, frame.received_at, live=True)
         if not (self._backpressure_clear and self.buffers.has_room()):
             await self.wait_for_room()
+
+    async def on_batch(self, batch: ReceivedBatch) -> None:
+        """A burst of websocket frames: admit their trades, then wait while the buffers are
+        full. Everything is admitted before the first await, so a cancelled reader never
+        leaves a burst half taken."""
+        venue = batch.venue
+        route = self._routes.get(venue) or self._route(venue)
+        route.frames.inc(len(batch))
+        source = f"ws:{venue}/{batch.conn_id}"
+        decoded = batch.decoded
+        for index, frame in sorted(decoded.slow.items()):
+            self.accept(venue, frame, source, batch.received_at[index], live=True)
+        if decoded.trades.num_rows:
+            self.accept_columns(venue, decoded.trades, source, batch.received_at)
+        if not (self._backpressure_clear and self.buffers.has_room()):
+            await self.wait_for_room()
+
+    def accept_columns(
+        self, venue: str, trades: pa.Table, source: str, received_at: Sequence[float]
+    ) -> int:
+        """Admit the new trades of a columnar burst (see :mod:`schemahub.decode.batch`): rows
+        of the venue's native columns plus the index of the frame each came from, whose
+        receive time is ``received_at[index]``. Returns trades admitted."""
+        route = self._routes.get(venue) or self._route(venue)
+        stream_field = route.stream_field or STREAM_FIELD[venue]
+        stats = self.sequencer.stats
+        gaps_before, admitted_before = stats.gaps_opened, stats.admitted
+        streams = split_streams(trades, stream_field)
+        keep = None
+        for stream in streams:
+            gaps = stats.gaps_opened
+            mask = self.sequencer.admit_array(venue, stream.symbol, stream.ids)
+            if mask is not None:
+                if keep is None:
+                    keep = np.ones(trades.num_rows, dtype=bool)
+                keep[stream.rows] = mask
+            self._note_stream(venue, stream, received_at, gap_opened=stats.gaps_opened > gaps)
+        fresh = stats.admitted - admitted_before
+        route.duplicates.inc(trades.num_rows - fresh)
+        if keep is not None:
+            trades = trades.filter(pa.array(keep))
+        if fresh:
+            frame_of = trades.column(FRAME_COLUMN).to_numpy()
+            times = (np.asarray(received_at, dtype=np.float64) * 1_000_000).astype(np.int64)
+            buffer = route.buffer
+            if buffer is None:
+                buffer = route.buffer = self.buffers[decoder_for(venue).RAW_TABLE]
+            native = trades.columns[: trades.num_columns - 1]  # FRAME_COLUMN is last
+            buffer.append_columns(
+                [c.combine_chunks() for c in native], source, pa.array(times[frame_of])
+            )
+            route.trades_from(source).inc(fresh)
+        opened = stats.gaps_opened - gaps_before
+        if opened:
+            self.metrics.gaps_opened.inc(opened)
+        if self.buffers.buffered_rows >= self._flush_rows:
+            self.flush_requested.set()
+        return fresh
+
+    def _note_stream(
+        self, venue: str, stream: StreamRows, received_at: Sequence[float], gap_opened: bool
+    ) -> None:
+        """A live stream moved: when its newest trade arrived, and where a new gap began."""
+        key = (venue, stream.symbol)
+        previous = self.last_seen.get(key)
+        if gap_opened and key not in self.gap_began:
+            first = received_at[int(stream.frames[0])]
+            self.gap_began[key] = previous if previous is not None else first
+        self.last_seen[key] = received_at[int(stream.frames[-1])]
 
     async def on_event(self, event: SessionEvent) -> None:
         """Connection events: kept for readiness and metrics (gaps show up as id jumps)."""

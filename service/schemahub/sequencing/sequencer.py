@@ -16,6 +16,8 @@ from itertools import compress
 from operator import itemgetter
 from typing import NamedTuple
 
+import numpy as np
+
 from schemahub.decode.base import NativeRecord
 from schemahub.errors import DecodeError, OffsetsError, UsageError
 from schemahub.sequencing import ranges
@@ -195,6 +197,32 @@ class Sequencer:
             else:
                 mask.append(False)
         return mask
+
+    def admit_array(self, exchange: str, symbol: str, trade_ids: np.ndarray) -> np.ndarray | None:
+        """:meth:`admit` for an int64 array of ids: None when every id is kept, else the mask.
+
+        The usual case of a live burst, exactly the next ``len(trade_ids)`` ids of a stream with
+        state in any order, is decided with three array operations; anything else goes through
+        :meth:`admit`.
+        """
+        n = len(trade_ids)
+        if n == 0:
+            return None
+        stream = self._streams.get((exchange, symbol))
+        if stream is not None and stream.high_water is not None:
+            hw = stream.high_water
+            ordered = np.sort(trade_ids) if n > 1 else trade_ids
+            if (
+                int(ordered[0]) == hw + 1
+                and int(ordered[-1]) == hw + n
+                and (n == 1 or bool((ordered[1:] != ordered[:-1]).all()))
+            ):
+                # n distinct ids within hw+1 .. hw+n: exactly the next ones.
+                stream.high_water = hw + n
+                self.stats.admitted += n
+                return None
+        mask = self.admit(exchange, symbol, trade_ids.tolist())
+        return None if all(mask) else np.array(mask, dtype=bool)
 
     def admit_records(
         self,

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import pyarrow as pa
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError
 
 from schemahub.decode.base import DecodedFrame, FrameKind, malformed
+from schemahub.decode.batch import FRAME_COLUMN, DecodedBatch, decode_batch
 from schemahub.errors import StaleConnectionError, SubscriptionError
 from schemahub.logs import RateLimitedLog
 from schemahub.venues.backoff import RetryPolicy
@@ -25,7 +27,7 @@ from schemahub.venues.events import (
     Connected,
     Disconnected,
     FrameSink,
-    ReceivedFrame,
+    ReceivedBatch,
     SequenceGap,
     SessionStats,
     SubscriptionRejected,
@@ -40,10 +42,15 @@ DEFAULT_MAX_FRAME_BYTES = 1 << 20  # trade frames are a few KB; snapshots a few 
 # Frames past this multiple of the cap make websockets drop the connection (memory guard).
 HARD_LIMIT_FACTOR = 8
 QUARANTINE_EXCERPT = 4096
+# Frames are decoded in bursts: up to this many, or what arrived within this time of the first.
+BURST_FRAMES = 1024
+BURST_SECONDS = 0.02
 
 
 class Decoder(Protocol):
     """The part of a venue decoder a session uses."""
+
+    NATIVE_SCHEMA: pa.Schema
 
     def decode_frame(self, frame: str | bytes, keep_payload: bool = True) -> DecodedFrame: ...
 
@@ -97,6 +104,8 @@ class Connection:
         self._req_id = 1
         self._pinged = False
         self._closed = False
+        self._burst: list[str | bytes] = []  # received, not yet decoded and handed on
+        self._burst_at: list[float] = []
         rate = shared.venue.control_messages_per_second
         self._pace = TokenBucket(rate, 1.0) if rate else None
 
@@ -171,6 +180,8 @@ class Connection:
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
+        if self._burst:
+            await self._deliver_burst()  # frames read before the close still count
         if self._ws is not None:
             await self._ws.close()
         if self.opened_at is None:
@@ -208,9 +219,15 @@ class Connection:
                     async with asyncio.timeout(self._time_to_wait()):
                         frame = await self._ws.recv()
                 except TimeoutError:
-                    await self._on_idle()
+                    if self._burst:
+                        await self._deliver_burst()
+                    else:
+                        await self._on_idle()
                     continue
-                await self._on_frame(frame)
+                self._take(frame)
+                burst = self._burst_at
+                if len(burst) >= BURST_FRAMES or burst[-1] - burst[0] >= BURST_SECONDS:
+                    await self._deliver_burst()
         except ConnectionClosedError as exc:
             self.shared.stats.error_closes += 1
             self.shared.warn.warning(
@@ -224,7 +241,10 @@ class Connection:
             raise
 
     def _time_to_wait(self) -> float:
-        """Seconds until the next idle action: an app-level ping, or giving up on silence."""
+        """Seconds until the next action: handing on a burst, an app-level ping, or giving up
+        on silence."""
+        if self._burst:
+            return max(0.0, self._burst_at[0] + BURST_SECONDS - self.shared.clock())
         opts = self.shared.options
         since = self.last_frame_at or self.opened_at or self.shared.clock()
         idle = self.shared.clock() - since
@@ -246,26 +266,69 @@ class Connection:
                 self._req_id += 1
                 await self._send(ping)
 
-    async def _on_frame(self, frame: str | bytes) -> None:
+    def _take(self, frame: str | bytes) -> None:
+        """Note one received frame and add it to the current burst."""
         shared, stats = self.shared, self.shared.stats
         now = shared.clock()
         self.last_frame_at = now
         self._pinged = False
-        size = len(frame)
         stats.frames += 1
-        stats.bytes += size
+        stats.bytes += len(frame)
         if shared.recorder:
             shared.recorder.recv(self.url, frame, now)
-        decoded = self._decode(frame, size)
-        self._count(decoded)
-        if decoded.kind is not FrameKind.TRADES and isinstance(frame, str):
-            await self._check_acks(frame, now)
-        if decoded.sequence_num is not None and self._next_seq is not None:
-            await self._check_sequence(decoded.sequence_num, now)
-        await shared.sink.on_frame(ReceivedFrame(self.venue, self.conn_id, now, size, decoded))
+        self._burst.append(frame)
+        self._burst_at.append(now)
 
-    def _decode(self, frame: str | bytes, size: int) -> DecodedFrame:
+    async def _deliver_burst(self) -> None:
+        """Decode the frames received since the last burst together and hand them on.
+
+        The burst is taken first, so a cancellation while handing it on never delivers a frame
+        twice (a frame it loses shows up as a gap, which the REST workers fill).
+        """
+        frames, times = self._burst, self._burst_at
+        self._burst, self._burst_at = [], []
+        batch = self._decode(frames)
         stats = self.shared.stats
+        stats.trades += batch.trades.num_rows
+        for index, decoded in sorted(batch.slow.items()):
+            self._count(decoded)
+            frame = frames[index]
+            if decoded.kind is not FrameKind.TRADES and isinstance(frame, str):
+                await self._check_acks(frame, times[index])
+        if batch.sequence_nums is not None and self._next_seq is not None:
+            for seq, at in zip(batch.sequence_nums, times, strict=True):
+                if seq is not None:
+                    await self._check_sequence(seq, at)
+        sizes = [len(frame) for frame in frames]
+        await self.shared.sink.on_batch(
+            ReceivedBatch(self.venue, self.conn_id, times, sizes, batch)
+        )
+
+    def _decode(self, frames: list[str | bytes]) -> DecodedBatch:
+        """The burst decoded: frames the decoder must not see (binary, over the size cap) and,
+        when payloads are kept, every frame go through the per-frame path."""
+        options = self.shared.options
+        cap = options.max_frame_bytes
+        if options.keep_payload or any(type(f) is not str or len(f) > cap for f in frames):
+            return self._per_frame(frames)
+        try:
+            return decode_batch(self.venue, frames)
+        except Exception:  # a decoder bug must not end the feed (invariant 4)
+            log.exception("batch decoder raised", extra={"venue": self.venue})
+            return self._per_frame(frames)
+
+    def _per_frame(self, frames: list[str | bytes]) -> DecodedBatch:
+        """The burst decoded frame by frame, every frame in ``slow``."""
+        slow = {i: self._decode_one(frame) for i, frame in enumerate(frames)}
+        schema = self.shared.decoder.NATIVE_SCHEMA.append(pa.field(FRAME_COLUMN, pa.int32()))
+        sequence_nums = None
+        if self.shared.venue.counts_frames:
+            sequence_nums = [slow[i].sequence_num for i in range(len(frames))]
+        return DecodedBatch(schema.empty_table(), slow, sequence_nums)
+
+    def _decode_one(self, frame: str | bytes) -> DecodedFrame:
+        stats = self.shared.stats
+        size = len(frame)
         if isinstance(frame, bytes):
             stats.binary += 1
             return malformed(frame[:QUARANTINE_EXCERPT], "binary frame (venue sends text JSON)")
@@ -280,6 +343,7 @@ class Connection:
             return malformed(frame, f"decoder raised {type(exc).__name__}: {exc}")
 
     def _count(self, decoded: DecodedFrame) -> None:
+        """Count one frame of the per-frame path."""
         stats = self.shared.stats
         stats.rejects += len(decoded.rejects)
         if decoded.kind is FrameKind.TRADES:

@@ -1,7 +1,8 @@
 """What a websocket session hands to the daemon: decoded frames, connection events, counters.
 
-The daemon implements :class:`FrameSink`. The session awaits ``on_frame`` before reading the
-next frame, so a slow sink slows reading (backpressure) instead of filling memory.
+The daemon implements :class:`FrameSink`. A connection hands over what it received in one short
+burst as a :class:`ReceivedBatch` and awaits ``on_batch`` before reading on, so a slow sink slows
+reading (backpressure) instead of filling memory.
 
 Streams in events are the venue's own symbols as they appear in decoded records (``BTCUSDT``,
 ``BTC-USD``, ``BTC/USD``), so the sequencer can key them as (exchange, symbol).
@@ -9,10 +10,13 @@ Streams in events are the venue's own symbols as they appear in decoded records 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import groupby
 from typing import Protocol
 
-from schemahub.decode.base import DecodedFrame
+from schemahub.decode.base import DecodedFrame, FrameKind
+from schemahub.decode.batch import FRAME_COLUMN, DecodedBatch
 from schemahub.errors import SubscriptionError
 
 
@@ -25,6 +29,42 @@ class ReceivedFrame:
     received_at: float  # epoch seconds
     size: int  # bytes on the wire (text encoded as UTF-8)
     decoded: DecodedFrame
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedBatch:
+    """Frames one connection received in a short burst, decoded together, in arrival order."""
+
+    venue: str
+    conn_id: str
+    received_at: Sequence[float]  # per frame, epoch seconds
+    sizes: Sequence[int]  # per frame, bytes on the wire
+    decoded: DecodedBatch
+
+    def __len__(self) -> int:
+        return len(self.received_at)
+
+    def frames(self) -> list[ReceivedFrame]:
+        """The batch frame by frame, each as the per-frame decoder gives it (for sinks that
+        look at one frame at a time, such as tools and tests)."""
+        decoded = self.decoded
+        columnar = decoded.trades
+        records = columnar.drop_columns([FRAME_COLUMN]).to_pylist()
+        by_frame = {
+            index: [records[i] for i, _ in rows]
+            for index, rows in groupby(
+                enumerate(columnar.column(FRAME_COLUMN).to_pylist()), key=lambda r: r[1]
+            )
+        }
+        sequence_nums = decoded.sequence_nums
+        frames = []
+        for index, (at, size) in enumerate(zip(self.received_at, self.sizes, strict=True)):
+            frame = decoded.slow.get(index)
+            if frame is None:
+                seq = sequence_nums[index] if sequence_nums is not None else None
+                frame = DecodedFrame(FrameKind.TRADES, by_frame.get(index, []), sequence_num=seq)
+            frames.append(ReceivedFrame(self.venue, self.conn_id, at, size, frame))
+        return frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +120,9 @@ SessionEvent = Connected | Disconnected | SequenceGap | SubscriptionRejected
 class FrameSink(Protocol):
     """Where a session delivers what it receives (the daemon implements this)."""
 
-    async def on_frame(self, frame: ReceivedFrame) -> None:
-        """Take one decoded frame; returning late slows the reading of the connection."""
+    async def on_batch(self, batch: ReceivedBatch) -> None:
+        """Take one decoded burst of frames; returning late slows the reading of the
+        connection."""
         ...
 
     async def on_event(self, event: SessionEvent) -> None:

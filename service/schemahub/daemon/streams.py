@@ -1,0 +1,58 @@
+"""Splitting a columnar burst of trades into its streams, for the sequencer.
+
+A burst mixes the streams of one connection (Binance interleaves symbols frame by frame). The
+sequencer decides per stream, so the rows are grouped by symbol once, with array operations:
+the burst's ids as int64, and per stream its rows (positions in the burst, in arrival order),
+its ids and the frames they came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemahub.decode.batch import FRAME_COLUMN
+from schemahub.errors import DecodeError
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRows:
+    """The rows of one stream in a burst."""
+
+    symbol: str
+    rows: np.ndarray  # positions in the burst, ascending
+    ids: np.ndarray  # int64 trade ids of those rows
+    frames: np.ndarray  # the frame index of each of those rows
+
+
+def split_streams(trades: pa.Table, stream_field: str) -> list[StreamRows]:
+    """The burst's rows grouped by ``stream_field``, each group in arrival order."""
+    ids = trade_ids(trades.column("trade_id"))
+    frames = trades.column(FRAME_COLUMN).to_numpy()
+    symbols = trades.column(stream_field).combine_chunks().dictionary_encode()
+    names = symbols.dictionary.to_pylist()
+    if len(names) == 1:
+        every = np.arange(len(ids))
+        return [StreamRows(names[0], every, ids, frames)]
+    codes = symbols.indices.to_numpy()
+    order = np.argsort(codes, kind="stable")
+    ends = np.cumsum(np.bincount(codes, minlength=len(names))).tolist()
+    streams, start = [], 0
+    for name, end in zip(names, ends, strict=True):
+        rows = order[start:end]
+        streams.append(StreamRows(name, rows, ids[rows], frames[rows]))
+        start = end
+    return streams
+
+
+def trade_ids(column: pa.ChunkedArray) -> np.ndarray:
+    """Trade ids as int64: as they are, or parsed from strings of ASCII digits (Coinbase)."""
+    if pa.types.is_integer(column.type):
+        return column.to_numpy().astype(np.int64, copy=False)
+    digits = pc.all(pc.utf8_is_digit(column)).as_py() and pc.all(pc.ascii_is_alnum(column)).as_py()
+    if not digits:
+        raise DecodeError("trade ids of a burst must be integers or strings of ASCII digits")
+    return pc.cast(column, pa.int64()).to_numpy()

@@ -110,3 +110,48 @@ def test_bad_records_are_rejected_and_the_rest_land_in_order(data: st.DataObject
     table = buffer.drain()
     assert table.select(schema.names).to_pylist() == landed
     assert len(buffer.take_rejects()) == rejected
+
+
+@settings(max_examples=80, deadline=None)
+@given(scenarios(), st.lists(st.booleans(), min_size=12, max_size=12))
+def test_columnar_and_record_appends_drain_in_append_order(
+    scenario: tuple, columnar: list[bool]
+) -> None:
+    """Appends of Arrow columns (a decoded burst) mixed with appends of records land the same
+    rows, in append order; columnar rows carry no payload."""
+    schema, payload, calls, chunk_rows = scenario
+    buffer = RawBuffer(schema, keep_payload=payload, chunk_rows=chunk_rows)
+    expected = []
+    for (records, source, ts), as_columns in zip(calls, columnar, strict=False):
+        if as_columns:
+            arrays = [pa.array([r[f.name] for r in records], f.type) for f in schema]
+            buffer.append_columns(arrays, source, pa.array([ts] * len(records), pa.int64()))
+        else:
+            buffer.append(records, source, ts)
+        for r in records:
+            row = {name: r[name] for name in schema.names}
+            kept = r["_raw_payload"] if payload and not as_columns else None
+            extra = {"_source": source, "_source_ingest_ts": ts_of(ts), "_raw_payload": kept}
+            expected.append(row | extra)
+    assert buffer.rows == len(expected)
+    table = buffer.drain()
+    assert table.schema.equals(raw_table_schema(schema))
+    assert table.to_pylist() == expected
+    assert buffer.take_rejects() == []
+
+
+def test_a_columnar_row_missing_a_required_value_is_rejected_and_its_siblings_land() -> None:
+    schema = kraken.NATIVE_SCHEMA
+    records = [
+        dict(zip(schema.names, ("BTC/USD", i, 1.5, 0.25, "buy", None, "t"), strict=True))
+        for i in range(3)
+    ]
+    arrays = [pa.array([r[f.name] for r in records], f.type) for f in schema]
+    arrays[1] = pa.array([1, None, 3], pa.int64())  # trade_id is required
+    buffer = RawBuffer(schema)
+    buffer.append_columns(arrays, "ws:kraken/0", pa.array([10, 11, 12], pa.int64()))
+    table = buffer.drain()
+    assert table.column("trade_id").to_pylist() == [1, 3]
+    assert table.column("_source_ingest_ts").to_pylist() == [ts_of(10), ts_of(12)]
+    (reject,) = buffer.take_rejects()
+    assert "trade_id" in reject.reason and '"trade_id":null' in reject.payload

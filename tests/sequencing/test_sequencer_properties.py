@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,10 @@ ops = st.one_of(
     (batches | runs | runs.map(lambda r: r[::-1])).map(lambda b: ("records", b)),
     # the next ids of the stream, as a live frame brings them (ascending or newest first)
     st.tuples(st.integers(1, 12), st.booleans()).map(lambda t: ("next", t)),
+    # a burst's ids of one stream as an array (any order, repeats allowed)
+    (batches | runs | runs.map(lambda r: r[::-1])).map(lambda b: ("array", b)),
+    # the next ids of the stream as an array, rotated: a burst of newest-first frames
+    st.tuples(st.integers(1, 12), st.integers(0, 11)).map(lambda t: ("array_next", t)),
     st.tuples(st.integers(0, 150), st.integers(0, 40)).map(
         lambda t: ("lost", (BASE + t[0], BASE + t[0] + t[1]))
     ),
@@ -96,6 +101,16 @@ def test_sequencer_matches_the_set_model(start: int | None, steps: list) -> None
                 x for x, k in zip(distinct, mask, strict=True) if k
             ]
             kept += [r["trade_id"] for r in fresh]
+        elif kind in ("array", "array_next"):
+            if kind == "array_next":
+                n, turn = arg
+                top = max([*model.seen, *model.lost], default=BASE) + n
+                run = list(range(top - n + 1, top + 1))
+                arg = run[turn % n :] + run[: turn % n]
+            got = seq.admit_array(EX, SYM, np.array(arg, dtype=np.int64))
+            mask = [True] * len(arg) if got is None else got.tolist()
+            assert mask == model.admit(arg)
+            kept += [x for x, k in zip(arg, mask, strict=True) if k]
         elif kind == "one_by_one":
             for x in arg:
                 fresh = seq.admit_records(EX, [{"symbol": SYM, "trade_id": x}])

@@ -122,11 +122,22 @@ class Ingest:
         route = self._routes.get(venue) or self._route(venue)
         route.frames.inc(len(batch))
         source = f"ws:{venue}/{batch.conn_id}"
-        decoded = batch.decoded
-        for index, frame in sorted(decoded.slow.items()):
-            self.accept(venue, frame, source, batch.received_at[index], live=True)
-        if decoded.trades.num_rows:
-            self.accept_columns(venue, decoded.trades, source, batch.received_at)
+        decoded, times = batch.decoded, batch.received_at
+        trades = decoded.trades
+        if decoded.slow:
+            # Frame order matters where a stream starts (at its first trade): the columnar
+            # rows are taken in runs between the slow frames.
+            frame_of = trades.column(FRAME_COLUMN).to_numpy()
+            start = 0
+            for index, frame in sorted(decoded.slow.items()):
+                end = int(np.searchsorted(frame_of, index))
+                if end > start:
+                    self.accept_columns(venue, trades.slice(start, end - start), source, times)
+                self.accept(venue, frame, source, times[index], live=True)
+                start = end
+            trades = trades.slice(start)
+        if trades.num_rows:
+            self.accept_columns(venue, trades, source, times)
         if not (self._backpressure_clear and self.buffers.has_room()):
             await self.wait_for_room()
 
@@ -144,12 +155,16 @@ class Ingest:
         keep = None
         for stream in streams:
             gaps = stats.gaps_opened
-            mask = self.sequencer.admit_array(venue, stream.symbol, stream.ids)
+            mask = self._admit_stream(venue, stream)
             if mask is not None:
                 if keep is None:
                     keep = np.ones(trades.num_rows, dtype=bool)
                 keep[stream.rows] = mask
-            self._note_stream(venue, stream, received_at, gap_opened=stats.gaps_opened > gaps)
+            admitted = stream.frames if mask is None else stream.frames[mask]
+            if len(admitted):
+                self._note_stream(
+                    venue, stream.symbol, admitted, received_at, stats.gaps_opened > gaps
+                )
         fresh = stats.admitted - admitted_before
         route.duplicates.inc(trades.num_rows - fresh)
         if keep is not None:
@@ -172,16 +187,39 @@ class Ingest:
             self.flush_requested.set()
         return fresh
 
+    def _admit_stream(self, venue: str, stream: StreamRows) -> np.ndarray | None:
+        """The sequencer's mask for one stream of a burst (None: all new). A stream without
+        state starts at its first frame's trades, as it would frame by frame."""
+        sequencer = self.sequencer
+        if sequencer.state(venue, stream.symbol).high_water is not None:
+            return sequencer.admit_array(venue, stream.symbol, stream.ids)
+        first = int(np.searchsorted(stream.frames, stream.frames[0], side="right"))
+        head = sequencer.admit_array(venue, stream.symbol, stream.ids[:first])
+        tail = sequencer.admit_array(venue, stream.symbol, stream.ids[first:])
+        if head is None and tail is None:
+            return None
+        return np.concatenate(
+            [
+                np.ones(first, dtype=bool) if head is None else head,
+                np.ones(len(stream.ids) - first, dtype=bool) if tail is None else tail,
+            ]
+        )
+
     def _note_stream(
-        self, venue: str, stream: StreamRows, received_at: Sequence[float], gap_opened: bool
+        self,
+        venue: str,
+        symbol: str,
+        frames: np.ndarray,
+        received_at: Sequence[float],
+        gap_opened: bool,
     ) -> None:
-        """A live stream moved: when its newest trade arrived, and where a new gap began."""
-        key = (venue, stream.symbol)
+        """A live stream took new trades from ``frames`` (ascending frame indexes): when its
+        newest trade arrived, and where a gap it opened began."""
+        key = (venue, symbol)
         previous = self.last_seen.get(key)
         if gap_opened and key not in self.gap_began:
-            first = received_at[int(stream.frames[0])]
-            self.gap_began[key] = previous if previous is not None else first
-        self.last_seen[key] = received_at[int(stream.frames[-1])]
+            self.gap_began[key] = previous if previous is not None else received_at[int(frames[0])]
+        self.last_seen[key] = received_at[int(frames[-1])]
 
     async def on_event(self, event: SessionEvent) -> None:
         """Connection events: kept for readiness and metrics (gaps show up as id jumps)."""

@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from schemahub.decode.base import DecodedFrame
+from schemahub.decode.batch_venues import VENUES
+from schemahub.decode.columnar import FRAME_COLUMN, decode_columnar
+from schemahub.errors import UsageError
 
-FRAME_COLUMN = "_frame"  # int32: index, in the batch, of the frame a row came from
+__all__ = ["FRAME_COLUMN", "DecodedBatch", "decode_batch"]
 
 
 @dataclass(slots=True)
@@ -40,5 +43,12 @@ class DecodedBatch:
 
 
 def decode_batch(venue: str, frames: Sequence[str | bytes]) -> DecodedBatch:
-    """Decode ``frames`` of ``venue`` together; see the module docstring."""
-    raise NotImplementedError  # filled in by the columnar decoders
+    """Decode ``frames`` of ``venue`` together; see the module docstring.
+
+    Raises :class:`UsageError` for an unknown venue; never raises on venue input.
+    """
+    spec = VENUES.get(venue)
+    if spec is None:
+        raise UsageError(f"unknown venue {venue!r}; expected one of {', '.join(VENUES)}")
+    result = decode_columnar(spec, frames)
+    return DecodedBatch(result.trades, result.slow, result.sequence_nums)

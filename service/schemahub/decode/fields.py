@@ -149,6 +149,12 @@ def is_iso_time(value: Any) -> bool:
     return True
 
 
+def iso_times_known(values: Iterable[Any]) -> bool:
+    """True when :func:`is_iso_time` holds for every value; each distinct text is tested once,
+    and texts already in the memo not at all (a burst's trades share their timestamps)."""
+    return all(map(is_iso_time, set(values).difference(_GOOD_TIMES)))
+
+
 # --- checks -------------------------------------------------------------------------------
 
 

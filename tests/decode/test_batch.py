@@ -137,7 +137,7 @@ def test_kraken_edge_frames():
 COINBASE_ODD = [
     F.coinbase_advanced([F.coinbase_trade(trade_id="1" * 18)]),
     F.coinbase_advanced([F.coinbase_trade(trade_id="1" * 19)]),
-    F.coinbase_advanced([F.coinbase_trade(trade_id="١٢")]),
+    F.coinbase_advanced([F.coinbase_trade(trade_id="\u0661\u0662")]),
     F.coinbase_advanced([F.coinbase_trade(side="sell"), F.coinbase_trade(side="Sell")]),
     F.coinbase_advanced([F.coinbase_trade(time="2026-08-09T21:05:42Z")]),
     F.coinbase_advanced([F.coinbase_trade(time="2026-08-09T21:05:42.123456789Z")]),

@@ -1,0 +1,79 @@
+"""Time decode_batch against frame-by-frame decode_frame on benchmark captures.
+
+Not a test (no timing is asserted anywhere): run it by hand::
+
+    .venv/bin/python bench/decode_batch_bench.py [--dir /tmp/shbench] [--batch 1000] [--repeat 3]
+
+Captures are ``<dir>/<venue>-200k.jsonl`` (make them with ``bench/make_capture.py``). Frames
+are read with :func:`schemahub.benchmark.frames.frame_blocks` before any timing; the garbage
+collector stays on. Prints, per venue, the best of ``--repeat`` runs in microseconds per frame
+and per trade, then one JSON line with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from schemahub.benchmark.frames import frame_blocks
+from schemahub.decode import VENUES, decoder_for
+from schemahub.decode.batch import decode_batch
+
+
+def load(path: Path) -> list[str]:
+    """Every received frame of the capture, as text."""
+    return [frame.text for block in frame_blocks(path) for frame in block]
+
+
+def time_batches(venue: str, frames: list[str], batch: int) -> tuple[float, int]:
+    """(seconds, trades) to decode ``frames`` with decode_batch, ``batch`` frames a call."""
+    trades = 0
+    start = time.perf_counter()
+    for first in range(0, len(frames), batch):
+        trades += decode_batch(venue, frames[first : first + batch]).trade_count
+    return time.perf_counter() - start, trades
+
+
+def time_frames(venue: str, frames: list[str]) -> float:
+    """Seconds to decode ``frames`` one by one as the per-frame path does."""
+    decode = decoder_for(venue).decode_frame
+    start = time.perf_counter()
+    for frame in frames:
+        decode(frame, False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/shbench"))
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--venues", nargs="*", default=list(VENUES))
+    args = parser.parse_args()
+    results = {}
+    for venue in args.venues:
+        frames = load(args.dir / f"{venue}-200k.jsonl")
+        best_batch = min(time_batches(venue, frames, args.batch)[0] for _ in range(args.repeat))
+        best_frame = min(time_frames(venue, frames) for _ in range(args.repeat))
+        trades = time_batches(venue, frames, args.batch)[1]
+        figures = {
+            "frames": len(frames),
+            "trades": trades,
+            "batch_us_per_frame": round(best_batch / len(frames) * 1e6, 3),
+            "batch_us_per_trade": round(best_batch / trades * 1e6, 3),
+            "per_frame_us_per_trade": round(best_frame / trades * 1e6, 3),
+            "speedup": round(best_frame / best_batch, 2),
+        }
+        results[venue] = figures
+        print(
+            f"{venue:9s} {figures['batch_us_per_frame']:7.3f} us/frame "
+            f"{figures['batch_us_per_trade']:7.3f} us/trade (decode_frame "
+            f"{figures['per_frame_us_per_trade']:.3f} us/trade, x{figures['speedup']})"
+        )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,10 @@
-"""Per-trade time of each part of the daemon's path: decode, ``Ingest.on_frame``, flush.
+"""Per-trade CPU time of each part of the daemon's path: take, decode, on_batch, flush.
 
-Run: ``.venv/bin/python bench/hot_path_parts.py --venue binance CAPTURE [--no-payload]``.
-Builds the same fresh daemon as ``schemahub bench`` and replays the capture frame by frame,
-timing the three parts separately in the full loop (so each part pays the cache pressure of
-the others, as in the daemon). ``--no-payload`` decodes with ``keep_payload=False``, to show
-what the sessions would save by not asking for ``_raw_payload``.
+Run: ``.venv/bin/python bench/hot_path_parts.py --venue binance CAPTURE``.
+Builds the same fresh daemon and connection as ``schemahub bench`` and replays the capture in
+bursts of ``BURST_FRAMES`` frames, timing separately (in the full loop, so each part pays the
+cache pressure of the others): ``Connection.take`` per frame, ``decode_batch`` per burst,
+``Ingest.on_batch`` (sequencer + raw buffer) per burst, and each flush (drain + commits).
 """
 
 from __future__ import annotations
@@ -15,38 +15,48 @@ import time
 from pathlib import Path
 
 from schemahub.benchmark.frames import frame_blocks
-from schemahub.benchmark.replay import BenchDaemon, fresh_daemon
-from schemahub.decode import decoder_for
-from schemahub.venues.events import ReceivedFrame
+from schemahub.benchmark.replay import BenchDaemon, bench_connection, fresh_daemon
+from schemahub.decode.batch import decode_batch
+from schemahub.venues.connection import BURST_FRAMES
+from schemahub.venues.events import ReceivedBatch
 
 FLUSH_ROWS = 100_000
+PARTS = ("take", "decode", "on_batch", "flush")
 
 
-async def measure(bench: BenchDaemon, venue: str, capture: Path, keep: bool) -> dict[str, float]:
-    """Seconds spent in each part over the whole capture, and the trades decoded."""
+async def measure(bench: BenchDaemon, venue: str, capture: Path) -> dict[str, float]:
+    """CPU seconds spent in each part over the whole capture, and the trades decoded."""
     daemon, ingest = bench.daemon, bench.daemon.ingest
     assert ingest is not None
-    decode = decoder_for(venue).decode_frame
-    clock = time.perf_counter
-    spent = {"decode": 0.0, "on_frame": 0.0, "flush": 0.0, "trades": 0}
+    now = [0.0]
+    connection = bench_connection(daemon, venue, lambda: now[0])
+    clock = time.process_time
+    spent = dict.fromkeys(PARTS, 0.0) | {"trades": 0}
     for block in frame_blocks(capture):
-        for frame in block:
-            started = clock()
-            decoded = decode(frame.text, keep)
-            decoded_at = clock()
-            received = ReceivedFrame(venue, "bench", frame.received_at, len(frame.text), decoded)
-            await ingest.on_frame(received)
-            spent["decode"] += decoded_at - started
-            spent["on_frame"] += clock() - decoded_at
-            spent["trades"] += len(decoded.trades)
+        for start in range(0, len(block), BURST_FRAMES):
+            began = clock()
+            for frame in block[start : start + BURST_FRAMES]:
+                now[0] = frame.received_at
+                connection.take(frame.text)
+            taken = clock()
+            frames, times = connection.burst, connection.burst_at
+            connection.burst, connection.burst_at = [], []
+            batch = decode_batch(venue, frames)
+            decoded = clock()
+            sizes = list(map(len, frames))
+            await ingest.on_batch(ReceivedBatch(venue, "bench", times, sizes, batch))
+            spent["take"] += taken - began
+            spent["decode"] += decoded - taken
+            spent["on_batch"] += clock() - decoded
+            spent["trades"] += batch.trade_count
             if ingest.flush_requested.is_set():
                 ingest.flush_requested.clear()
-                started = clock()
+                began = clock()
                 await daemon.flush()
-                spent["flush"] += clock() - started
-    started = clock()
+                spent["flush"] += clock() - began
+    began = clock()
     await daemon.flush()
-    spent["flush"] += clock() - started
+    spent["flush"] += clock() - began
     return spent
 
 
@@ -54,18 +64,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("capture", type=Path)
     parser.add_argument("--venue", required=True, choices=["binance", "coinbase", "kraken"])
-    parser.add_argument("--no-payload", action="store_true", help="decode with keep_payload=False")
     args = parser.parse_args()
-    keep = not args.no_payload
     with fresh_daemon(args.venue, FLUSH_ROWS) as bench:
-        spent = asyncio.run(measure(bench, args.venue, args.capture, keep))
+        spent = asyncio.run(measure(bench, args.venue, args.capture))
     trades = spent["trades"] or 1
-    parts = {name: spent[name] / trades * 1e6 for name in ("decode", "on_frame", "flush")}
+    parts = {name: spent[name] / trades * 1e6 for name in PARTS}
     total = sum(parts.values())
     print(
-        f"{args.venue} keep_payload={keep}: {spent['trades']:,} trades; per trade "
+        f"{args.venue}: {spent['trades']:,} trades in bursts of {BURST_FRAMES} frames; CPU per "
+        "trade "
         + ", ".join(f"{name} {us:.2f} us" for name, us in parts.items())
-        + f"; total {total:.2f} us ({1e6 / total:,.0f} trades/s)"
+        + f"; total {total:.2f} us ({1e6 / total:,.0f} trades per CPU second)"
     )
 
 

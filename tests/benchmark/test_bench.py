@@ -4,6 +4,7 @@ figures as its last line. No timed assertions: only that the numbers exist and a
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -16,6 +17,7 @@ from schemahub.benchmark.frames import frame_blocks
 from schemahub.cli import main
 from schemahub.decode import decoder_for
 from schemahub.decode.base import FrameKind
+from schemahub.venues.connection import BURST_FRAMES
 
 VENUES = ["binance", "coinbase", "kraken"]
 STREAM_FIELD = {"binance": "symbol", "coinbase": "product_id", "kraken": "symbol"}
@@ -68,31 +70,35 @@ def test_bench_commits_every_trade_and_prints_the_json_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], venue: str
 ) -> None:
     capture = tmp_path / "cap.jsonl"
-    write_capture(capture, venue, 450, rate=1_000)
+    write_capture(capture, venue, 2_500, rate=1_000)
     human, figures = _run_cli(
-        capsys, "--venue", venue, str(capture), "--flush-rows", "100", "--no-cryptofeed"
+        capsys, "--venue", venue, str(capture), "--flush-rows", "1000", "--no-cryptofeed"
     )
     assert figures.keys() >= REQUIRED_KEYS
-    assert figures["trades"] == figures["rows_in_unified"] == 450
-    assert figures["flushes"] >= 450 // 110  # frames carry several trades: a flush may hold more
+    assert figures["trades"] == figures["rows_in_unified"] == 2_500
+    # max_rows is checked after each burst of frames: one flush per burst at most, and one
+    # flush per 1,000 rows at least once a burst brings that many.
+    bursts = math.ceil(figures["frames"] / BURST_FRAMES)
+    assert min(bursts, 2_500 // 1_000) <= figures["flushes"] <= bursts + 1
     assert figures["trades_per_s"] > 0
     assert 0 < figures["commit_p50_ms"] <= figures["commit_p99_ms"]
     assert 0 < figures["bytes_per_buffered_trade"] < 10_000
     assert figures["peak_rss_bytes"] > 10 * 2**20  # an interpreter with pyarrow loaded
     assert figures["cryptofeed_skipped"] == "not requested"
-    assert any("trades_unified holds 450 rows" in line for line in human)
+    assert any("trades_unified holds 2,500 rows" in line for line in human)
 
 
 def test_no_commit_maps_but_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capture = tmp_path / "cap.jsonl"
-    write_capture(capture, "binance", 300)
+    write_capture(capture, "binance", 2 * BURST_FRAMES + 300)  # one trade a frame
     _, figures = _run_cli(
         capsys, "--venue", "binance", str(capture), "--flush-rows", "100", "--no-commit",
         "--no-cryptofeed",
     )  # fmt: skip
-    assert figures["trades"] == 300 and figures["flushes"] == 3
+    # a flush after each full burst, and the final one for the last 300
+    assert figures["trades"] == 2 * BURST_FRAMES + 300 and figures["flushes"] == 3
     assert figures["commit"] is False
     assert figures["commit_p50_ms"] is None and figures["rows_in_unified"] is None
 

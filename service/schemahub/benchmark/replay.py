@@ -1,19 +1,23 @@
 """Replaying a capture through the daemon's own pipeline, on a fresh embedded lake.
 
 Nothing here is a second pipeline: a real :class:`~schemahub.daemon.service.Daemon` is built
-the way ``Daemon.run`` builds it (``_prepare_lake`` then ``_build``), minus the network. Each
-received frame then takes the daemon's path:
+the way ``Daemon.run`` builds it (``_prepare_lake``, then ``_build``), minus the network, and its
+venue session's own :class:`~schemahub.venues.connection.Connection` takes the frames, as its
+read loop would from a socket that always has data waiting:
 
-    decoder.decode_frame(text, keep_payload)        as the websocket connection does
-    await daemon.ingest.on_frame(ReceivedFrame)     sequencer admit + raw buffer append
+    connection.take(frame)                           count, add to the burst
+    every BURST_FRAMES frames: connection.deliver_burst()
+                                                     decode_batch (columnar decode), acks and
+                                                     sequence checks, then ingest.on_batch:
+                                                     sequencer + raw buffer append
     when ingest.flush_requested (flush.max_rows):
-        await daemon.flush()                        drain -> Committer.commit in the worker
-                                                    thread: raw commit, mapping, unified
-                                                    commit with the offsets, watermarks
+        await daemon.flush()                         drain -> Committer.commit in the worker
+                                                     thread: raw commit, mapping, unified
+                                                     commit with the offsets, watermarks
 
 Flushes run inline (the replay awaits each one before reading on), so the trades/s figure
-charges every commit to throughput; the live daemon overlaps commits with reading. Frames are
-read from the capture in blocks outside the timed loop.
+charges every commit to throughput. Frames are read from the capture in blocks outside the
+timed loop.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import asyncio
 import contextlib
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +34,12 @@ from schemahub.benchmark.frames import frame_blocks
 from schemahub.config import VENUE_NAMES, Config
 from schemahub.daemon.service import Daemon
 from schemahub.decode import decoder_for
+from schemahub.decode.batch import decode_batch
 from schemahub.errors import LakeError
 from schemahub.lake import UNIFIED_TABLE
 from schemahub.mapping import CompiledMapping
-from schemahub.venues.events import ReceivedFrame
+from schemahub.venues import open_session
+from schemahub.venues.connection import BURST_FRAMES, Connection
 
 CONN_ID = "bench"
 
@@ -51,7 +57,7 @@ class PipelineRun:
     trades_admitted: int = 0  # new ids the sequencer let through
     seconds: float = 0.0  # wall time of the timed loop, flushes included
     cpu_seconds: float = 0.0  # this process's CPU time over the same loop (all threads)
-    decode_seconds: float = 0.0  # the part of ``seconds`` spent in decode_frame
+    decode_seconds: float = 0.0  # decode_batch alone over the capture, measured separately
     flush_seconds: list[float] = field(default_factory=list)  # each flush, drain to last commit
     # Buffer memory per row, measured just before each drain triggered by flush.max_rows.
     bytes_per_row_at_drain: list[float] = field(default_factory=list)
@@ -98,11 +104,6 @@ def fresh_daemon(
         yield BenchDaemon(daemon, start.mappings)
 
 
-def session_keep_payload(daemon: Daemon, venue: str) -> bool:
-    """Whether the daemon's websocket session for ``venue`` decodes with ``_raw_payload``."""
-    return daemon.KEEP_PAYLOAD
-
-
 def replay(
     venue: str,
     capture: str | Path,
@@ -114,8 +115,9 @@ def replay(
     """Replay the capture's frames through a fresh daemon; see the module docstring."""
     with fresh_daemon(venue, flush_rows, warehouse) as bench:
         daemon = bench.daemon
-        run = PipelineRun(venue, commit, session_keep_payload(daemon, venue), flush_rows)
+        run = PipelineRun(venue, commit, daemon.KEEP_PAYLOAD, flush_rows)
         asyncio.run(_replay(bench, run, Path(capture)))
+        _, run.decode_seconds = decode_alone(venue, Path(capture))
         if commit:
             snapshot = daemon.lake.table(UNIFIED_TABLE).current_snapshot()
             total = snapshot.summary.get("total-records") if snapshot and snapshot.summary else 0
@@ -127,34 +129,54 @@ async def _replay(bench: BenchDaemon, run: PipelineRun, capture: Path) -> None:
     daemon = bench.daemon
     ingest = daemon.ingest
     assert ingest is not None
-    decode = decoder_for(run.venue).decode_frame
+    now = [0.0]
+    connection = bench_connection(daemon, run.venue, lambda: now[0])
     raw_buffer = daemon.buffers[decoder_for(run.venue).RAW_TABLE]
-    keep = run.keep_payload
-    venue = run.venue
-    clock = time.perf_counter
     for block in frame_blocks(capture):
-        wall, cpu = clock(), time.process_time()
-        decoding = 0.0
+        wall, cpu = time.perf_counter(), time.process_time()
         for frame in block:
-            before = clock()
-            decoded = decode(frame.text, keep)
-            decoding += clock() - before
-            run.trades_in_frames += len(decoded.trades)
-            size = len(frame.text)
-            await ingest.on_frame(ReceivedFrame(venue, CONN_ID, frame.received_at, size, decoded))
+            now[0] = frame.received_at
+            connection.take(frame.text)
+            if len(connection.burst) >= BURST_FRAMES:
+                await connection.deliver_burst()
             if ingest.flush_requested.is_set():
                 run.bytes_per_row_at_drain.append(raw_buffer.nbytes / max(1, raw_buffer.rows))
                 ingest.flush_requested.clear()
                 await _flush(bench, run)
         run.frames += len(block)
-        run.decode_seconds += decoding
-        run.seconds += clock() - wall
+        run.seconds += time.perf_counter() - wall
         run.cpu_seconds += time.process_time() - cpu
     wall, cpu = time.perf_counter(), time.process_time()
+    await connection.deliver_burst()
     await _flush(bench, run)  # what the daemon's clean stop does with the remainder
     run.seconds += time.perf_counter() - wall
     run.cpu_seconds += time.process_time() - cpu
     run.trades_admitted = daemon.sequencer.stats.admitted
+    run.trades_in_frames = connection.shared.stats.trades
+
+
+def bench_connection(daemon: Daemon, venue: str, clock: Callable[[], float]) -> Connection:
+    """A connection of the daemon's own session for ``venue`` (built as ``Daemon.run`` opens
+    it), never opened: the replay feeds it frames. ``clock`` stands for the receive time."""
+    assert daemon.ingest is not None
+    config = daemon.config.venues.enabled()[venue]
+    session = open_session(
+        venue, config, daemon.ingest, keep_payload=daemon.KEEP_PAYLOAD, clock=clock
+    )
+    return session.new_connection(CONN_ID, list(config.symbols))
+
+
+def decode_alone(venue: str, capture: Path) -> tuple[int, float]:
+    """Trades and seconds of the columnar decode alone over the capture (not part of the
+    end-to-end figure; it shows where the time goes)."""
+    trades, seconds = 0, 0.0
+    for block in frame_blocks(capture):
+        texts = [frame.text for frame in block]
+        started = time.perf_counter()
+        for i in range(0, len(texts), BURST_FRAMES):
+            trades += decode_batch(venue, texts[i : i + BURST_FRAMES]).trade_count
+        seconds += time.perf_counter() - started
+    return trades, seconds
 
 
 async def _flush(bench: BenchDaemon, run: PipelineRun) -> None:

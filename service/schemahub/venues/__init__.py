@@ -16,6 +16,8 @@ REST, ``catalog`` for symbol listings). This module is the registry the daemon u
 from __future__ import annotations
 
 import importlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from schemahub.config import CaptureConfig, VenueConfig
@@ -92,6 +94,7 @@ def open_session(
     *,
     symbols: list[str] | None = None,
     recorder: CaptureRecorder | None = None,
+    clock: Callable[[], float] = time.time,
     **options: Any,
 ) -> VenueSession:
     """A websocket session for ``name`` over ``symbols`` (default: the configured ones, which
@@ -107,6 +110,7 @@ def open_session(
         options=options_from_config(venue, config, **options),
         max_streams_per_connection=config.max_streams_per_connection,
         recorder=recorder,
+        clock=clock,
     )
 
 

@@ -104,8 +104,8 @@ class Connection:
         self._req_id = 1
         self._pinged = False
         self._closed = False
-        self._burst: list[str | bytes] = []  # received, not yet decoded and handed on
-        self._burst_at: list[float] = []
+        self.burst: list[str | bytes] = []  # received, not yet decoded and handed on
+        self.burst_at: list[float] = []  # when each of those arrived
         rate = shared.venue.control_messages_per_second
         self._pace = TokenBucket(rate, 1.0) if rate else None
 
@@ -180,8 +180,8 @@ class Connection:
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
-        if self._burst:
-            await self._deliver_burst()  # frames read before the close still count
+        if self.burst:
+            await self.deliver_burst()  # frames read before the close still count
         if self._ws is not None:
             await self._ws.close()
         if self.opened_at is None:
@@ -219,15 +219,15 @@ class Connection:
                     async with asyncio.timeout(self._time_to_wait()):
                         frame = await self._ws.recv()
                 except TimeoutError:
-                    if self._burst:
-                        await self._deliver_burst()
+                    if self.burst:
+                        await self.deliver_burst()
                     else:
                         await self._on_idle()
                     continue
-                self._take(frame)
-                burst = self._burst_at
+                self.take(frame)
+                burst = self.burst_at
                 if len(burst) >= BURST_FRAMES or burst[-1] - burst[0] >= BURST_SECONDS:
-                    await self._deliver_burst()
+                    await self.deliver_burst()
         except ConnectionClosedError as exc:
             self.shared.stats.error_closes += 1
             self.shared.warn.warning(
@@ -243,8 +243,8 @@ class Connection:
     def _time_to_wait(self) -> float:
         """Seconds until the next action: handing on a burst, an app-level ping, or giving up
         on silence."""
-        if self._burst:
-            return max(0.0, self._burst_at[0] + BURST_SECONDS - self.shared.clock())
+        if self.burst:
+            return max(0.0, self.burst_at[0] + BURST_SECONDS - self.shared.clock())
         opts = self.shared.options
         since = self.last_frame_at or self.opened_at or self.shared.clock()
         idle = self.shared.clock() - since
@@ -266,29 +266,31 @@ class Connection:
                 self._req_id += 1
                 await self._send(ping)
 
-    def _take(self, frame: str | bytes) -> None:
-        """Note one received frame and add it to the current burst."""
-        shared, stats = self.shared, self.shared.stats
-        now = shared.clock()
-        self.last_frame_at = now
-        self._pinged = False
-        stats.frames += 1
-        stats.bytes += len(frame)
-        if shared.recorder:
-            shared.recorder.recv(self.url, frame, now)
-        self._burst.append(frame)
-        self._burst_at.append(now)
+    def take(self, frame: str | bytes) -> None:
+        """Add one received frame to the current burst (the rest waits for the burst)."""
+        now = self.shared.clock()
+        self.burst.append(frame)
+        self.burst_at.append(now)
+        if self.shared.recorder:
+            self.shared.recorder.recv(self.url, frame, now)
 
-    async def _deliver_burst(self) -> None:
+    async def deliver_burst(self) -> None:
         """Decode the frames received since the last burst together and hand them on.
 
         The burst is taken first, so a cancellation while handing it on never delivers a frame
         twice (a frame it loses shows up as a gap, which the REST workers fill).
         """
-        frames, times = self._burst, self._burst_at
-        self._burst, self._burst_at = [], []
-        batch = self._decode(frames)
+        frames, times = self.burst, self.burst_at
+        self.burst, self.burst_at = [], []
+        if not frames:
+            return
+        self.last_frame_at = times[-1]
+        self._pinged = False
+        sizes = list(map(len, frames))
         stats = self.shared.stats
+        stats.frames += len(frames)
+        stats.bytes += sum(sizes)
+        batch = self._decode(frames, sizes)
         stats.trades += batch.trades.num_rows
         for index, decoded in sorted(batch.slow.items()):
             self._count(decoded)
@@ -299,17 +301,17 @@ class Connection:
             for seq, at in zip(batch.sequence_nums, times, strict=True):
                 if seq is not None:
                     await self._check_sequence(seq, at)
-        sizes = [len(frame) for frame in frames]
         await self.shared.sink.on_batch(
             ReceivedBatch(self.venue, self.conn_id, times, sizes, batch)
         )
 
-    def _decode(self, frames: list[str | bytes]) -> DecodedBatch:
+    def _decode(self, frames: list[str | bytes], sizes: list[int]) -> DecodedBatch:
         """The burst decoded: frames the decoder must not see (binary, over the size cap) and,
         when payloads are kept, every frame go through the per-frame path."""
         options = self.shared.options
         cap = options.max_frame_bytes
-        if options.keep_payload or any(type(f) is not str or len(f) > cap for f in frames):
+        special = max(sizes) > cap or set(map(type, frames)) != {str}
+        if options.keep_payload or special:
             return self._per_frame(frames)
         try:
             return decode_batch(self.venue, frames)

@@ -89,6 +89,10 @@ class VenueSession:
     def name(self) -> str:
         return self.venue.name
 
+    def new_connection(self, conn_id: str, symbols: list[str]) -> Connection:
+        """A connection of this session over ``symbols``, not opened yet."""
+        return Connection(self._shared, conn_id, symbols)
+
     def live_connections(self) -> list[str]:
         """Ids of the connections open right now (two per slot during a rotation)."""
         return [c.conn_id for c in self._live.values()]
@@ -106,7 +110,7 @@ class VenueSession:
         attempt = 0
         generation = 0
         while symbols:
-            conn = Connection(self._shared, f"{self.name}-{index}.{generation}", symbols)
+            conn = self.new_connection(f"{self.name}-{index}.{generation}", symbols)
             generation += 1
             self._live[index] = conn
             try:

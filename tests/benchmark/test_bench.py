@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -71,11 +72,13 @@ def test_bench_commits_every_trade_and_prints_the_json_line(
 ) -> None:
     capture = tmp_path / "cap.jsonl"
     write_capture(capture, venue, 2_500, rate=1_000)
+    cpus_before = os.sched_getaffinity(0)
     human, figures = _run_cli(
         capsys, "--venue", venue, str(capture), "--flush-rows", "1000", "--no-cryptofeed"
     )
     assert figures.keys() >= REQUIRED_KEYS
     assert figures["trades"] == figures["rows_in_unified"] == 2_500
+    assert figures["cpus"] == 1 and os.sched_getaffinity(0) == cpus_before  # pinned, restored
     # max_rows is checked after each burst of frames: one flush per burst at most, and one
     # flush per 1,000 rows at least once a burst brings that many.
     bursts = math.ceil(figures["frames"] / BURST_FRAMES)

@@ -39,6 +39,7 @@ class BenchReport:
     pipeline: PipelineRun
     peak_rss_bytes: int
     cryptofeed: CryptofeedRun | None = None  # None when not asked for (--no-cryptofeed)
+    cpus: int | None = None  # CPUs the run could use (1 when pinned), None if unknown
 
     def figures(self) -> dict[str, Any]:
         """The JSON object printed as the last line (keys stable for scripts)."""
@@ -62,6 +63,7 @@ class BenchReport:
             "decode_trades_per_s": _rate(run.trades_in_frames, run.decode_seconds),
             "ingest_trades_per_s": _rate(trades, run.seconds - sum(run.flush_seconds)),
             "keep_payload": run.keep_payload,
+            "cpus": self.cpus,
             "rows_in_unified": run.rows_in_unified,
         }
         out.update(self._cryptofeed_figures(out["trades_per_s"]))
@@ -103,7 +105,10 @@ class BenchReport:
                 f" p99 {f['commit_p99_ms']} ms; trades_unified holds {f['rows_in_unified']:,} rows"
             )
         out.extend(self._cryptofeed_lines(f))
-        out.append(f"machine: {os.cpu_count()} CPUs, load average {_load()}")
+        out.append(
+            f"machine: {os.cpu_count()} CPUs, this run on {self.cpus or 'all'}; "
+            f"load average {_load()}"
+        )
         return out
 
     def _cryptofeed_lines(self, f: dict[str, Any]) -> list[str]:

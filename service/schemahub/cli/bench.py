@@ -45,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-cryptofeed", action="store_true", help="skip the cryptofeed comparison"
     )
     parser.add_argument(
+        "--all-cpus",
+        action="store_true",
+        help="let the run use every CPU (default: pinned to one, threads included)",
+    )
+    parser.add_argument(
         "--make-capture",
         type=int,
         metavar="TRADES",
@@ -75,6 +80,7 @@ def _bench(args: argparse.Namespace) -> int:
         args.flush_rows,
         commit=not args.no_commit,
         cryptofeed=not args.no_cryptofeed,
+        one_cpu=not args.all_cpus,
     )
     for line in report.lines():
         print(line)

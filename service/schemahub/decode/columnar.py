@@ -18,7 +18,9 @@ rows are that frame's records. Being stricter only costs speed; anything unusual
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import msgspec
@@ -119,34 +121,59 @@ def _parse(
     """(indices of the frames msgspec accepted, their decoded values, indices of the rest).
 
     Only ``str`` frames are tried: the per-frame path treats bytes differently in places, and
-    a bytes frame is rare enough to leave to it. The decoder that succeeded last is tried
-    first, so a connection's homogeneous frames cost one decode each.
+    a bytes frame is rare enough to leave to it. Runs of frames are decoded by ``map`` (no
+    Python loop per frame); at a frame the first decoder refuses, the others are tried, and
+    one that succeeds is tried first from then on (a connection sends one shape).
     """
     taken: list[int] = []
     values: list[Any] = []
     slow: list[int] = []
     order = list(decoders)
-    for index, frame in enumerate(frames):
-        if type(frame) is not str:
-            slow.append(index)
-            continue
-        try:
-            values.append(order[0].decode(frame))
-        except _REFUSED:
-            value = _other_shapes(order, frame)
-            if value is None:
-                slow.append(index)
-                continue
+    texts_only = set(map(type, frames)) <= {str}
+    start, count = 0, len(frames)
+    while start < count:
+        if texts_only:
+            start = _decode_run(order[0], frames, start, taken, values)
+            if start >= count:
+                break
+        value = _any_shape(order, frames[start])
+        if value is None:
+            slow.append(start)
+        else:
             values.append(value)
-        taken.append(index)
+            taken.append(start)
+        start += 1
     return taken, values, slow
 
 
-def _other_shapes(order: list[msgspec.json.Decoder], frame: str) -> Any | None:
-    """``frame`` decoded by the first other decoder that accepts it (moved to the front)."""
-    for position in range(1, len(order)):
+def _decode_run(
+    decoder: msgspec.json.Decoder,
+    frames: Sequence[str | bytes],
+    start: int,
+    taken: list[int],
+    values: list[Any],
+) -> int:
+    """Decode ``frames[start:]`` until the first refusal; returns the index of that frame.
+
+    ``list.extend`` keeps the items appended before the iterator raised, so the count of new
+    values says where the run stopped.
+    """
+    before = len(values)
+    # The refused frame is tried with every decoder by the caller, so nothing is dropped here.
+    with suppress(*_REFUSED):
+        values.extend(map(decoder.decode, islice(frames, start, None)))
+    decoded = len(values) - before
+    taken.extend(range(start, start + decoded))
+    return start + decoded
+
+
+def _any_shape(order: list[msgspec.json.Decoder], frame: str | bytes) -> Any | None:
+    """``frame`` decoded by the first decoder that accepts it (moved to the front), or None."""
+    if type(frame) is not str:
+        return None
+    for position, decoder in enumerate(order):
         try:
-            value = order[position].decode(frame)
+            value = decoder.decode(frame)
         except _REFUSED:
             continue
         order.insert(0, order.pop(position))

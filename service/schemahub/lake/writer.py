@@ -19,6 +19,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from schemahub.errors import CommitConflictError, LakeError
+from schemahub.lake.append import append_table
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,7 @@ def commit_append(
     for attempt in range(1, retries + 2):
         data, properties = prepare(table)
         try:
-            with table.transaction() as txn:
-                txn.append(data, snapshot_properties=properties)
+            append_table(table, data, properties)
         except CommitFailedException as exc:
             if attempt > retries:
                 raise CommitConflictError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -201,7 +202,10 @@ def test_to_double_of_any_text_is_float_or_refused(text: str) -> None:
         assert value == float(text)
 
 
-@pytest.mark.parametrize("text", ["abc", "", " 1", "1 ", "1.2.3", "0x10", "1_000", "nan", "inf"])
+@pytest.mark.parametrize(
+    "text",
+    ["abc", "", " 1", "1 ", "1.2.3", "0x10", "1_000", "nan", "inf", "-Infinity", "NaN", "+nan"],
+)
 def test_to_double_refuses_non_decimal_text(text: str) -> None:
     values, refused = run("to_double", ["1.5", text])
     assert values == [1.5, None]
@@ -223,9 +227,37 @@ def test_to_int64_of_digit_text_round_trips(numbers: list[int]) -> None:
     assert not any(refused)
 
 
-@pytest.mark.parametrize("text", ["abc", "", "1.0", "+1", " 7", "9223372036854775808", "1e3"])
+@pytest.mark.parametrize(
+    "text",
+    [*("abc", "", "1.0", "+1", " 7", "9223372036854775808", "1e3"), "0x10", "0X1f", "0xffff"],
+)
 def test_to_int64_refuses(text: str) -> None:
     assert run("to_int64", ["42", text]) == ([42, None], [False, True])
+
+
+# Texts close to numbers: signs, dots, exponents, hex prefixes, the words Arrow's parsers know.
+NUMBER_LIKE = st.text(alphabet="0123456789+-.eExXabfinINFty ", max_size=10)
+DECIMAL_PATTERN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+@given(st.lists(NUMBER_LIKE, max_size=8))
+def test_to_double_accepts_exactly_decimal_text(texts: list[str]) -> None:
+    values, refused = run("to_double", texts, pa.string())
+    for text, value, was_refused in zip(texts, values, refused, strict=True):
+        if DECIMAL_PATTERN.fullmatch(text):
+            assert (value, was_refused) == (float(text), False), text
+        else:
+            assert (value, was_refused) == (None, True), text
+
+
+@given(st.lists(NUMBER_LIKE, max_size=8))
+def test_to_int64_accepts_exactly_whole_numbers_in_range(texts: list[str]) -> None:
+    values, refused = run("to_int64", texts, pa.string())
+    for text, value, was_refused in zip(texts, values, refused, strict=True):
+        if re.fullmatch(r"-?[0-9]+", text) and -(2**63) <= int(text) <= INT64_MAX:
+            assert (value, was_refused) == (int(text), False), text
+        else:
+            assert (value, was_refused) == (None, True), text
 
 
 def test_to_int64_of_floats_and_unsigned() -> None:

@@ -25,6 +25,7 @@ from pyiceberg.table import Table
 from schemahub.batching import Drained
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
+from schemahub.lake.append import LeanTransaction
 from schemahub.lake.dedupe import drop_committed
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
 from schemahub.lake.tables import WATERMARKS_SCHEMA
@@ -204,7 +205,7 @@ class Committer:
             with warnings.catch_warnings():
                 # pyiceberg warns when the overwrite's delete finds nothing (the first time).
                 warnings.simplefilter("ignore", UserWarning)
-                with table.transaction() as txn:
+                with LeanTransaction(table) as txn:
                     txn.overwrite(rows)
         except Exception as exc:
             log.warning("watermarks mirror not updated", extra={"error": str(exc)})

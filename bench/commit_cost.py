@@ -7,8 +7,9 @@ For each venue: a fresh daemon (``schemahub.benchmark.replay.fresh_daemon``) tak
 time ``N`` rows are buffered, the buffers are drained into a :class:`PendingFlush` exactly as
 ``Daemon._enqueue_drain`` builds one, and ``daemon.committer.commit`` runs on it in this thread.
 Each commit is timed whole and by part: raw commit, mapping, unified commit (offsets included),
-watermarks mirror (forced on every flush here; the daemon mirrors at most every 5 s). CPU is
-``time.process_time()``, which counts every thread: pyiceberg encodes Parquet in its own pool.
+quarantine commit (rejects only), watermarks mirror (forced on every flush here; the daemon
+mirrors at most every 5 s). CPU is ``time.process_time()``, which counts every thread: pyiceberg
+encodes Parquet in its own pool. Also printed: Parquet bytes per row each table received.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from schemahub.benchmark.frames import frame_blocks
 from schemahub.benchmark.replay import BenchDaemon, fresh_daemon
 from schemahub.daemon.committer import Committer, PendingFlush
 from schemahub.decode import decoder_for
-from schemahub.lake import UNIFIED_TABLE
+from schemahub.lake import QUARANTINE_TABLE, UNIFIED_TABLE
 from schemahub.venues.events import ReceivedFrame
 
-PARTS = ("raw", "mapping", "unified", "watermarks")
+PARTS = ("raw", "mapping", "unified", "quarantine", "watermarks")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Timings:
     rows: list[int] = field(default_factory=list)
     cpu: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     wall: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    file_bytes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
 class _Clock:
@@ -65,7 +67,7 @@ def instrument(committer: Committer) -> _Clock:
     """Time the committer's parts by wrapping its bound methods on this instance only."""
     clock = _Clock()
     committer._map = clock.wrap(lambda *_: "mapping", committer._map)
-    table_part = {UNIFIED_TABLE: "unified"}
+    table_part = {UNIFIED_TABLE: "unified", QUARANTINE_TABLE: "quarantine"}
     committer._timed = clock.wrap(lambda name, *_: table_part.get(name, "raw"), committer._timed)
     mirror = committer._mirror_watermarks
 
@@ -95,6 +97,9 @@ def commit_one(bench: BenchDaemon, clock: _Clock, timings: Timings) -> None:
         timings.wall[part].append(clock.wall[part])
     timings.rows.append(drained.rows)
     daemon.buffers.release(drained)
+    for name in (*drained.tables, UNIFIED_TABLE):  # untimed: what the flush wrote, in bytes
+        summary = daemon.lake.table(name).current_snapshot().summary
+        timings.file_bytes[name].append(int(summary["added-files-size"]))
 
 
 async def fill_and_commit(
@@ -150,6 +155,8 @@ def report(venue: str, timings: Timings) -> None:
         f"{venue}: us per row (median of {len(timings.rows)} flushes), cpu/wall: "
         + ", ".join(f"{p} {c * 1e6:.2f}/{w * 1e6:.2f}" for p, (c, w) in per_row.items())
     )
+    sizes = {name: sum(b) / sum(timings.rows) for name, b in timings.file_bytes.items()}
+    print(f"{venue}: Parquet bytes per row: " + ", ".join(f"{n} {b:.1f}" for n, b in sizes.items()))
 
 
 def main() -> None:

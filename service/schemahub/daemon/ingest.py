@@ -171,14 +171,14 @@ class Ingest:
             trades = trades.filter(pa.array(keep))
         if fresh:
             frame_of = trades.column(FRAME_COLUMN).to_numpy()
-            times = (np.asarray(received_at, dtype=np.float64) * 1_000_000).astype(np.int64)
+            seconds = np.fromiter(received_at, dtype=np.float64, count=len(received_at))
+            times = (seconds * 1_000_000).astype(np.int64)
             buffer = route.buffer
             if buffer is None:
                 buffer = route.buffer = self.buffers[decoder_for(venue).RAW_TABLE]
             native = trades.columns[: trades.num_columns - 1]  # FRAME_COLUMN is last
-            buffer.append_columns(
-                [c.combine_chunks() for c in native], source, pa.array(times[frame_of])
-            )
+            arrays = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in native]
+            buffer.append_columns(arrays, source, pa.array(times[frame_of]))
             route.trades_from(source).inc(fresh)
         opened = stats.gaps_opened - gaps_before
         if opened:

@@ -38,8 +38,11 @@ def split_streams(trades: pa.Table, stream_field: str) -> list[StreamRows]:
         every = np.arange(len(ids))
         return [StreamRows(names[0], every, ids, frames)]
     codes = symbols.indices.to_numpy()
+    # small codes sort by radix: far cheaper than a comparison sort of int32
+    width = np.int8 if len(names) <= 127 else np.int16 if len(names) <= 32_767 else np.int32
+    codes = codes.astype(width, copy=False)
     order = np.argsort(codes, kind="stable")
-    ends = np.cumsum(np.bincount(codes, minlength=len(names))).tolist()
+    ends = np.cumsum(np.bincount(codes.astype(np.intp), minlength=len(names))).tolist()
     streams, start = [], 0
     for name, end in zip(names, ends, strict=True):
         rows = order[start:end]

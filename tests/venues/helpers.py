@@ -23,7 +23,7 @@ class KeepingSink:
         self.events: list[SessionEvent] = []
         self.ids: dict[str, list[int]] = defaultdict(list)
 
-    async def on_batch(self, batch: ReceivedBatch) -> None:
+    async def on_batch(self, batch: ReceivedBatch, *, backpressure: bool = True) -> None:
         for frame in batch.frames():
             await self.on_frame(frame)
 

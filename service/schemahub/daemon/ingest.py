@@ -114,10 +114,10 @@ class Ingest:
         if not (self._backpressure_clear and self.buffers.has_room()):
             await self.wait_for_room()
 
-    async def on_batch(self, batch: ReceivedBatch) -> None:
-        """A burst of websocket frames: admit their trades, then wait while the buffers are
-        full. Everything is admitted before the first await, so a cancelled reader never
-        leaves a burst half taken."""
+    async def on_batch(self, batch: ReceivedBatch, *, backpressure: bool = True) -> None:
+        """A burst of websocket frames: admit their trades, then (with ``backpressure``) wait
+        while the buffers are full. Everything is admitted before the first await, so a
+        cancelled reader never leaves a burst half taken."""
         venue = batch.venue
         route = self._routes.get(venue) or self._route(venue)
         route.frames.inc(len(batch))
@@ -138,7 +138,7 @@ class Ingest:
             trades = trades.slice(start)
         if trades.num_rows:
             self.accept_columns(venue, trades, source, times)
-        if not (self._backpressure_clear and self.buffers.has_room()):
+        if backpressure and not (self._backpressure_clear and self.buffers.has_room()):
             await self.wait_for_room()
 
     def accept_columns(

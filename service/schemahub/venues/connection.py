@@ -181,7 +181,8 @@ class Connection:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
         if self.burst:
-            await self.deliver_burst()  # frames read before the close still count
+            # Frames read before the close still count; a full sink must not hold up a close.
+            await self.deliver_burst(backpressure=False)
         if self._ws is not None:
             await self._ws.close()
         if self.opened_at is None:
@@ -274,8 +275,9 @@ class Connection:
         if self.shared.recorder:
             self.shared.recorder.recv(self.url, frame, now)
 
-    async def deliver_burst(self) -> None:
-        """Decode the frames received since the last burst together and hand them on.
+    async def deliver_burst(self, backpressure: bool = True) -> None:
+        """Decode the frames received since the last burst together and hand them on; with
+        ``backpressure`` the sink may hold the call while it is full.
 
         The burst is taken first, so a cancellation while handing it on never delivers a frame
         twice (a frame it loses shows up as a gap, which the REST workers fill).
@@ -301,9 +303,8 @@ class Connection:
             for seq, at in zip(batch.sequence_nums, times, strict=True):
                 if seq is not None:
                     await self._check_sequence(seq, at)
-        await self.shared.sink.on_batch(
-            ReceivedBatch(self.venue, self.conn_id, times, sizes, batch)
-        )
+        received = ReceivedBatch(self.venue, self.conn_id, times, sizes, batch)
+        await self.shared.sink.on_batch(received, backpressure=backpressure)
 
     def _decode(self, frames: list[str | bytes], sizes: list[int]) -> DecodedBatch:
         """The burst decoded: frames the decoder must not see (binary, over the size cap) and,

@@ -120,9 +120,10 @@ SessionEvent = Connected | Disconnected | SequenceGap | SubscriptionRejected
 class FrameSink(Protocol):
     """Where a session delivers what it receives (the daemon implements this)."""
 
-    async def on_batch(self, batch: ReceivedBatch) -> None:
-        """Take one decoded burst of frames; returning late slows the reading of the
-        connection."""
+    async def on_batch(self, batch: ReceivedBatch, *, backpressure: bool = True) -> None:
+        """Take one decoded burst of frames. With ``backpressure`` the sink may return late
+        (while it is full), which slows the reading of the connection; without (a connection
+        closing), it takes the burst and returns at once."""
         ...
 
     async def on_event(self, event: SessionEvent) -> None:

@@ -122,6 +122,10 @@ async def test_a_burst_mixing_slow_frames_and_columns_admits_each_trade_once() -
     assert rows.column("_source_ingest_ts").to_pylist() == [ts(1.0), ts(2.0), ts(2.0), ts(3.0)]
     stats = ingest.sequencer.stats
     assert (stats.admitted, stats.duplicates, stats.gaps_opened) == (4, 1, 0)
+    metrics = ingest.metrics
+    assert metrics.frames.get(venue="binance") == 3
+    assert metrics.slow_frames.get(venue="binance") == 1
+    assert metrics.duplicates.get(venue="binance") == 1
 
 
 def test_string_trade_ids_must_be_ascii_digits() -> None:

@@ -48,6 +48,7 @@ class _Route:
 
     stream_field: str | None  # None for a venue we do not know (accept then fails as before)
     frames: Child
+    slow_frames: Child
     duplicates: Child
     quarantined: Child
     metrics: DaemonMetrics
@@ -60,6 +61,7 @@ class _Route:
         return cls(
             STREAM_FIELD.get(venue),
             metrics.frames.labels(venue=venue),
+            metrics.slow_frames.labels(venue=venue),
             metrics.duplicates.labels(venue=venue),
             metrics.quarantined.labels(venue=venue),
             metrics,
@@ -123,6 +125,8 @@ class Ingest:
         route.frames.inc(len(batch))
         source = f"ws:{venue}/{batch.conn_id}"
         decoded, times = batch.decoded, batch.received_at
+        if decoded.slow:
+            route.slow_frames.inc(len(decoded.slow))
         trades = decoded.trades
         if decoded.slow:
             # Frame order matters where a stream starts (at its first trade): the columnar

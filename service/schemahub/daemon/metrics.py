@@ -17,6 +17,7 @@ class DaemonMetrics:
 
     registry: Registry
     frames: Counter
+    slow_frames: Counter
     trades: Counter
     duplicates: Counter
     quarantined: Counter
@@ -44,6 +45,12 @@ class DaemonMetrics:
         return cls(
             registry=r,
             frames=r.counter("schemahub_frames_total", "Websocket frames received", venue),
+            slow_frames=r.counter(
+                "schemahub_frames_slow_path_total",
+                "Websocket frames decoded one by one, not in columns (unusual frames; a rise "
+                "means the venue changed its frames)",
+                venue,
+            ),
             trades=r.counter(
                 "schemahub_trades_total", "Trades admitted (new ids)", ("venue", "source")
             ),

@@ -117,10 +117,10 @@ class RawBuffer:
     def append_columns(
         self, arrays: Sequence[pa.Array], source: str, ingest_ts_us: pa.Array
     ) -> None:
-        """Buffer rows given as Arrow arrays, one per native column in schema order, that
-        arrived from ``source``; ``ingest_ts_us`` holds each row's receive time (int64
-        microseconds since the epoch, UTC). Rows with a null in a required column are set
-        aside as rejects, as :meth:`append` does."""
+        """Buffer rows given as Arrow arrays (dictionary-encoded ones too), one per native
+        column in schema order, that arrived from ``source``; ``ingest_ts_us`` holds each row's
+        receive time (int64 microseconds since the epoch, UTC). Rows with a null in a required
+        column are set aside as rejects, as :meth:`append` does."""
         n = len(ingest_ts_us)
         if len(arrays) != len(self._native) or any(len(a) != n for a in arrays):
             raise UsageError(
@@ -128,7 +128,8 @@ class RawBuffer:
                 f"{n} rows, got lengths {[len(a) for a in arrays]}"
             )
         for array, spec in zip(arrays, self._native, strict=True):
-            if array.type != spec.type:
+            kind = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
+            if kind != spec.type:
                 raise UsageError(
                     f"append_columns to {self.name}: column {spec.name} expects {spec.type}, "
                     f"got {array.type}"
@@ -268,7 +269,7 @@ class RawBuffer:
         """Concatenate the columnar appends into one compact Arrow chunk."""
         batches = self._batches
         native = [
-            columns.compact(pa.concat_arrays([b[0][i] for b in batches]))
+            columns.compact(columns.concat([b[0][i] for b in batches]))
             for i in range(len(self._native))
         ]
         ends = list(itertools.accumulate(len(b[2]) for b in batches))

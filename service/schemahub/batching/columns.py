@@ -70,7 +70,10 @@ def _misfits(spec: ColumnSpec, values: Sequence[object]) -> dict[int, str]:
 
 
 def compact(array: pa.Array) -> pa.Array:
-    """A smaller equivalent of a string array: dictionary-encoded when values repeat a lot."""
+    """A smaller equivalent of a string array: dictionary-encoded when values repeat a lot
+    (one already encoded gets the narrowest indices)."""
+    if isinstance(array, pa.DictionaryArray):
+        return narrow(array)
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return array
     sample = array.slice(0, _SAMPLE).dictionary_encode()
@@ -87,6 +90,17 @@ def narrow(array: pa.DictionaryArray) -> pa.DictionaryArray:
     if array.indices.type == index_type:
         return array
     return pa.DictionaryArray.from_arrays(array.indices.cast(index_type), array.dictionary)
+
+
+def concat(parts: list[pa.Array]) -> pa.Array:
+    """The parts of one column as one array; dictionary-encoded parts stay encoded (their
+    dictionaries are unified) unless some part is plain."""
+    if len(parts) == 1:
+        return parts[0]
+    encoded = [isinstance(p, pa.DictionaryArray) for p in parts]
+    if any(encoded) and not all(encoded):
+        parts = [p.dictionary_decode() if e else p for p, e in zip(parts, encoded, strict=True)]
+    return pa.concat_arrays(parts)
 
 
 def plain(array: pa.Array, type_: pa.DataType) -> pa.Array:

@@ -155,9 +155,9 @@ class Ingest:
         stream_field = route.stream_field or STREAM_FIELD[venue]
         stats = self.sequencer.stats
         gaps_before, admitted_before = stats.gaps_opened, stats.admitted
-        streams = split_streams(trades, stream_field)
+        split = split_streams(trades, stream_field)
         keep = None
-        for stream in streams:
+        for stream in split.streams:
             gaps = stats.gaps_opened
             mask = self._admit_stream(venue, stream)
             if mask is not None:
@@ -171,6 +171,9 @@ class Ingest:
                 )
         fresh = stats.admitted - admitted_before
         route.duplicates.inc(trades.num_rows - fresh)
+        trades = trades.set_column(
+            trades.schema.get_field_index(stream_field), stream_field, split.encoded
+        )
         if keep is not None:
             trades = trades.filter(pa.array(keep))
         if fresh:
@@ -195,7 +198,7 @@ class Ingest:
         """The sequencer's mask for one stream of a burst (None: all new). A stream without
         state starts at its first frame's trades, as it would frame by frame."""
         sequencer = self.sequencer
-        if sequencer.state(venue, stream.symbol).high_water is not None:
+        if sequencer.has_state(venue, stream.symbol):
             return sequencer.admit_array(venue, stream.symbol, stream.ids)
         first = int(np.searchsorted(stream.frames, stream.frames[0], side="right"))
         head = sequencer.admit_array(venue, stream.symbol, stream.ids[:first])

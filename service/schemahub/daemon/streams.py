@@ -28,7 +28,16 @@ class StreamRows:
     frames: np.ndarray  # the frame index of each of those rows
 
 
-def split_streams(trades: pa.Table, stream_field: str) -> list[StreamRows]:
+@dataclass(frozen=True, slots=True)
+class Streams:
+    """A burst split by stream, and its stream column dictionary-encoded (which the raw buffer
+    keeps as it is, so the encoding is done once)."""
+
+    streams: list[StreamRows]
+    encoded: pa.DictionaryArray
+
+
+def split_streams(trades: pa.Table, stream_field: str) -> Streams:
     """The burst's rows grouped by ``stream_field``, each group in arrival order."""
     ids = trade_ids(trades.column("trade_id"))
     frames = trades.column(FRAME_COLUMN).to_numpy()
@@ -36,7 +45,7 @@ def split_streams(trades: pa.Table, stream_field: str) -> list[StreamRows]:
     names = symbols.dictionary.to_pylist()
     if len(names) == 1:
         every = np.arange(len(ids))
-        return [StreamRows(names[0], every, ids, frames)]
+        return Streams([StreamRows(names[0], every, ids, frames)], symbols)
     codes = symbols.indices.to_numpy()
     # small codes sort by radix: far cheaper than a comparison sort of int32
     width = np.int8 if len(names) <= 127 else np.int16 if len(names) <= 32_767 else np.int32
@@ -48,7 +57,7 @@ def split_streams(trades: pa.Table, stream_field: str) -> list[StreamRows]:
         rows = order[start:end]
         streams.append(StreamRows(name, rows, ids[rows], frames[rows]))
         start = end
-    return streams
+    return Streams(streams, symbols)
 
 
 def trade_ids(column: pa.ChunkedArray) -> np.ndarray:

@@ -359,6 +359,11 @@ class Sequencer:
         stream = self._streams.get(StreamKey(exchange, symbol))
         return stream.state() if stream is not None else StreamState()
 
+    def has_state(self, exchange: str, symbol: str) -> bool:
+        """Whether the stream has admitted ids (or was started from committed state)."""
+        stream = self._streams.get((exchange, symbol))
+        return stream is not None and stream.high_water is not None
+
     def streams(self) -> list[StreamKey]:
         """The streams that have state (at least one admitted id), sorted."""
         return sorted(StreamKey(*k) for k, s in self._streams.items() if s.high_water is not None)

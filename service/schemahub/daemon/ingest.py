@@ -107,7 +107,9 @@ class Ingest:
         self._backpressure_clear = False  # the gauge already reads 0
 
     async def on_frame(self, frame: ReceivedFrame) -> None:
-        """A websocket frame: admit its trades, then wait while the buffers are full."""
+        """One websocket frame decoded on its own: admit its trades, then wait while the
+        buffers are full. Connections hand on bursts (:meth:`on_batch`); this is the
+        frame-at-a-time path that tools and the tests of the burst path compare against."""
         venue = frame.venue
         route = self._routes.get(venue) or self._route(venue)
         route.frames.inc()
@@ -125,10 +127,9 @@ class Ingest:
         route.frames.inc(len(batch))
         source = f"ws:{venue}/{batch.conn_id}"
         decoded, times = batch.decoded, batch.received_at
-        if decoded.slow:
-            route.slow_frames.inc(len(decoded.slow))
         trades = decoded.trades
         if decoded.slow:
+            route.slow_frames.inc(len(decoded.slow))
             # Frame order matters where a stream starts (at its first trade): the columnar
             # rows are taken in runs between the slow frames.
             frame_of = trades.column(FRAME_COLUMN).to_numpy()

@@ -16,9 +16,10 @@ def typed(record: dict[str, Any]) -> list[tuple[str, type, Any]]:
     return [(key, type(value), value) for key, value in sorted(record.items())]
 
 
-def check_batch(venue: str, frames: Sequence[str | bytes]) -> DecodedBatch:
-    """decode_batch(venue, frames), after asserting that it keeps the equivalence rule."""
-    batch = decode_batch(venue, frames)
+def check_batch(venue: str, frames: Sequence[str | bytes], native: bool = True) -> DecodedBatch:
+    """decode_batch(venue, frames), after asserting that it keeps the equivalence rule
+    (``native=False``: through the msgspec path even where the native one is built)."""
+    batch = decode_batch(venue, frames, native=native)
     decoder = decoder_for(venue)
     assert batch.trades.schema == output_schema(decoder.NATIVE_SCHEMA)
     rows: dict[int, list[dict[str, Any]]] = defaultdict(list)

@@ -6,6 +6,9 @@ one short burst and returns the trades of the usual frames as Arrow columns, val
 column. Any frame with anything unusual in it (a control frame, a malformed one, one trade
 with a bad value) is decoded by the venue's ``decode_frame`` instead and returned whole in
 ``slow``, so every reject and every reason is exactly what the per-frame path decides.
+
+The columns are parsed by the native extension (:mod:`schemahub.decode.native`) when it was
+built, else by msgspec structs (:mod:`schemahub.decode.columnar`); both give the same result.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import pyarrow as pa
 from schemahub.decode.base import DecodedFrame
 from schemahub.decode.batch_venues import VENUES
 from schemahub.decode.columnar import FRAME_COLUMN, decode_columnar
+from schemahub.decode.native import AVAILABLE as NATIVE_AVAILABLE
+from schemahub.decode.native import decode_native
 from schemahub.errors import UsageError
 
-__all__ = ["FRAME_COLUMN", "DecodedBatch", "decode_batch"]
+__all__ = ["FRAME_COLUMN", "NATIVE_AVAILABLE", "DecodedBatch", "decode_batch"]
 
 
 @dataclass(slots=True)
@@ -42,13 +47,17 @@ class DecodedBatch:
         return self.trades.num_rows + sum(len(d.trades) for d in self.slow.values())
 
 
-def decode_batch(venue: str, frames: Sequence[str | bytes]) -> DecodedBatch:
+def decode_batch(venue: str, frames: Sequence[str | bytes], *, native: bool = True) -> DecodedBatch:
     """Decode ``frames`` of ``venue`` together; see the module docstring.
 
+    ``native=False`` forces the msgspec path (the native one is used only where it was built).
     Raises :class:`UsageError` for an unknown venue; never raises on venue input.
     """
     spec = VENUES.get(venue)
     if spec is None:
         raise UsageError(f"unknown venue {venue!r}; expected one of {', '.join(VENUES)}")
-    result = decode_columnar(spec, frames)
+    if native and NATIVE_AVAILABLE:
+        result = decode_native(venue, spec, frames)
+    else:
+        result = decode_columnar(spec, frames)
     return DecodedBatch(result.trades, result.slow, result.sequence_nums)

@@ -1,0 +1,1060 @@
+/* A strict JSON walker that decodes the venues' usual trade frames straight into column buffers.
+ *
+ * One walker interprets a small static spec tree per venue (objects with known keys, arrays of
+ * rows, typed leaves). A frame is taken only when every byte of it fits the spec; anything else
+ * (an escape, an unknown or duplicate key, a number the per-frame path might read differently,
+ * trailing text, ...) puts the frame's index in the slow list and its partial rows are dropped.
+ * Being stricter than the per-frame path only costs speed, so when in doubt the walker refuses.
+ *
+ * Memory: every read is checked against the frame's end; buffers grow geometrically with
+ * overflow checks and are owned by one call (no global mutable state); the GIL is held.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { OK = 0, REFUSE = 1, FAIL = -1 }; /* FAIL: a Python exception is set */
+
+typedef enum { N_OBJECT, N_ARRAY, N_INT64, N_DIGITS, N_DECIMAL, N_NUMBER, N_BOOL, N_STRING,
+               N_LITERAL, N_TIME } NodeKind;
+typedef enum { C_INT64, C_DOUBLE, C_BOOL, C_STRING } ColType;
+
+typedef struct Node Node;
+
+typedef struct {
+    const char *key;
+    size_t key_len;
+    int required;
+    const Node *node;
+} Member;
+
+struct Node {
+    NodeKind kind;
+    int column;               /* output column, -1 when the value is only checked */
+    int nullable;             /* JSON null accepted (the column gets a null) */
+    int is_row;               /* N_OBJECT: each such object is one output row */
+    int allow_empty;          /* N_STRING: "" accepted */
+    char must_contain;        /* N_STRING: a byte the text must hold, 0 for none */
+    int min_items;            /* N_ARRAY */
+    const Member *members;    /* N_OBJECT */
+    int n_members;
+    const Node *item;         /* N_ARRAY */
+    const char *const *literals; /* N_LITERAL */
+    int n_literals;
+};
+
+typedef struct {
+    const char *name;
+    ColType type;
+    int nullable;
+    int per_frame; /* one value per frame (outside the rows), repeated on each of its rows */
+} ColumnDef;
+
+typedef struct {
+    const char *name;
+    const ColumnDef *columns;
+    int n_columns;
+    const Node *const *roots; /* frame shapes, tried in turn */
+    int n_roots;
+} SpecDef;
+
+#define MEMBER(k, req, n) {k, sizeof(k) - 1, req, n}
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define MAX_COLUMNS 16
+#define MAX_ROOTS 4
+#define MAX_MEMBERS 32
+#define MAX_DECIMAL 64 /* chars of a decimal text / JSON number: float() can never overflow */
+
+/* ---- leaf nodes shared by the venues ---------------------------------------------------- */
+
+static const Node SKIP_BOOL = {.kind = N_BOOL, .column = -1};
+static const Node SKIP_TEXT = {.kind = N_STRING, .column = -1, .allow_empty = 1};
+static const char *const SIDES_UPPER_LOWER[] = {"BUY", "SELL", "buy", "sell"};
+static const char *const SIDES_LOWER[] = {"buy", "sell"};
+static const char *const SNAPSHOT_UPDATE[] = {"snapshot", "update"};
+
+/* ---- Binance: {"e":"trade",...} plain, or {"stream":"x@trade","data":{...}} combined ---- */
+
+static const ColumnDef BINANCE_COLUMNS[] = {
+    {"symbol", C_STRING, 0, 0},     {"trade_id", C_INT64, 0, 0},
+    {"price", C_STRING, 0, 0},      {"qty", C_STRING, 0, 0},
+    {"trade_time", C_INT64, 0, 0},  {"is_buyer_maker", C_BOOL, 0, 0},
+    {"event_time", C_INT64, 1, 0},
+};
+static const char *const BINANCE_EVENT[] = {"trade"};
+static const Node BN_E = {.kind = N_LITERAL, .column = -1, .literals = BINANCE_EVENT,
+                          .n_literals = 1};
+static const Node BN_EVENT_TIME = {.kind = N_INT64, .column = 6, .nullable = 1};
+static const Node BN_SYMBOL = {.kind = N_STRING, .column = 0};
+static const Node BN_ID = {.kind = N_INT64, .column = 1};
+static const Node BN_PRICE = {.kind = N_DECIMAL, .column = 2};
+static const Node BN_QTY = {.kind = N_DECIMAL, .column = 3};
+static const Node BN_TIME = {.kind = N_INT64, .column = 4};
+static const Node BN_MAKER = {.kind = N_BOOL, .column = 5};
+static const Member BN_TRADE_MEMBERS[] = {
+    MEMBER("e", 1, &BN_E),      MEMBER("E", 0, &BN_EVENT_TIME), MEMBER("s", 1, &BN_SYMBOL),
+    MEMBER("t", 1, &BN_ID),     MEMBER("p", 1, &BN_PRICE),      MEMBER("q", 1, &BN_QTY),
+    MEMBER("T", 1, &BN_TIME),   MEMBER("m", 1, &BN_MAKER),      MEMBER("M", 0, &SKIP_BOOL),
+};
+static const Node BN_TRADE = {.kind = N_OBJECT, .column = -1, .is_row = 1,
+                              .members = BN_TRADE_MEMBERS, .n_members = COUNT(BN_TRADE_MEMBERS)};
+static const Node BN_STREAM = {.kind = N_STRING, .column = -1, .must_contain = '@'};
+static const Member BN_COMBINED_MEMBERS[] = {
+    MEMBER("stream", 1, &BN_STREAM), MEMBER("data", 1, &BN_TRADE),
+};
+static const Node BN_COMBINED = {.kind = N_OBJECT, .column = -1, .members = BN_COMBINED_MEMBERS,
+                                 .n_members = COUNT(BN_COMBINED_MEMBERS)};
+static const Node *const BINANCE_ROOTS[] = {&BN_COMBINED, &BN_TRADE};
+
+/* ---- Coinbase Advanced: {"channel":"market_trades","sequence_num":N,"events":[...]} ----- */
+
+static const ColumnDef COINBASE_COLUMNS[] = {
+    {"product_id", C_STRING, 0, 0}, {"trade_id", C_STRING, 0, 0}, {"price", C_STRING, 0, 0},
+    {"size", C_STRING, 0, 0},       {"side", C_STRING, 0, 0},     {"time", C_STRING, 0, 0},
+    {"sequence_num", C_INT64, 1, 1},
+};
+static const Node CB_PRODUCT = {.kind = N_STRING, .column = 0};
+static const Node CB_ID = {.kind = N_DIGITS, .column = 1};
+static const Node CB_PRICE = {.kind = N_DECIMAL, .column = 2};
+static const Node CB_SIZE = {.kind = N_DECIMAL, .column = 3};
+static const Node CB_SIDE = {.kind = N_LITERAL, .column = 4, .literals = SIDES_UPPER_LOWER,
+                             .n_literals = COUNT(SIDES_UPPER_LOWER)};
+static const Node CB_TIME = {.kind = N_TIME, .column = 5};
+static const Member CB_TRADE_MEMBERS[] = {
+    MEMBER("product_id", 1, &CB_PRODUCT), MEMBER("trade_id", 1, &CB_ID),
+    MEMBER("price", 1, &CB_PRICE),        MEMBER("size", 1, &CB_SIZE),
+    MEMBER("time", 1, &CB_TIME),          MEMBER("side", 1, &CB_SIDE),
+};
+static const Node CB_TRADE = {.kind = N_OBJECT, .column = -1, .is_row = 1,
+                              .members = CB_TRADE_MEMBERS, .n_members = COUNT(CB_TRADE_MEMBERS)};
+static const Node CB_EVENT_TYPE = {.kind = N_LITERAL, .column = -1, .literals = SNAPSHOT_UPDATE,
+                                   .n_literals = COUNT(SNAPSHOT_UPDATE)};
+static const Node CB_TRADES = {.kind = N_ARRAY, .column = -1, .item = &CB_TRADE};
+static const Member CB_EVENT_MEMBERS[] = {
+    MEMBER("type", 1, &CB_EVENT_TYPE), MEMBER("trades", 1, &CB_TRADES),
+};
+static const Node CB_EVENT = {.kind = N_OBJECT, .column = -1, .members = CB_EVENT_MEMBERS,
+                              .n_members = COUNT(CB_EVENT_MEMBERS)};
+static const char *const CB_CHANNELS[] = {"market_trades"};
+static const Node CB_CHANNEL = {.kind = N_LITERAL, .column = -1, .literals = CB_CHANNELS,
+                                .n_literals = 1};
+static const Node CB_SEQUENCE = {.kind = N_INT64, .column = 6, .nullable = 1};
+static const Node CB_EVENTS = {.kind = N_ARRAY, .column = -1, .item = &CB_EVENT, .min_items = 1};
+static const Member CB_FRAME_MEMBERS[] = {
+    MEMBER("channel", 1, &CB_CHANNEL),       MEMBER("client_id", 0, &SKIP_TEXT),
+    MEMBER("timestamp", 0, &SKIP_TEXT),      MEMBER("sequence_num", 0, &CB_SEQUENCE),
+    MEMBER("events", 1, &CB_EVENTS),
+};
+static const Node CB_FRAME = {.kind = N_OBJECT, .column = -1, .members = CB_FRAME_MEMBERS,
+                              .n_members = COUNT(CB_FRAME_MEMBERS)};
+static const Node *const COINBASE_ROOTS[] = {&CB_FRAME};
+
+/* ---- Kraken v2: {"channel":"trade","type":"snapshot"|"update","data":[...]} ------------- */
+
+static const ColumnDef KRAKEN_COLUMNS[] = {
+    {"symbol", C_STRING, 0, 0}, {"trade_id", C_INT64, 0, 0}, {"price", C_DOUBLE, 0, 0},
+    {"qty", C_DOUBLE, 0, 0},    {"side", C_STRING, 0, 0},    {"ord_type", C_STRING, 1, 0},
+    {"timestamp", C_STRING, 0, 0},
+};
+static const Node KR_SYMBOL = {.kind = N_STRING, .column = 0};
+static const Node KR_ID = {.kind = N_INT64, .column = 1};
+static const Node KR_PRICE = {.kind = N_NUMBER, .column = 2};
+static const Node KR_QTY = {.kind = N_NUMBER, .column = 3};
+static const Node KR_SIDE = {.kind = N_LITERAL, .column = 4, .literals = SIDES_LOWER,
+                             .n_literals = COUNT(SIDES_LOWER)};
+static const Node KR_ORD_TYPE = {.kind = N_STRING, .column = 5, .nullable = 1};
+static const Node KR_TIME = {.kind = N_TIME, .column = 6};
+static const Member KR_TRADE_MEMBERS[] = {
+    MEMBER("symbol", 1, &KR_SYMBOL), MEMBER("side", 1, &KR_SIDE),
+    MEMBER("price", 1, &KR_PRICE),   MEMBER("qty", 1, &KR_QTY),
+    MEMBER("ord_type", 0, &KR_ORD_TYPE), MEMBER("trade_id", 1, &KR_ID),
+    MEMBER("timestamp", 1, &KR_TIME),
+};
+static const Node KR_TRADE = {.kind = N_OBJECT, .column = -1, .is_row = 1,
+                              .members = KR_TRADE_MEMBERS, .n_members = COUNT(KR_TRADE_MEMBERS)};
+static const char *const KR_CHANNELS[] = {"trade"};
+static const Node KR_CHANNEL = {.kind = N_LITERAL, .column = -1, .literals = KR_CHANNELS,
+                                .n_literals = 1};
+static const Node KR_TYPE = {.kind = N_LITERAL, .column = -1, .literals = SNAPSHOT_UPDATE,
+                             .n_literals = COUNT(SNAPSHOT_UPDATE)};
+static const Node KR_DATA = {.kind = N_ARRAY, .column = -1, .item = &KR_TRADE};
+static const Member KR_FRAME_MEMBERS[] = {
+    MEMBER("channel", 1, &KR_CHANNEL), MEMBER("type", 1, &KR_TYPE), MEMBER("data", 1, &KR_DATA),
+};
+static const Node KR_FRAME = {.kind = N_OBJECT, .column = -1, .members = KR_FRAME_MEMBERS,
+                              .n_members = COUNT(KR_FRAME_MEMBERS)};
+static const Node *const KRAKEN_ROOTS[] = {&KR_FRAME};
+
+static const SpecDef SPECS[] = {
+    {"binance", BINANCE_COLUMNS, COUNT(BINANCE_COLUMNS), BINANCE_ROOTS, COUNT(BINANCE_ROOTS)},
+    {"coinbase", COINBASE_COLUMNS, COUNT(COINBASE_COLUMNS), COINBASE_ROOTS,
+     COUNT(COINBASE_ROOTS)},
+    {"kraken", KRAKEN_COLUMNS, COUNT(KRAKEN_COLUMNS), KRAKEN_ROOTS, COUNT(KRAKEN_ROOTS)},
+};
+
+/* ---- growable buffers -------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len; /* bytes in use (for bitmaps: bytes ever touched) */
+    size_t cap;
+} Buf;
+
+/* Make room for ``need`` bytes in total; doubles the capacity, with overflow checks. */
+static int buf_reserve(Buf *b, size_t need)
+{
+    if (need <= b->cap)
+        return OK;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < need) {
+        if (cap > (size_t)PY_SSIZE_T_MAX / 2) {
+            cap = need;
+            break;
+        }
+        cap *= 2;
+    }
+    if (cap > (size_t)PY_SSIZE_T_MAX) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    char *data = PyMem_Realloc(b->data, cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    b->data = data;
+    b->cap = cap;
+    return OK;
+}
+
+/* Bit ``i`` of a bitmap set or cleared explicitly (rows are rewritten after a rollback). */
+static int bit_put(Buf *b, Py_ssize_t i, int on)
+{
+    size_t byte = (size_t)i >> 3;
+    if (byte >= b->len) {
+        if (buf_reserve(b, byte + 1) != OK)
+            return FAIL;
+        memset(b->data + b->len, 0, byte + 1 - b->len);
+        b->len = byte + 1;
+    }
+    unsigned char mask = (unsigned char)(1u << (i & 7));
+    if (on)
+        b->data[byte] |= (char)mask;
+    else
+        b->data[byte] &= (char)~mask;
+    return OK;
+}
+
+typedef struct {
+    Buf values;   /* int64 / double: 8 bytes a row; bool: bits; string: int32 offsets (n+1) */
+    Buf validity; /* bits, nullable columns only */
+    Buf chars;    /* string columns: the UTF-8 bytes */
+} Column;
+
+typedef struct {
+    const SpecDef *spec;
+    Column columns[MAX_COLUMNS];
+    Buf frame_ids;      /* int32 a row */
+    Py_ssize_t rows;    /* committed rows; also the index of the row being read */
+    int32_t frame;      /* index of the frame being read */
+    int64_t frame_values[MAX_COLUMNS];
+    int frame_valid[MAX_COLUMNS];
+} State;
+
+typedef struct {
+    const char *p;
+    const char *end;
+} Cursor;
+
+/* ---- column writes (by row index, so a rolled-back row is simply overwritten) ------------ */
+
+static int put_fixed(Column *col, Py_ssize_t row, const void *value)
+{
+    size_t at = (size_t)row * 8;
+    if (buf_reserve(&col->values, at + 8) != OK)
+        return FAIL;
+    memcpy(col->values.data + at, value, 8);
+    return OK;
+}
+
+static int put_valid(State *st, int c, Py_ssize_t row, int valid)
+{
+    if (!st->spec->columns[c].nullable)
+        return valid ? OK : REFUSE; /* never: the tables only leave nullable columns unset */
+    return bit_put(&st->columns[c].validity, row, valid);
+}
+
+static int put_int64(State *st, int c, Py_ssize_t row, int64_t value, int valid)
+{
+    if (put_fixed(&st->columns[c], row, &value) != OK)
+        return FAIL;
+    return put_valid(st, c, row, valid);
+}
+
+static int put_double(State *st, int c, Py_ssize_t row, double value, int valid)
+{
+    if (put_fixed(&st->columns[c], row, &value) != OK)
+        return FAIL;
+    return put_valid(st, c, row, valid);
+}
+
+static int put_bool(State *st, int c, Py_ssize_t row, int value, int valid)
+{
+    if (bit_put(&st->columns[c].values, row, value) != OK)
+        return FAIL;
+    return put_valid(st, c, row, valid);
+}
+
+static int put_string(State *st, int c, Py_ssize_t row, const char *s, size_t len, int valid)
+{
+    Column *col = &st->columns[c];
+    size_t at = (size_t)(row + 1) * 4;
+    if (buf_reserve(&col->values, at + 4) != OK)
+        return FAIL;
+    int32_t start;
+    memcpy(&start, col->values.data + (size_t)row * 4, 4);
+    if (len > (size_t)(INT32_MAX - start))
+        return REFUSE; /* Arrow's int32 offsets are full: this frame goes the slow way */
+    if (buf_reserve(&col->chars, (size_t)start + len) != OK)
+        return FAIL;
+    if (len)
+        memcpy(col->chars.data + start, s, len);
+    int32_t stop = start + (int32_t)len;
+    memcpy(col->values.data + at, &stop, 4);
+    return put_valid(st, c, row, valid);
+}
+
+static int put_null(State *st, int c)
+{
+    const ColumnDef *def = &st->spec->columns[c];
+    if (def->per_frame) {
+        st->frame_valid[c] = 0;
+        return OK;
+    }
+    switch (def->type) {
+    case C_INT64: return put_int64(st, c, st->rows, 0, 0);
+    case C_DOUBLE: return put_double(st, c, st->rows, 0.0, 0);
+    case C_BOOL: return put_bool(st, c, st->rows, 0, 0);
+    default: return put_string(st, c, st->rows, "", 0, 0);
+    }
+}
+
+/* ---- tokens ------------------------------------------------------------------------------ */
+
+static inline void skip_ws(Cursor *cur)
+{
+    while (cur->p < cur->end) {
+        char ch = *cur->p;
+        if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t')
+            return;
+        cur->p++;
+    }
+}
+
+static inline int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+/* Bytes that end the plain part of a string token: the quote, a backslash, control chars. */
+static const unsigned char STRING_STOP[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
+/* A string token without escapes or control characters: its bytes between the quotes. */
+static int scan_string(Cursor *cur, const char **s, size_t *len)
+{
+    if (cur->p >= cur->end || *cur->p != '"')
+        return REFUSE;
+    const char *start = cur->p + 1, *q = start;
+    while (q < cur->end && !STRING_STOP[(unsigned char)*q])
+        q++;
+    if (q >= cur->end || *q != '"')
+        return REFUSE; /* unterminated, an escape or a control character */
+    *s = start;
+    *len = (size_t)(q - start);
+    cur->p = q + 1;
+    return OK;
+}
+
+static int scan_word(Cursor *cur, const char *word, size_t len)
+{
+    if ((size_t)(cur->end - cur->p) < len || memcmp(cur->p, word, len) != 0)
+        return REFUSE;
+    cur->p += len;
+    return OK;
+}
+
+/* A JSON integer 0 .. INT64_MAX: no sign, no leading zero, no fraction or exponent. */
+static int scan_int64(Cursor *cur, int64_t *out)
+{
+    const char *p = cur->p;
+    if (p >= cur->end || !is_digit(*p))
+        return REFUSE;
+    uint64_t value = 0;
+    if (*p == '0') {
+        p++;
+        if (p < cur->end && is_digit(*p))
+            return REFUSE;
+    } else {
+        const char *first = p;
+        while (p < cur->end && is_digit(*p))
+            value = value * 10 + (uint64_t)(*p++ - '0'); /* 19 digits cannot wrap a uint64 */
+        if (p - first > 19 || value > (uint64_t)INT64_MAX)
+            return REFUSE;
+    }
+    if (p < cur->end && (*p == '.' || *p == 'e' || *p == 'E'))
+        return REFUSE;
+    cur->p = p;
+    *out = (int64_t)value;
+    return OK;
+}
+
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* A positive finite JSON number as a double: ``0|[1-9][0-9]*`` then ``.[0-9]+`` optionally;
+ * no sign, no exponent, at most 64 chars, and an integer of at most 18 digits (a longer one
+ * is read by the per-frame path as a big int or a float: left to it). */
+static int scan_number(Cursor *cur, double *out)
+{
+    const char *start = cur->p, *p = start, *end = cur->end;
+    uint64_t mantissa = 0;
+    int significant = 0, fraction = 0;
+    if (p >= end || !is_digit(*p))
+        return REFUSE;
+    if (*p == '0') {
+        p++;
+        if (p < end && is_digit(*p))
+            return REFUSE;
+    } else {
+        for (; p < end && is_digit(*p); p++) {
+            if (significant < 19)
+                mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+            significant++;
+        }
+    }
+    int integer_digits = (int)(p - start);
+    if (p < end && *p == '.') {
+        const char *digits = ++p;
+        for (; p < end && is_digit(*p); p++) {
+            if (significant || *p != '0') {
+                if (significant < 19)
+                    mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+                significant++;
+            }
+        }
+        fraction = (int)(p - digits);
+        if (fraction == 0)
+            return REFUSE;
+    }
+    if (p < end && (*p == 'e' || *p == 'E'))
+        return REFUSE;
+    size_t len = (size_t)(p - start);
+    if (len > MAX_DECIMAL || (fraction == 0 && integer_digits > 18))
+        return REFUSE;
+    double value;
+    if (significant <= 15 && fraction <= 22) {
+        /* Exact mantissa and exact power of ten: one IEEE division is correctly rounded. */
+        value = (double)mantissa / POW10[fraction];
+    } else {
+        char text[MAX_DECIMAL + 1];
+        char *stop = NULL;
+        memcpy(text, start, len);
+        text[len] = '\0';
+        /* Python's own correctly rounded, locale-independent reader (what float() uses). */
+        value = PyOS_string_to_double(text, &stop, NULL);
+        if (value == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return REFUSE;
+        }
+        if (stop != text + len)
+            return REFUSE;
+    }
+    if (!(value > 0.0) || !isfinite(value))
+        return REFUSE;
+    cur->p = p;
+    *out = value;
+    return OK;
+}
+
+/* Text of ``[0-9]+(\.[0-9]+)?`` with a non-zero digit, at most 64 chars: what
+ * fields.is_decimal_text accepts on its digits-and-one-dot branch, and > 0 and finite. */
+static int is_decimal(const char *s, size_t len)
+{
+    if (len == 0 || len > MAX_DECIMAL || !is_digit(s[0]) || !is_digit(s[len - 1]))
+        return 0;
+    int dots = 0, nonzero = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '.')
+            dots++;
+        else if (!is_digit(s[i]))
+            return 0;
+        else if (s[i] != '0')
+            nonzero = 1;
+    }
+    return dots <= 1 && nonzero;
+}
+
+static int is_digit_id(const char *s, size_t len)
+{
+    if (len == 0 || len > 18)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!is_digit(s[i]))
+            return 0;
+    return 1;
+}
+
+static int digits_at(const char *s, size_t at, size_t count)
+{
+    int value = 0;
+    for (size_t i = at; i < at + count; i++) {
+        if (!is_digit(s[i]))
+            return -1;
+        value = value * 10 + (s[i] - '0');
+    }
+    return value;
+}
+
+/* ``YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`` with a real date and time: a subset of fields.iso_time
+ * (its regex and datetime.fromisoformat, which refuses year 0, hour 24 and second 60). */
+static int is_utc_time(const char *s, size_t len)
+{
+    if (len < 20 || len > 30 || s[len - 1] != 'Z' || s[4] != '-' || s[7] != '-' ||
+        s[10] != 'T' || s[13] != ':' || s[16] != ':')
+        return 0;
+    if (len > 20) {
+        if (s[19] != '.' || len < 22 || digits_at(s, 20, len - 21) < 0)
+            return 0;
+    }
+    int year = digits_at(s, 0, 4), month = digits_at(s, 5, 2), day = digits_at(s, 8, 2);
+    int hour = digits_at(s, 11, 2), minute = digits_at(s, 14, 2), second = digits_at(s, 17, 2);
+    if (year < 1 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
+        minute < 0 || minute > 59 || second < 0 || second > 59)
+        return 0;
+    static const int DAYS[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return day <= DAYS[month - 1] + (month == 2 && leap);
+}
+
+/* ---- the walker -------------------------------------------------------------------------- */
+
+static int parse_value(State *st, Cursor *cur, const Node *node);
+
+/* Write a leaf's value to its column: a row column at the current row, or the frame's slot. */
+static int emit_int64(State *st, const Node *node, int64_t value)
+{
+    int c = node->column;
+    if (c < 0)
+        return OK;
+    if (st->spec->columns[c].per_frame) {
+        st->frame_values[c] = value;
+        st->frame_valid[c] = 1;
+        return OK;
+    }
+    return put_int64(st, c, st->rows, value, 1);
+}
+
+static int parse_text_leaf(State *st, Cursor *cur, const Node *node)
+{
+    const char *s;
+    size_t len;
+    if (scan_string(cur, &s, &len) != OK)
+        return REFUSE;
+    int good;
+    switch (node->kind) {
+    case N_DIGITS: good = is_digit_id(s, len); break;
+    case N_DECIMAL: good = is_decimal(s, len); break;
+    case N_TIME: good = is_utc_time(s, len); break;
+    case N_LITERAL:
+        good = 0;
+        for (int i = 0; i < node->n_literals && !good; i++)
+            good = strlen(node->literals[i]) == len && memcmp(node->literals[i], s, len) == 0;
+        break;
+    default: /* N_STRING */
+        good = (len > 0 || node->allow_empty) &&
+               (!node->must_contain || memchr(s, node->must_contain, len) != NULL);
+    }
+    if (!good)
+        return REFUSE;
+    return node->column < 0 ? OK : put_string(st, node->column, st->rows, s, len, 1);
+}
+
+static const Member *find_member(const Node *node, const char *key, size_t len, int *hint)
+{
+    /* Venues send their keys in one order: try the member after the last one first. */
+    int count = node->n_members, i = *hint; /* no modulo: a division costs more than a scan */
+    for (int k = 0; k < count; k++, i++) {
+        if (i == count)
+            i = 0;
+        const Member *m = &node->members[i];
+        if (m->key_len == len && m->key[0] == key[0] && memcmp(m->key, key, len) == 0) {
+            *hint = i + 1 == count ? 0 : i + 1;
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static int close_object(State *st, const Node *node, uint32_t seen)
+{
+    for (int i = 0; i < node->n_members; i++) {
+        if (seen & (1u << i))
+            continue;
+        const Member *m = &node->members[i];
+        if (m->required)
+            return REFUSE;
+        if (m->node->column >= 0 && put_null(st, m->node->column) != OK)
+            return FAIL;
+    }
+    if (node->is_row) {
+        size_t at = (size_t)st->rows * 4;
+        if (buf_reserve(&st->frame_ids, at + 4) != OK)
+            return FAIL;
+        memcpy(st->frame_ids.data + at, &st->frame, 4);
+        st->rows++;
+    }
+    return OK;
+}
+
+static int parse_object(State *st, Cursor *cur, const Node *node)
+{
+    uint32_t seen = 0;
+    int hint = 0;
+    cur->p++; /* '{' */
+    skip_ws(cur);
+    if (cur->p < cur->end && *cur->p == '}') {
+        cur->p++;
+        return close_object(st, node, seen);
+    }
+    for (;;) {
+        const char *key;
+        size_t len;
+        skip_ws(cur);
+        if (scan_string(cur, &key, &len) != OK)
+            return REFUSE;
+        const Member *m = find_member(node, key, len, &hint);
+        if (m == NULL)
+            return REFUSE; /* a key the spec does not know */
+        uint32_t bit = 1u << (m - node->members);
+        if (seen & bit)
+            return REFUSE; /* a duplicate key: the per-frame path keeps the last one */
+        seen |= bit;
+        skip_ws(cur);
+        if (cur->p >= cur->end || *cur->p != ':')
+            return REFUSE;
+        cur->p++;
+        skip_ws(cur);
+        int r = parse_value(st, cur, m->node);
+        if (r != OK)
+            return r;
+        skip_ws(cur);
+        if (cur->p >= cur->end)
+            return REFUSE;
+        if (*cur->p == ',') {
+            cur->p++;
+            continue;
+        }
+        if (*cur->p != '}')
+            return REFUSE;
+        cur->p++;
+        return close_object(st, node, seen);
+    }
+}
+
+static int parse_array(State *st, Cursor *cur, const Node *node)
+{
+    int count = 0;
+    cur->p++; /* '[' */
+    skip_ws(cur);
+    if (cur->p < cur->end && *cur->p == ']') {
+        cur->p++;
+        return node->min_items > 0 ? REFUSE : OK;
+    }
+    for (;;) {
+        skip_ws(cur);
+        int r = parse_value(st, cur, node->item);
+        if (r != OK)
+            return r;
+        count++;
+        skip_ws(cur);
+        if (cur->p >= cur->end)
+            return REFUSE;
+        if (*cur->p == ',') {
+            cur->p++;
+            continue;
+        }
+        if (*cur->p != ']')
+            return REFUSE;
+        cur->p++;
+        return count >= node->min_items ? OK : REFUSE;
+    }
+}
+
+/* One value of ``node``'s kind at the cursor (whitespace before it already skipped). */
+static int parse_value(State *st, Cursor *cur, const Node *node)
+{
+    if (cur->p >= cur->end)
+        return REFUSE;
+    char first = *cur->p;
+    if (first == 'n' && node->nullable) {
+        if (scan_word(cur, "null", 4) != OK)
+            return REFUSE;
+        return node->column < 0 ? OK : put_null(st, node->column);
+    }
+    switch (node->kind) {
+    case N_OBJECT: return first == '{' ? parse_object(st, cur, node) : REFUSE;
+    case N_ARRAY: return first == '[' ? parse_array(st, cur, node) : REFUSE;
+    case N_INT64: {
+        int64_t value;
+        if (scan_int64(cur, &value) != OK)
+            return REFUSE;
+        return emit_int64(st, node, value);
+    }
+    case N_NUMBER: {
+        double value;
+        if (scan_number(cur, &value) != OK)
+            return REFUSE;
+        return node->column < 0 ? OK : put_double(st, node->column, st->rows, value, 1);
+    }
+    case N_BOOL: {
+        int value = first == 't';
+        if (scan_word(cur, value ? "true" : "false", value ? 4 : 5) != OK)
+            return REFUSE;
+        return node->column < 0 ? OK : put_bool(st, node->column, st->rows, value, 1);
+    }
+    default: return parse_text_leaf(st, cur, node);
+    }
+}
+
+/* ---- one call: frames -> buffers ----------------------------------------------------------- */
+
+/* After a taken frame: its per-frame values onto its rows, and into the per-frame lists. */
+static int commit_frame(State *st, Py_ssize_t first_row, Py_ssize_t index, PyObject *lists)
+{
+    for (int c = 0, k = 0; c < st->spec->n_columns; c++) {
+        if (!st->spec->columns[c].per_frame)
+            continue;
+        int64_t value = st->frame_values[c];
+        int valid = st->frame_valid[c];
+        for (Py_ssize_t row = first_row; row < st->rows; row++)
+            if (put_int64(st, c, row, value, valid) != OK)
+                return FAIL;
+        if (valid) {
+            PyObject *number = PyLong_FromLongLong(value);
+            if (number == NULL)
+                return FAIL;
+            PyList_SET_ITEM(PyList_GET_ITEM(lists, k), index, number); /* None was borrowed */
+            Py_DECREF(Py_None);
+        }
+        k++;
+    }
+    return OK;
+}
+
+/* Parse one frame with each root in turn; OK when taken, REFUSE, or FAIL. */
+static int parse_frame(State *st, PyObject *frame, int *order)
+{
+    if (!PyUnicode_CheckExact(frame))
+        return REFUSE;
+    Py_ssize_t size;
+    const char *text = PyUnicode_AsUTF8AndSize(frame, &size);
+    if (text == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_MemoryError))
+            return FAIL;
+        PyErr_Clear(); /* a lone surrogate: not UTF-8, so the per-frame path decides */
+        return REFUSE;
+    }
+    Py_ssize_t first_row = st->rows;
+    for (int k = 0; k < st->spec->n_roots; k++) {
+        for (int c = 0; c < st->spec->n_columns; c++)
+            st->frame_valid[c] = 0;
+        Cursor cur = {text, text + size};
+        skip_ws(&cur);
+        int r = parse_value(st, &cur, st->spec->roots[order[k]]);
+        if (r == OK) {
+            skip_ws(&cur);
+            if (cur.p == cur.end) {
+                int taken = order[k]; /* a connection sends one shape: try it first next */
+                memmove(order + 1, order, (size_t)k * sizeof(int));
+                order[0] = taken;
+                return OK;
+            }
+            r = REFUSE; /* trailing text after the root value */
+        }
+        st->rows = first_row; /* drop the partial rows */
+        if (r == FAIL)
+            return FAIL;
+    }
+    return REFUSE;
+}
+
+static PyObject *bytes_of(const Buf *b, size_t len)
+{
+    return PyBytes_FromStringAndSize(len ? b->data : NULL, (Py_ssize_t)len);
+}
+
+static Py_ssize_t count_nulls(const Buf *validity, Py_ssize_t rows)
+{
+    Py_ssize_t nulls = 0;
+    for (Py_ssize_t i = 0; i < rows; i++)
+        nulls += !((unsigned char)validity->data[i >> 3] & (1u << (i & 7)));
+    return nulls;
+}
+
+/* (null_count, validity bytes or None, values bytes, chars bytes or None) of column ``c``. */
+static PyObject *column_result(const State *st, int c)
+{
+    const Column *col = &st->columns[c];
+    const ColumnDef *def = &st->spec->columns[c];
+    Py_ssize_t rows = st->rows;
+    Py_ssize_t nulls = def->nullable ? count_nulls(&col->validity, rows) : 0;
+    PyObject *validity =
+        nulls ? bytes_of(&col->validity, (size_t)(rows + 7) / 8) : Py_NewRef(Py_None);
+    PyObject *values, *chars;
+    if (def->type == C_STRING) {
+        int32_t stop;
+        memcpy(&stop, col->values.data + (size_t)rows * 4, 4);
+        values = bytes_of(&col->values, (size_t)(rows + 1) * 4);
+        chars = bytes_of(&col->chars, (size_t)stop);
+    } else {
+        size_t len = def->type == C_BOOL ? (size_t)(rows + 7) / 8 : (size_t)rows * 8;
+        values = bytes_of(&col->values, len);
+        chars = Py_NewRef(Py_None);
+    }
+    if (validity == NULL || values == NULL || chars == NULL) {
+        Py_XDECREF(validity);
+        Py_XDECREF(values);
+        Py_XDECREF(chars);
+        return NULL;
+    }
+    return Py_BuildValue("(nNNN)", nulls, validity, values, chars);
+}
+
+static PyObject *build_result(const State *st, PyObject *slow, PyObject *lists)
+{
+    PyObject *columns = PyList_New(st->spec->n_columns);
+    if (columns == NULL)
+        return NULL;
+    for (int c = 0; c < st->spec->n_columns; c++) {
+        PyObject *item = column_result(st, c);
+        if (item == NULL) {
+            Py_DECREF(columns);
+            return NULL;
+        }
+        PyList_SET_ITEM(columns, c, item);
+    }
+    PyObject *ids = bytes_of(&st->frame_ids, (size_t)st->rows * 4);
+    if (ids == NULL) {
+        Py_DECREF(columns);
+        return NULL;
+    }
+    return Py_BuildValue("(nNNOO)", st->rows, columns, ids, lists, slow);
+}
+
+static void free_state(State *st)
+{
+    for (int c = 0; c < MAX_COLUMNS; c++) {
+        PyMem_Free(st->columns[c].values.data);
+        PyMem_Free(st->columns[c].validity.data);
+        PyMem_Free(st->columns[c].chars.data);
+    }
+    PyMem_Free(st->frame_ids.data);
+}
+
+static const SpecDef *find_spec(PyObject *name)
+{
+    const char *text = PyUnicode_AsUTF8(name);
+    if (text == NULL)
+        return NULL;
+    for (int i = 0; i < COUNT(SPECS); i++)
+        if (strcmp(SPECS[i].name, text) == 0)
+            return &SPECS[i];
+    PyErr_Format(PyExc_ValueError, "no native spec named %R; expected binance, coinbase or kraken",
+                 name);
+    return NULL;
+}
+
+/* One list per per-frame column, ``count`` Nones each. */
+static PyObject *per_frame_lists(const SpecDef *spec, Py_ssize_t count)
+{
+    PyObject *lists = PyList_New(0);
+    for (int c = 0; lists != NULL && c < spec->n_columns; c++) {
+        if (!spec->columns[c].per_frame)
+            continue;
+        PyObject *list = PyList_New(count);
+        if (list == NULL || PyList_Append(lists, list) != 0) {
+            Py_XDECREF(list);
+            Py_CLEAR(lists);
+            break;
+        }
+        for (Py_ssize_t i = 0; i < count; i++)
+            PyList_SET_ITEM(list, i, Py_NewRef(Py_None));
+        Py_DECREF(list);
+    }
+    return lists;
+}
+
+static int init_state(State *st, const SpecDef *spec)
+{
+    memset(st, 0, sizeof(*st));
+    st->spec = spec;
+    for (int c = 0; c < spec->n_columns; c++) {
+        if (spec->columns[c].type != C_STRING)
+            continue;
+        if (buf_reserve(&st->columns[c].values, 4) != OK)
+            return FAIL;
+        memset(st->columns[c].values.data, 0, 4); /* the first string offset */
+    }
+    return OK;
+}
+
+PyDoc_STRVAR(parse_doc,
+"parse(spec, frames) -> (rows, columns, frame_ids, per_frame, slow)\n\n"
+"Decode the frames (a list or tuple) of venue spec ``spec`` into column buffers.\n"
+"columns: per spec column (see columns()), (null_count, validity bitmap or None, values,\n"
+"chars or None): int64/float64 little-endian values, bool bits, or string int32 offsets\n"
+"with UTF-8 chars. frame_ids: int32 frame index per row. per_frame: per per-frame column,\n"
+"a list with the value (or None) of every frame. slow: indexes of the frames not taken.");
+
+static PyObject *native_parse(PyObject *module, PyObject *args)
+{
+    PyObject *name, *frames;
+    if (!PyArg_ParseTuple(args, "UO:parse", &name, &frames))
+        return NULL;
+    const SpecDef *spec = find_spec(name);
+    if (spec == NULL)
+        return NULL;
+    PyObject *seq = PySequence_Fast(frames, "frames must be a list or tuple");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    if (count > INT32_MAX) {
+        Py_DECREF(seq);
+        return PyErr_Format(PyExc_ValueError, "too many frames (%zd); at most 2^31-1", count);
+    }
+    State st;
+    memset(&st, 0, sizeof(st)); /* free_state is safe whatever fails first */
+    PyObject *slow = PyList_New(0), *lists = per_frame_lists(spec, count), *result = NULL;
+    int order[MAX_ROOTS];
+    for (int k = 0; k < spec->n_roots; k++)
+        order[k] = k;
+    if (slow == NULL || lists == NULL || init_state(&st, spec) != OK)
+        goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        st.frame = (int32_t)i;
+        Py_ssize_t first_row = st.rows;
+        int r = parse_frame(&st, PySequence_Fast_GET_ITEM(seq, i), order);
+        if (r == OK)
+            r = commit_frame(&st, first_row, i, lists);
+        if (r == FAIL)
+            goto done;
+        if (r == REFUSE) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            int appended = index == NULL ? -1 : PyList_Append(slow, index);
+            Py_XDECREF(index);
+            if (appended != 0)
+                goto done;
+        }
+    }
+    result = build_result(&st, slow, lists);
+done:
+    free_state(&st);
+    Py_XDECREF(slow);
+    Py_XDECREF(lists);
+    Py_DECREF(seq);
+    return result;
+}
+
+static const char *type_name(ColType type)
+{
+    switch (type) {
+    case C_INT64: return "int64";
+    case C_DOUBLE: return "double";
+    case C_BOOL: return "bool";
+    default: return "string";
+    }
+}
+
+PyDoc_STRVAR(columns_doc,
+"columns(spec) -> tuple of (name, type, nullable, per_frame)\n\n"
+"The output columns of ``spec`` in parse() order; type is int64, double, bool or string.");
+
+static PyObject *native_columns(PyObject *module, PyObject *name)
+{
+    const SpecDef *spec = find_spec(name);
+    if (spec == NULL)
+        return NULL;
+    PyObject *out = PyTuple_New(spec->n_columns);
+    for (int c = 0; out != NULL && c < spec->n_columns; c++) {
+        const ColumnDef *def = &spec->columns[c];
+        PyObject *item = Py_BuildValue("(ssOO)", def->name, type_name(def->type),
+                                       def->nullable ? Py_True : Py_False,
+                                       def->per_frame ? Py_True : Py_False);
+        if (item == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyTuple_SET_ITEM(out, c, item);
+    }
+    return out;
+}
+
+static PyMethodDef METHODS[] = {
+    {"parse", native_parse, METH_VARARGS, parse_doc},
+    {"columns", native_columns, METH_O, columns_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int node_ok(const SpecDef *spec, const Node *node)
+{
+    if (node->column >= spec->n_columns)
+        return 0;
+    if (node->kind == N_ARRAY)
+        return node_ok(spec, node->item);
+    if (node->kind != N_OBJECT)
+        return 1;
+    if (node->n_members > MAX_MEMBERS)
+        return 0; /* the seen-keys mask is 32 bits */
+    for (int i = 0; i < node->n_members; i++) {
+        const Node *child = node->members[i].node;
+        /* a member that may be absent leaves its column null */
+        if (!node->members[i].required && child->column >= 0 &&
+            !spec->columns[child->column].nullable)
+            return 0;
+        if (!node_ok(spec, child))
+            return 0;
+    }
+    return 1;
+}
+
+/* The static tables keep the walker's assumptions: checked once at import. */
+static int tables_ok(void)
+{
+    for (int s = 0; s < COUNT(SPECS); s++) {
+        if (SPECS[s].n_columns > MAX_COLUMNS || SPECS[s].n_roots > MAX_ROOTS)
+            return 0;
+        for (int k = 0; k < SPECS[s].n_roots; k++)
+            if (!node_ok(&SPECS[s], SPECS[s].roots[k]))
+                return 0;
+    }
+    return 1;
+}
+
+static struct PyModuleDef MODULE = {
+    PyModuleDef_HEAD_INIT, "_native",
+    "Strict native decoding of the venues' usual trade frames into column buffers.", -1, METHODS,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    if (!tables_ok()) {
+        PyErr_SetString(PyExc_ImportError, "_native: spec tables exceed the walker's limits");
+        return NULL;
+    }
+    return PyModule_Create(&MODULE);
+}

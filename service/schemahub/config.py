@@ -63,6 +63,12 @@ class LakeConfig(_Strict):
     warehouse: str = "warehouse"
     namespace: str = "schemahub"
     commit_retries: int = Field(default=8, ge=0)
+    # The time-travel window: the daemon expires snapshots older than this (lake/maintenance.py).
+    # Every snapshot kept stays in the table metadata that each commit rewrites: a long window
+    # makes every commit dearer. At most a year.
+    snapshot_retention_seconds: float = Field(default=21_600.0, gt=0, le=366 * 86_400)
+    # How often the daemon expires old snapshots (after a successful flush). At most a day.
+    maintenance_interval_seconds: float = Field(default=600.0, gt=0, le=86_400)
 
 
 class FlushConfig(_Strict):

@@ -177,6 +177,12 @@ class Committer:
         flush_rows[name] = flush_rows.get(name, 0) + result.rows
         return result
 
+    def tables(self) -> dict[str, Table]:
+        """Every table this committer writes, by name, as loaded by it (the same objects its
+        commits use, so maintenance done through them leaves no stale metadata behind)."""
+        names = [*self._mappings, UNIFIED_TABLE, QUARANTINE_TABLE, WATERMARKS_TABLE]
+        return {name: self._table(name) for name in names}
+
     def _table(self, name: str) -> Table:
         table = self._tables.get(name)
         if table is None:

@@ -31,6 +31,7 @@ class DaemonMetrics:
     commits: Counter
     commit_failures: Counter
     commit_retries: Counter
+    snapshots_expired: Counter
     flush_seconds: Histogram
     commit_seconds: Histogram
     tick_to_commit_seconds: Histogram
@@ -79,6 +80,11 @@ class DaemonMetrics:
             ),
             commit_retries=r.counter(
                 "schemahub_commit_retries_total", "Commit attempts lost to another writer"
+            ),
+            snapshots_expired=r.counter(
+                "schemahub_snapshots_expired_total",
+                "Snapshots expired by the retention (lake.snapshot_retention_seconds)",
+                ("table",),
             ),
             flush_seconds=r.histogram(
                 "schemahub_flush_seconds", "Drain to last commit", buckets=_LATENCY_BUCKETS

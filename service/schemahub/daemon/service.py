@@ -26,9 +26,10 @@ from schemahub.decode import decoder_for
 from schemahub.jobs.tables import init_all
 from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
+from schemahub.lake.maintenance import MaintenanceRun, maintain_tables
 from schemahub.mapping import CompiledMapping
 from schemahub.ops.http import Readiness, bound_port, ops_app, start_ops_server
-from schemahub.sequencing import Sequencer, StreamKey, StreamState
+from schemahub.sequencing import OFFSETS_PROPERTY, Sequencer, StreamKey, StreamState
 from schemahub.venues import HistoryClient, VenueSession, history_client, open_session
 from schemahub.venues import recorder_for as _recorder_for
 
@@ -74,6 +75,7 @@ class Daemon:
         self._failures = 0
         self._retry_at = 0.0
         self._flush_lock = asyncio.Lock()
+        self._maintained_at = time.monotonic()  # the first pass comes one interval after start
         self.ingest: Ingest | None = None
         self.sessions: dict[str, VenueSession] = {}
         self.gap_filler: GapFiller | None = None
@@ -242,6 +244,46 @@ class Daemon:
                 await asyncio.wait_for(self.ingest.flush_requested.wait(), interval)
             self.ingest.flush_requested.clear()
             await self.flush()
+            await self.maintain_if_due()
+
+    async def maintain_if_due(self) -> MaintenanceRun | None:
+        """Expire old snapshots of every table we write, at most once per maintenance interval
+        and only after a flush that left nothing pending; in the commit thread, so it never
+        races our own commits. A failure is logged and retried at the next interval."""
+        interval = self.config.lake.maintenance_interval_seconds
+        if self._pending or time.monotonic() - self._maintained_at < interval:
+            return None
+        async with self._flush_lock:
+            self._maintained_at = time.monotonic()
+            run = await self._in_thread(self._maintain)
+        self._report_maintenance(run)
+        return run
+
+    def _maintain(self) -> MaintenanceRun:
+        return maintain_tables(
+            self.committer.tables(),
+            self.config.lake.snapshot_retention_seconds,
+            keep_properties={UNIFIED_TABLE: OFFSETS_PROPERTY},
+        )
+
+    def _report_maintenance(self, run: MaintenanceRun) -> None:
+        for result in run.results:
+            if result.expired:
+                self.metrics.snapshots_expired.inc(
+                    result.expired, table=result.table.split(".")[-1]
+                )
+        # One line per pass; a failed table is retried at the next interval.
+        log.log(
+            logging.WARNING if run.failures else logging.INFO,
+            "snapshots expired",
+            extra={
+                "expired": {r.table: r.expired for r in run.results},
+                "kept": {r.table: r.kept for r in run.results},
+                "files_deleted": sum(r.files_deleted for r in run.results),
+                "conflicts": run.conflicts,
+                "failures": run.failures,
+            },
+        )
 
     async def _final_flush(self) -> None:
         self._retry_at = 0.0

@@ -1,0 +1,248 @@
+"""Snapshot retention: expire old snapshots of a table and delete the files only they used.
+
+Every flush adds a snapshot to each table, and pyiceberg rewrites the whole table metadata on
+every commit, so both the commit CPU and the metadata size grow with the snapshot count until
+old snapshots are expired. What one run of :func:`expire_snapshots` keeps:
+
+- the current snapshot and every snapshot newer than the retention cutoff;
+- the newest snapshot at or before the cutoff, so time travel to any moment of the retention
+  window still finds the snapshot that was current then;
+- the chain from the current snapshot back to the newest one carrying ``keep_property`` (for
+  ``trades_unified``, the stream offsets), because readers find it by walking parent links;
+- snapshots named by a branch or a tag.
+
+Unify positions (``schemahub.unify.<raw>``) are not protected: keeping the raw snapshot a
+batch unify last read would stop a daemon-fed raw table from ever expiring. A unify whose
+position was expired rereads the raw table whole and drops the keys ``trades_unified`` already
+holds (``jobs/unify.py``): the same rows, slower.
+
+The expiry commit asserts that the table head did not move, so a concurrent writer makes it
+fail with :class:`CommitConflictError` and nothing is removed; the next run tries again.
+
+Files: after the commit, the manifest lists of the expired snapshots are deleted (each belongs
+to one snapshot). When the history is one chain and only its oldest part was expired, manifests
+that no kept snapshot lists and data files that an expired snapshot deleted are deleted too
+(every kept snapshot descends from the oldest kept one, so it can only list that one's manifests
+or newer ones). Anything else leaves those files for an orphan-file cleanup by other engines.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.manifest import ManifestEntryStatus
+from pyiceberg.table import Table
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
+from pyiceberg.table.update import AssertRefSnapshotId, RemoveSnapshotsUpdate
+
+from schemahub.errors import CommitConflictError, LakeError
+from schemahub.lake.append import LeanTransaction
+
+log = logging.getLogger(__name__)
+_MAIN = "main"
+
+
+@dataclass(frozen=True)
+class ExpiryPlan:
+    """Which snapshots one run expires, and whether their files can be traced exactly."""
+
+    expire: tuple[Snapshot, ...]
+    oldest_kept: Snapshot | None
+    linear: bool  # one chain of history, and only its oldest part expires
+
+
+@dataclass(frozen=True)
+class ExpiryResult:
+    """What one run did to one table."""
+
+    table: str
+    expired: int
+    kept: int
+    files_deleted: int
+    files_not_deleted: int = 0
+
+
+def plan_expiry(
+    metadata: TableMetadata, cutoff_ms: int, keep_property: str | None = None
+) -> ExpiryPlan:
+    """The snapshots of ``metadata`` that may go, by the rules in the module docstring."""
+    current = metadata.current_snapshot()
+    if current is None:
+        return ExpiryPlan((), None, True)
+    pinned = {ref.snapshot_id for ref in metadata.refs.values()}
+    chain = list(ancestors_of(current, metadata))  # newest first
+    keep_to = _oldest_kept_index(chain, cutoff_ms, keep_property)
+    chain_ids = {s.snapshot_id for s in chain}
+    old_chain = [s for s in chain[keep_to + 1 :] if s.snapshot_id not in pinned]
+    off_chain = [
+        s
+        for s in metadata.snapshots
+        if s.snapshot_id not in chain_ids
+        and s.snapshot_id not in pinned
+        and s.timestamp_ms < cutoff_ms
+    ]
+    expire = tuple(old_chain + off_chain)
+    linear = len(metadata.snapshots) == len(chain) and len(old_chain) == len(chain) - keep_to - 1
+    return ExpiryPlan(expire, chain[keep_to], linear)
+
+
+def _oldest_kept_index(chain: list[Snapshot], cutoff_ms: int, keep_property: str | None) -> int:
+    by_time = next((i for i, s in enumerate(chain) if s.timestamp_ms <= cutoff_ms), len(chain) - 1)
+    by_property = 0
+    if keep_property is not None:
+        by_property = next((i for i, s in enumerate(chain) if _has(s, keep_property)), 0)
+    return max(by_time, by_property)
+
+
+def _has(snapshot: Snapshot, key: str) -> bool:
+    summary = snapshot.summary
+    return summary is not None and key in summary.additional_properties
+
+
+def expire_snapshots(
+    table: Table,
+    retention_seconds: float,
+    *,
+    keep_property: str | None = None,
+    now: float | None = None,
+    refresh: bool = True,
+) -> ExpiryResult:
+    """Expire the snapshots of ``table`` older than ``retention_seconds`` (see module docstring)
+    and delete the files only they used. ``now`` is the clock reading (default: the time);
+    ``refresh=False`` plans on the metadata ``table`` holds instead of reloading it.
+
+    Raises :class:`CommitConflictError` when another writer moved the table meanwhile (nothing
+    was removed; try again later) and :class:`LakeError` when the catalog refused the commit.
+    """
+    name = ".".join(table.name())
+    try:
+        if refresh:
+            table.refresh()
+    except Exception as exc:  # catalogs and their drivers raise many unrelated types here
+        raise LakeError(f"cannot refresh {name} before snapshot expiry: {exc}") from exc
+    cutoff_ms = int(((time.time() if now is None else now) - retention_seconds) * 1000)
+    plan = plan_expiry(table.metadata, cutoff_ms, keep_property)
+    if not plan.expire:
+        return ExpiryResult(name, 0, len(table.metadata.snapshots), 0)
+    try:
+        doomed = _files_of(table, plan)  # read before the commit: the manifest lists go with it
+    except OSError as exc:
+        raise LakeError(f"cannot read the manifests of {name}'s old snapshots: {exc}") from exc
+    _commit_removal(table, plan)
+    deleted, failed = _delete(table, doomed)
+    return ExpiryResult(name, len(plan.expire), len(table.metadata.snapshots), deleted, failed)
+
+
+def _commit_removal(table: Table, plan: ExpiryPlan) -> None:
+    head = table.metadata.current_snapshot_id
+    ids = [s.snapshot_id for s in plan.expire]
+    name = ".".join(table.name())
+    try:
+        with LeanTransaction(table) as txn:
+            txn._apply(
+                (RemoveSnapshotsUpdate(snapshot_ids=ids),),
+                (AssertRefSnapshotId(ref=_MAIN, snapshot_id=head),),
+            )
+    except CommitFailedException as exc:
+        raise CommitConflictError(
+            f"snapshot expiry of {name} lost to a concurrent commit; it is retried later: {exc}"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise LakeError(f"snapshot expiry of {name} failed: {exc}") from exc
+
+
+def _files_of(table: Table, plan: ExpiryPlan) -> list[str]:
+    """The files that only the expired snapshots use (see the module docstring)."""
+    files = [s.manifest_list for s in plan.expire]
+    if not plan.linear or plan.oldest_kept is None:
+        return files
+    io = table.io
+    expired_ids = {s.snapshot_id for s in plan.expire}
+    kept = {m.manifest_path for m in plan.oldest_kept.manifests(io)}
+    seen: set[str] = set()
+    for snapshot in plan.expire:
+        for manifest in snapshot.manifests(io):
+            if manifest.manifest_path in seen:
+                continue
+            seen.add(manifest.manifest_path)
+            if manifest.added_snapshot_id in expired_ids:
+                files.extend(_deleted_by(manifest.fetch_manifest_entry(io, False), expired_ids))
+            if manifest.manifest_path not in kept:
+                files.append(manifest.manifest_path)
+    return files
+
+
+def _deleted_by(entries: Iterable, snapshot_ids: set[int]) -> list[str]:
+    """Data files whose entry says one of ``snapshot_ids`` deleted them."""
+    return [
+        e.data_file.file_path
+        for e in entries
+        if e.status == ManifestEntryStatus.DELETED and e.snapshot_id in snapshot_ids
+    ]
+
+
+def _delete(table: Table, paths: list[str]) -> tuple[int, int]:
+    deleted = failed = 0
+    for path in dict.fromkeys(paths):
+        try:
+            table.io.delete(path)
+            deleted += 1
+        except FileNotFoundError:
+            pass  # already gone (another cleaner); nothing to do
+        except OSError as exc:
+            failed += 1
+            log.warning(
+                "file of an expired snapshot not deleted", extra={"path": path, "error": str(exc)}
+            )
+    return deleted, failed
+
+
+@dataclass
+class MaintenanceRun:
+    """What one maintenance pass over several tables did; a table that failed is named with
+    the reason, and the other tables were still maintained."""
+
+    results: list[ExpiryResult]
+    conflicts: list[str]
+    failures: dict[str, str]
+
+    @property
+    def expired(self) -> int:
+        """Snapshots expired over all tables."""
+        return sum(r.expired for r in self.results)
+
+
+def maintain_tables(
+    tables: dict[str, Table],
+    retention_seconds: float,
+    keep_properties: dict[str, str] | None = None,
+    *,
+    now: float | None = None,
+    refresh: bool = True,
+) -> MaintenanceRun:
+    """Expire old snapshots of each table (by name). A conflict with a concurrent writer or a
+    lake failure on one table is reported in the result, never raised: a long-running process
+    simply tries again at its next pass."""
+    keep_properties = keep_properties or {}
+    run = MaintenanceRun([], [], {})
+    for name, table in tables.items():
+        try:
+            run.results.append(
+                expire_snapshots(
+                    table,
+                    retention_seconds,
+                    keep_property=keep_properties.get(name),
+                    now=now,
+                    refresh=refresh,
+                )
+            )
+        except CommitConflictError:
+            run.conflicts.append(name)
+        except LakeError as exc:
+            run.failures[name] = str(exc)
+    return run

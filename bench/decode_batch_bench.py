@@ -1,4 +1,4 @@
-"""Time decode_batch against frame-by-frame decode_frame on benchmark captures.
+"""Time decode_batch (native and msgspec paths) against decode_frame on benchmark captures.
 
 Not a test (no timing is asserted anywhere): run it by hand::
 
@@ -7,7 +7,8 @@ Not a test (no timing is asserted anywhere): run it by hand::
 Captures are ``<dir>/<venue>-200k.jsonl`` (make them with ``bench/make_capture.py``). Frames
 are read with :func:`schemahub.benchmark.frames.frame_blocks` before any timing; the garbage
 collector stays on. Prints, per venue, the best of ``--repeat`` runs in microseconds per frame
-and per trade, then one JSON line with every figure.
+and per trade, then one JSON line with every figure. ``batch_*`` figures are decode_batch as the
+daemon runs it (the native parser when built), ``msgspec_*`` the same with ``native=False``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from schemahub.benchmark.frames import frame_blocks
 from schemahub.decode import VENUES, decoder_for
-from schemahub.decode.batch import decode_batch
+from schemahub.decode.batch import NATIVE_AVAILABLE, decode_batch
 
 
 def load(path: Path) -> list[str]:
@@ -27,12 +28,14 @@ def load(path: Path) -> list[str]:
     return [frame.text for block in frame_blocks(path) for frame in block]
 
 
-def time_batches(venue: str, frames: list[str], batch: int) -> tuple[float, int]:
+def time_batches(
+    venue: str, frames: list[str], batch: int, native: bool = True
+) -> tuple[float, int]:
     """(seconds, trades) to decode ``frames`` with decode_batch, ``batch`` frames a call."""
     trades = 0
     start = time.perf_counter()
     for first in range(0, len(frames), batch):
-        trades += decode_batch(venue, frames[first : first + batch]).trade_count
+        trades += decode_batch(venue, frames[first : first + batch], native=native).trade_count
     return time.perf_counter() - start, trades
 
 
@@ -56,6 +59,9 @@ def main() -> None:
     for venue in args.venues:
         frames = load(args.dir / f"{venue}-200k.jsonl")
         best_batch = min(time_batches(venue, frames, args.batch)[0] for _ in range(args.repeat))
+        best_msgspec = min(
+            time_batches(venue, frames, args.batch, native=False)[0] for _ in range(args.repeat)
+        )
         best_frame = min(time_frames(venue, frames) for _ in range(args.repeat))
         trades = time_batches(venue, frames, args.batch)[1]
         figures = {
@@ -63,13 +69,17 @@ def main() -> None:
             "trades": trades,
             "batch_us_per_frame": round(best_batch / len(frames) * 1e6, 3),
             "batch_us_per_trade": round(best_batch / trades * 1e6, 3),
+            "native": NATIVE_AVAILABLE,
+            "msgspec_us_per_frame": round(best_msgspec / len(frames) * 1e6, 3),
+            "msgspec_us_per_trade": round(best_msgspec / trades * 1e6, 3),
             "per_frame_us_per_trade": round(best_frame / trades * 1e6, 3),
             "speedup": round(best_frame / best_batch, 2),
         }
         results[venue] = figures
         print(
             f"{venue:9s} {figures['batch_us_per_frame']:7.3f} us/frame "
-            f"{figures['batch_us_per_trade']:7.3f} us/trade (decode_frame "
+            f"{figures['batch_us_per_trade']:7.3f} us/trade (msgspec "
+            f"{figures['msgspec_us_per_trade']:.3f} us/trade, decode_frame "
             f"{figures['per_frame_us_per_trade']:.3f} us/trade, x{figures['speedup']})"
         )
     print(json.dumps(results))

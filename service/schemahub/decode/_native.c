@@ -558,6 +558,15 @@ static int emit_int64(State *st, const Node *node, int64_t value)
     return put_int64(st, c, st->rows, value, 1);
 }
 
+/* Short keys and literals: an inline loop beats a call to memcmp. */
+static inline int same_bytes(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
 static int parse_text_leaf(State *st, Cursor *cur, const Node *node)
 {
     const char *s;
@@ -572,7 +581,8 @@ static int parse_text_leaf(State *st, Cursor *cur, const Node *node)
     case N_LITERAL:
         good = 0;
         for (int i = 0; i < node->n_literals && !good; i++)
-            good = strlen(node->literals[i]) == len && memcmp(node->literals[i], s, len) == 0;
+            /* in bounds: a string token holds no NUL, so the loop stops at a literal's end */
+            good = same_bytes(node->literals[i], s, len) && node->literals[i][len] == '\0';
         break;
     default: /* N_STRING */
         good = (len > 0 || node->allow_empty) &&
@@ -591,7 +601,7 @@ static const Member *find_member(const Node *node, const char *key, size_t len, 
         if (i == count)
             i = 0;
         const Member *m = &node->members[i];
-        if (m->key_len == len && m->key[0] == key[0] && memcmp(m->key, key, len) == 0) {
+        if (m->key_len == len && same_bytes(m->key, key, len)) {
             *hint = i + 1 == count ? 0 : i + 1;
             return m;
         }

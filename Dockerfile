@@ -1,7 +1,11 @@
 # SchemaHub daemon image (AWS ECS). Build: docker build -t schemahub .
 FROM python:3.11-slim AS build
+# The native frame decoder (service/schemahub/decode/_native.c) is compiled here.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY service ./service
 RUN pip install --no-cache-dir --prefix=/install .
 

@@ -177,8 +177,9 @@ class Connection:
         if self._closed:
             return
         self._closed = True
-        if self._reader is not None and not self._reader.done():
-            self._reader.cancel()
+        if self._reader is not None:
+            self._reader.cancel()  # no effect on a reader that already ended
+            # also takes the error of a reader that ended on its own (the session has it)
             await asyncio.gather(self._reader, return_exceptions=True)
         if self.burst:
             # Frames read before the close still count; a full sink must not hold up a close.

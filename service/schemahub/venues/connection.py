@@ -110,6 +110,7 @@ class Connection:
         self.burst: list[str | bytes] = []  # received, not yet decoded and handed on
         self.burst_at: list[float] = []  # when each of those arrived
         self._burst_bytes = 0
+        self._clock, self._recorder = shared.clock, shared.recorder  # read once per frame
         rate = shared.venue.control_messages_per_second
         self._pace = TokenBucket(rate, 1.0) if rate else None
 
@@ -273,13 +274,13 @@ class Connection:
     def take(self, frame: str | bytes) -> bool:
         """Add one received frame to the current burst (the rest waits for the burst);
         True when the burst is due: full, or as old as BURST_SECONDS."""
-        now = self.shared.clock()
+        now = self._clock()
         burst, times = self.burst, self.burst_at
         burst.append(frame)
         times.append(now)
         self._burst_bytes += len(frame)
-        if self.shared.recorder:
-            self.shared.recorder.recv(self.url, frame, now)
+        if self._recorder is not None:
+            self._recorder.recv(self.url, frame, now)
         return (
             len(burst) >= BURST_FRAMES
             or self._burst_bytes >= BURST_BYTES

@@ -137,9 +137,10 @@ async def _replay(bench: BenchDaemon, run: PipelineRun, capture: Path) -> None:
     for block in frame_blocks(capture):
         wall, cpu = time.perf_counter(), time.process_time()
         for frame in block:
-            if connection.take(frame.text):
-                await connection.deliver_burst()
-            if ingest.flush_requested.is_set():
+            if not connection.take(frame.text):
+                continue
+            await connection.deliver_burst()
+            if ingest.flush_requested.is_set():  # only a burst can fill the buffers
                 run.bytes_per_row_at_drain.append(raw_buffer.nbytes / max(1, raw_buffer.rows))
                 ingest.flush_requested.clear()
                 await _flush(bench, run)

@@ -12,7 +12,9 @@ import sys
 
 import orjson
 
-DEFAULT_FLUSH_ROWS = 100_000  # the shipped flush.max_rows
+from schemahub.config import FlushConfig
+
+DEFAULT_FLUSH_ROWS = FlushConfig.model_fields["max_rows"].default  # the shipped flush.max_rows
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -14,13 +14,14 @@ import asyncio
 import time
 from pathlib import Path
 
+from schemahub.benchmark import on_one_cpu
 from schemahub.benchmark.frames import frame_blocks
 from schemahub.benchmark.replay import BenchDaemon, bench_connection, fresh_daemon
 from schemahub.decode.batch import decode_batch
 from schemahub.venues.connection import BURST_FRAMES, Connection
 from schemahub.venues.events import ReceivedBatch
 
-FLUSH_ROWS = 100_000
+FLUSH_ROWS = 250_000  # the shipped flush.max_rows
 PARTS = ("take", "decode", "on_batch", "flush")
 
 
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("capture", type=Path)
     parser.add_argument("--venue", required=True, choices=["binance", "coinbase", "kraken"])
     args = parser.parse_args()
-    with fresh_daemon(args.venue, FLUSH_ROWS) as bench:
+    with on_one_cpu(True), fresh_daemon(args.venue, FLUSH_ROWS) as bench:  # as schemahub bench
         spent = asyncio.run(measure(bench, args.venue, args.capture))
     trades = spent["trades"] or 1
     parts = {name: spent[name] / trades * 1e6 for name in PARTS}

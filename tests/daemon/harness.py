@@ -80,6 +80,16 @@ async def settle(daemon: Daemon, timeout: float = 90.0) -> None:
     )
 
 
+async def resume_and_read(config: Config, sim: Simulator) -> pa.Table:
+    """A fresh daemon resumes from the offsets in the tables; once it caught up, the tape is
+    paused and everything settled: trades_unified as it then stands."""
+    async with running(config) as daemon:
+        await asyncio.sleep(1.5)
+        sim.pause()
+        await settle(daemon)
+        return unified(config.lake)
+
+
 async def spawn_serve(config: Config, folder: Path, log: Any, *extra: str):
     """``schemahub serve`` as a child process with ``config`` written to ``folder``."""
     config_file = folder / "schemahub.yaml"

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from schemahub.lake import RAW_TABLES, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
 from schemahub.sim import SimConfig, Simulator
-from tests.daemon.harness import assert_same_trades, daemon_config, running, settle, unified
+from tests.daemon.harness import assert_same_trades, daemon_config, resume_and_read, running
 
 LEAN = {"snapshot_retention_seconds": 1.0, "maintenance_interval_seconds": 0.5}
 
@@ -45,11 +45,7 @@ async def test_tiny_retention_keeps_few_snapshots_and_every_trade_once(tmp_path)
             expired = dict(daemon.metrics.snapshots_expired.values)
             counts = snapshot_counts(config.lake)
         # a restart resumes from the offsets the expiry kept
-        async with running(config) as daemon:
-            await asyncio.sleep(1.5)
-            sim.pause()
-            await settle(daemon)
-            table = unified(config.lake)
+        table = await resume_and_read(config, sim)
         truth = sim.ground_truth()
     assert commits >= 20
     assert sum(expired.values()) > 0

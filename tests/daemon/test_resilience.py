@@ -12,6 +12,7 @@ from schemahub.sim import SimConfig, Simulator
 from tests.daemon.harness import (
     assert_same_trades,
     daemon_config,
+    resume_and_read,
     running,
     settle,
     spawn_serve,
@@ -32,11 +33,7 @@ async def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path):
             process.kill()  # SIGKILL: no flush, no clean-up, maybe mid-commit
             assert await process.wait() == -9
         # A fresh daemon resumes from the offsets in the table and fills what was missed.
-        async with running(config) as daemon:
-            await asyncio.sleep(1.5)
-            sim.pause()
-            await settle(daemon)
-            table = unified(config.lake)
+        table = await resume_and_read(config, sim)
         truth = sim.ground_truth()
     assert "flush" in (tmp_path / "daemon.log").read_text()  # the killed daemons did commit
     assert_same_trades(table, truth)

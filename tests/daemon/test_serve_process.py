@@ -53,11 +53,14 @@ async def test_sigterm_flushes_commits_and_exits_zero(tmp_path):
             await asyncio.sleep(2)
             status, metrics = await asyncio.to_thread(_get, f"{base}/metrics")
             assert 'schemahub_websocket_total{venue="binance",counter="frames"}' in metrics
+            assert "schemahub_frames_slow_path_total" in metrics
 
             process.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(process.wait(), 60)  # a hang guard, not a timing
         lines = [json.loads(x) for x in log_file.read_text().splitlines() if x.startswith("{")]
     assert code == 0
+    serving = [x for x in lines if x["msg"] == "serving"]
+    assert serving[0]["frame_decoder"] == "native"  # the daemon runs the C decoder CI built
     stopped = [x for x in lines if x["msg"] == "stopped"]
     assert stopped and stopped[0]["uncommitted_rows"] == 0
     flushes = [x for x in lines if x["msg"] == "flush"]

@@ -23,6 +23,7 @@ from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.decode import decoder_for
+from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.jobs.tables import init_all
 from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
@@ -99,7 +100,13 @@ class Daemon:
             self.http_port = bound_port(runner)
             log.info(
                 "serving",
-                extra={"http_port": self.http_port, "streams": len(ours), "venues": list(venues)},
+                extra={
+                    "http_port": self.http_port,
+                    "streams": len(ours),
+                    "venues": list(venues),
+                    # msgspec means the native decoder was not built (same results, slower)
+                    "frame_decoder": "native" if NATIVE_AVAILABLE else "msgspec",
+                },
             )
             if ready:
                 ready(self)

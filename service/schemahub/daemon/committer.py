@@ -28,6 +28,7 @@ from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, WATERMAR
 from schemahub.lake.append import LeanTransaction
 from schemahub.lake.dedupe import drop_committed
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
+from schemahub.lake.sidecar import load_value, store_value
 from schemahub.lake.tables import WATERMARKS_SCHEMA
 from schemahub.lake.writer import CommitResult, commit_append, latest_property
 from schemahub.mapping import CompiledMapping
@@ -60,10 +61,16 @@ def load_offsets(lake: Lake) -> tuple[dict[StreamKey, StreamState], int | None]:
     """The committed state of every stream, read from the unified table's snapshots (never from
     a local file), and the snapshot it was read at."""
     table = lake.table(UNIFIED_TABLE)
-    value = latest_property(table, OFFSETS_PROPERTY)
     snapshot = table.current_snapshot()
-    offsets = decode_offsets({OFFSETS_PROPERTY: value}) if value is not None else {}
-    return offsets, snapshot.snapshot_id if snapshot else None
+    return committed_offsets(table), snapshot.snapshot_id if snapshot else None
+
+
+def committed_offsets(table: Table) -> dict[StreamKey, StreamState]:
+    """The stream states of the newest ``trades_unified`` snapshot that records them."""
+    stored = latest_property(table, OFFSETS_PROPERTY)
+    if stored is None:
+        return {}
+    return decode_offsets({OFFSETS_PROPERTY: load_value(table, stored)})
 
 
 class Committer:
@@ -157,10 +164,10 @@ class Committer:
     ) -> dict[str, str]:
         """Our streams' state over the state other writers (other shards) committed."""
         if head_id != self._known_head:
-            value = latest_property(table, OFFSETS_PROPERTY)
-            committed = decode_offsets({OFFSETS_PROPERTY: value}) if value is not None else {}
+            committed = committed_offsets(table)
             self._others = {k: v for k, v in committed.items() if k not in ours}
-        return encode_offsets({**self._others, **ours})
+        encoded = encode_offsets({**self._others, **ours})
+        return {key: store_value(table, value) for key, value in encoded.items()}
 
     def _timed(self, name: str, prepare) -> CommitResult:
         started = time.monotonic()

@@ -24,6 +24,8 @@ to one snapshot). When the history is one chain and only its oldest part was exp
 that no kept snapshot lists and data files that an expired snapshot deleted are deleted too
 (every kept snapshot descends from the oldest kept one, so it can only list that one's manifests
 or newer ones). Anything else leaves those files for an orphan-file cleanup by other engines.
+Property files (``lake/sidecar.py``, e.g. large stream offsets) that only expired snapshots
+reference are deleted too.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from pyiceberg.table.update import AssertRefSnapshotId, RemoveSnapshotsUpdate
 
 from schemahub.errors import CommitConflictError, LakeError
 from schemahub.lake.append import LeanTransaction
+from schemahub.lake.sidecar import sidecar_files
 
 log = logging.getLogger(__name__)
 _MAIN = "main"
@@ -131,6 +134,7 @@ def expire_snapshots(
         return ExpiryResult(name, 0, len(table.metadata.snapshots), 0)
     try:
         doomed = _files_of(table, plan)  # read before the commit: the manifest lists go with it
+        doomed += _sidecars_only_of(table, plan)
     except OSError as exc:
         raise LakeError(f"cannot read the manifests of {name}'s old snapshots: {exc}") from exc
     _commit_removal(table, plan)
@@ -175,6 +179,13 @@ def _files_of(table: Table, plan: ExpiryPlan) -> list[str]:
             if manifest.manifest_path not in kept:
                 files.append(manifest.manifest_path)
     return files
+
+
+def _sidecars_only_of(table: Table, plan: ExpiryPlan) -> list[str]:
+    """Property files (lake/sidecar.py) that expired snapshots reference and no kept one does."""
+    expired_ids = {s.snapshot_id for s in plan.expire}
+    kept = [s for s in table.metadata.snapshots if s.snapshot_id not in expired_ids]
+    return sorted(sidecar_files(table, plan.expire) - sidecar_files(table, kept))
 
 
 def _deleted_by(entries: Iterable, snapshot_ids: set[int]) -> list[str]:

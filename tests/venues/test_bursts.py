@@ -10,6 +10,7 @@ from schemahub.config import Config
 from schemahub.decode import decoder_for
 from schemahub.decode.base import FrameKind
 from schemahub.venues import open_session
+from schemahub.venues.connection import BURST_SECONDS
 from schemahub.venues.events import ReceivedBatch
 from tests.venues.helpers import KeepingSink
 
@@ -82,3 +83,14 @@ async def test_a_burst_reads_as_the_per_frame_decoder_reads_each_frame() -> None
     stats = conn.shared.stats
     # two trades land; the NaN trade, the binary and the non-JSON frames are rejects
     assert (stats.frames, stats.trades, stats.rejects, stats.binary) == (6, 2, 3, 1)
+
+
+def test_a_burst_waits_at_most_burst_seconds_even_if_the_clock_steps_back() -> None:
+    clock = [1_000.0]
+    conn = connection(KeepingSink(), clock)
+    assert not conn.take(trade(0))  # one frame: not due yet
+    clock[0] = 0.0  # the wall clock stepped back (NTP)
+    # the read loop waits this long for more frames before handing the burst on
+    assert 0.0 <= conn._time_to_wait() <= BURST_SECONDS
+    clock[0] = 1_000.0 + 2 * BURST_SECONDS
+    assert conn.take(trade(1))  # due by age

@@ -249,7 +249,9 @@ class Connection:
         """Seconds until the next action: handing on a burst, an app-level ping, or giving up
         on silence."""
         if self.burst:
-            return max(0.0, self.burst_at[0] + BURST_SECONDS - self.shared.clock())
+            # bounded by BURST_SECONDS even if the wall clock stepped back meanwhile
+            left = self.burst_at[0] + BURST_SECONDS - self.shared.clock()
+            return min(BURST_SECONDS, max(0.0, left))
         opts = self.shared.options
         since = self.last_frame_at or self.opened_at or self.shared.clock()
         idle = self.shared.clock() - since

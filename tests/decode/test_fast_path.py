@@ -63,9 +63,7 @@ def overrides(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[di
 
 def full_path(module: Any, frame: str, keep: bool) -> DecodedFrame:
     """What the venue's Field machinery alone says about ``frame``."""
-    if module is binance:
-        return decode_envelope(frame, lambda value, raw: binance._dispatch(value, raw, keep))
-    return decode_envelope(frame, lambda value, _raw: module._dispatch(value, keep))
+    return decode_envelope(frame, lambda value, raw: module._dispatch(value, raw, keep))
 
 
 BINANCE = overrides(

@@ -147,6 +147,20 @@ def try_fast(frame: str | bytes, fast: FastPath, keep_payload: bool) -> DecodedF
         return None  # not JSON, or a payload orjson cannot write: the full path reports it
 
 
+FullPath = Callable[[Any, str | bytes, bool], DecodedFrame]
+
+
+def decode_fast_or_full(
+    frame: str | bytes, fast: FastPath, full: FullPath, keep_payload: bool
+) -> DecodedFrame:
+    """A venue's ``decode_frame``: its fast path, else its full path (``full(value, raw,
+    keep_payload)`` on the parsed frame, through :func:`decode_envelope`)."""
+    decoded = try_fast(frame, fast, keep_payload)
+    if decoded is None:
+        decoded = decode_envelope(frame, lambda value, raw: full(value, raw, keep_payload))
+    return decoded
+
+
 def venue_error(frame: str | bytes, detail: str) -> DecodedFrame:
     """A REST body that is the venue's error reply: MALFORMED, label "error", venue's words."""
     return malformed(frame, f"venue error: {detail}", label="error", detail=detail)

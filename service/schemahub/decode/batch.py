@@ -14,37 +14,14 @@ built, else by msgspec structs (:mod:`schemahub.decode.columnar`); both give the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-import pyarrow as pa
-
-from schemahub.decode.base import DecodedFrame
 from schemahub.decode.batch_venues import VENUES
-from schemahub.decode.columnar import FRAME_COLUMN, decode_columnar
+from schemahub.decode.columnar import FRAME_COLUMN, DecodedBatch, decode_columnar
 from schemahub.decode.native import AVAILABLE as NATIVE_AVAILABLE
 from schemahub.decode.native import decode_native
 from schemahub.errors import UsageError
 
 __all__ = ["FRAME_COLUMN", "NATIVE_AVAILABLE", "DecodedBatch", "decode_batch"]
-
-
-@dataclass(slots=True)
-class DecodedBatch:
-    """The outcome of decoding ``frames`` (a sequence of N frames) of one venue."""
-
-    # Trades of the frames the columnar path took: the venue's NATIVE_SCHEMA columns (no
-    # _raw_payload) plus FRAME_COLUMN, in frame order and, within a frame, in the frame's order.
-    trades: pa.Table
-    # Frames the columnar path did not take, by index: decode_frame(frame, keep_payload=False).
-    slow: dict[int, DecodedFrame] = field(default_factory=dict)
-    # Per frame (all N), the frame's sequence number where the venue has one (Coinbase
-    # Advanced ``sequence_num``), else None. None (not a list) for venues without the notion.
-    sequence_nums: list[int | None] | None = None
-
-    @property
-    def trade_count(self) -> int:
-        """Trades in the batch: columnar rows plus the slow frames' trades."""
-        return self.trades.num_rows + sum(len(d.trades) for d in self.slow.values())
 
 
 def decode_batch(venue: str, frames: Sequence[str | bytes], *, native: bool = True) -> DecodedBatch:
@@ -57,7 +34,5 @@ def decode_batch(venue: str, frames: Sequence[str | bytes], *, native: bool = Tr
     if spec is None:
         raise UsageError(f"unknown venue {venue!r}; expected one of {', '.join(VENUES)}")
     if native and NATIVE_AVAILABLE:
-        result = decode_native(venue, spec, frames)
-    else:
-        result = decode_columnar(spec, frames)
-    return DecodedBatch(result.trades, result.slow, result.sequence_nums)
+        return decode_native(venue, spec, frames)
+    return decode_columnar(spec, frames)

@@ -34,12 +34,12 @@ from schemahub.decode.base import (
     NativeRecord,
     control,
     decode_envelope,
+    decode_fast_or_full,
     dump,
     frame_text,
     require_list,
     require_symbol,
     shape_of,
-    try_fast,
     venue_error,
 )
 from schemahub.decode.fields import (
@@ -91,10 +91,7 @@ _REST_FIELDS = (
 
 def decode_frame(frame: str | bytes, keep_payload: bool = True) -> DecodedFrame:
     """Decode one Binance websocket frame (plain or combined-stream)."""
-    decoded = try_fast(frame, _fast_trade, keep_payload)
-    if decoded is None:
-        decoded = decode_envelope(frame, lambda value, raw: _dispatch(value, raw, keep_payload))
-    return decoded
+    return decode_fast_or_full(frame, _fast_trade, _dispatch, keep_payload)
 
 
 def decode_rest_trades(body: str | bytes, symbol: str, keep_payload: bool = True) -> DecodedFrame:

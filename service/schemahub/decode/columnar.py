@@ -80,12 +80,22 @@ class ColumnarVenue:
 
 
 @dataclass(slots=True)
-class ColumnarResult:
-    """What :func:`decode_columnar` returns (``DecodedBatch`` is built from it)."""
+class DecodedBatch:
+    """The outcome of decoding ``frames`` (a sequence of N frames) of one venue."""
 
+    # Trades of the frames the columnar path took: the venue's NATIVE_SCHEMA columns (no
+    # _raw_payload) plus FRAME_COLUMN, in frame order and, within a frame, in the frame's order.
     trades: pa.Table
-    slow: dict[int, DecodedFrame]
-    sequence_nums: list[int | None] | None
+    # Frames the columnar path did not take, by index: decode_frame(frame, keep_payload=False).
+    slow: dict[int, DecodedFrame] = field(default_factory=dict)
+    # Per frame (all N), the frame's sequence number where the venue has one (Coinbase
+    # Advanced ``sequence_num``), else None. None (not a list) for venues without the notion.
+    sequence_nums: list[int | None] | None = None
+
+    @property
+    def trade_count(self) -> int:
+        """Trades in the batch: columnar rows plus the slow frames' trades."""
+        return self.trades.num_rows + sum(len(d.trades) for d in self.slow.values())
 
 
 def output_schema(schema: pa.Schema) -> pa.Schema:
@@ -93,7 +103,7 @@ def output_schema(schema: pa.Schema) -> pa.Schema:
     return schema.append(pa.field(FRAME_COLUMN, pa.int32(), nullable=False))
 
 
-def decode_columnar(venue: ColumnarVenue, frames: Sequence[str | bytes]) -> ColumnarResult:
+def decode_columnar(venue: ColumnarVenue, frames: Sequence[str | bytes]) -> DecodedBatch:
     """Decode ``frames`` of one venue: columnar where the usual shape holds, else per frame."""
     taken, values, slow_idx = _parse(venue.decoders, frames)
     rows = venue.explode(values)
@@ -112,7 +122,7 @@ def decode_columnar(venue: ColumnarVenue, frames: Sequence[str | bytes]) -> Colu
     sequence_nums = None
     if venue.sequence_num is not None:
         sequence_nums = _sequence_nums(venue.sequence_num, len(frames), taken, values, slow)
-    return ColumnarResult(table, slow, sequence_nums)
+    return DecodedBatch(table, slow, sequence_nums)
 
 
 def _parse(

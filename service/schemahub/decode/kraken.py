@@ -34,11 +34,11 @@ from schemahub.decode.base import (
     NativeRecord,
     control,
     decode_envelope,
+    decode_fast_or_full,
     dump,
     require_list,
     require_symbol,
     shape_of,
-    try_fast,
     venue_error,
 )
 from schemahub.decode.fields import (
@@ -102,10 +102,7 @@ _TRADES = FrameKind.TRADES
 
 def decode_frame(frame: str | bytes, keep_payload: bool = True) -> DecodedFrame:
     """Decode one Kraken websocket frame (v2 decoded; v1 recognized as CONTROL)."""
-    decoded = try_fast(frame, _fast_trades, keep_payload)
-    if decoded is None:
-        decoded = decode_envelope(frame, lambda value, _raw: _dispatch(value, keep_payload))
-    return decoded
+    return decode_fast_or_full(frame, _fast_trades, _dispatch, keep_payload)
 
 
 def decode_rest_trades(body: str | bytes, symbol: str, keep_payload: bool = True) -> DecodedFrame:
@@ -114,7 +111,7 @@ def decode_rest_trades(body: str | bytes, symbol: str, keep_payload: bool = True
     return decode_envelope(body, lambda value, raw: _rest_page(value, raw, extras, keep_payload))
 
 
-def _dispatch(value: Any, keep_payload: bool) -> DecodedFrame:
+def _dispatch(value: Any, _raw: str | bytes, keep_payload: bool) -> DecodedFrame:
     if isinstance(value, dict):
         if "channel" in value:
             return _channel(value, keep_payload)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemahub.decode.columnar import ColumnarResult, ColumnarVenue, output_schema
+from schemahub.decode.columnar import ColumnarVenue, DecodedBatch, output_schema
 from schemahub.errors import UsageError
 
 try:
@@ -49,7 +49,7 @@ class _Layout:
 _LAYOUTS: dict[str, _Layout] = {}  # filled once per venue; the same answer every time
 
 
-def decode_native(name: str, venue: ColumnarVenue, frames: Sequence[str | bytes]) -> ColumnarResult:
+def decode_native(name: str, venue: ColumnarVenue, frames: Sequence[str | bytes]) -> DecodedBatch:
     """Decode ``frames`` of venue ``name`` with the native parser; slow frames per frame.
 
     Raises :class:`UsageError` when the extension is not built or its columns for ``name`` do
@@ -73,7 +73,7 @@ def decode_native(name: str, venue: ColumnarVenue, frames: Sequence[str | bytes]
         sequence_nums = per_frame[0]
         for index, decoded in slow.items():
             sequence_nums[index] = decoded.sequence_num
-    return ColumnarResult(table, slow, sequence_nums)
+    return DecodedBatch(table, slow, sequence_nums)
 
 
 def native_columns(name: str) -> tuple[tuple[str, str, bool, bool], ...]:

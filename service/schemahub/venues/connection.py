@@ -19,7 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError
 
 from schemahub.decode.base import DecodedFrame, FrameKind, malformed
-from schemahub.decode.batch import FRAME_COLUMN, DecodedBatch, decode_batch
+from schemahub.decode.batch import DecodedBatch, decode_batch
+from schemahub.decode.columnar import output_schema
 from schemahub.errors import StaleConnectionError, SubscriptionError
 from schemahub.logs import RateLimitedLog
 from schemahub.venues.backoff import RetryPolicy
@@ -337,7 +338,7 @@ class Connection:
     def _per_frame(self, frames: list[str | bytes]) -> DecodedBatch:
         """The burst decoded frame by frame, every frame in ``slow``."""
         slow = {i: self._decode_one(frame) for i, frame in enumerate(frames)}
-        schema = self.shared.decoder.NATIVE_SCHEMA.append(pa.field(FRAME_COLUMN, pa.int32()))
+        schema = output_schema(self.shared.decoder.NATIVE_SCHEMA)
         sequence_nums = None
         if self.shared.venue.counts_frames:
             sequence_nums = [slow[i].sequence_num for i in range(len(frames))]

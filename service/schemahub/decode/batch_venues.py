@@ -10,6 +10,7 @@ sends its frames to the per-frame path until the struct learns it: slower, never
 from __future__ import annotations
 
 import sys
+from operator import attrgetter
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -28,8 +29,9 @@ DigitsId = Annotated[str, Meta(min_length=1, max_length=18)]  # digits checked p
 Positive = Annotated[float, Meta(gt=0.0, le=sys.float_info.max)]
 
 
-def _decoder(kind: type) -> msgspec.json.Decoder:
-    return msgspec.json.Decoder(kind)
+def _columns(items: list[Any], fields: dict[str, str]) -> dict[str, list[Any]]:
+    """Output column -> the ``fields[column]`` attribute of every item, in order."""
+    return {column: list(map(attrgetter(name), items)) for column, name in fields.items()}
 
 
 class _Wire(Struct, gc=False, forbid_unknown_fields=True, kw_only=True):
@@ -57,24 +59,26 @@ class BinanceCombined(_Wire, kw_only=True):
     data: BinanceTrade
 
 
+_BINANCE_COLUMNS = {
+    "symbol": "s",
+    "trade_id": "t",
+    "price": "p",
+    "qty": "q",
+    "trade_time": "T",
+    "is_buyer_maker": "m",
+    "event_time": "E",
+}
+
+
 def _binance_rows(values: list[Any]) -> Rows:
     trades = [v.data if type(v) is BinanceCombined else v for v in values]
     streams = [v.stream if type(v) is BinanceCombined else "@" for v in values]
-    columns = {
-        "symbol": [t.s for t in trades],
-        "trade_id": [t.t for t in trades],
-        "price": [t.p for t in trades],
-        "qty": [t.q for t in trades],
-        "trade_time": [t.T for t in trades],
-        "is_buyer_maker": [t.m for t in trades],
-        "event_time": [t.E for t in trades],
-    }
-    return Rows(columns, checked={"stream": streams})
+    return Rows(_columns(trades, _BINANCE_COLUMNS), checked={"stream": streams})
 
 
 BINANCE = ColumnarVenue(
     schema=binance.NATIVE_SCHEMA,
-    decoders=(_decoder(BinanceCombined), _decoder(BinanceTrade)),
+    decoders=(msgspec.json.Decoder(BinanceCombined), msgspec.json.Decoder(BinanceTrade)),
     explode=_binance_rows,
     rules=(("price", DECIMAL_TEXT), ("qty", DECIMAL_TEXT), ("stream", STREAM_NAME)),
     decode_frame=binance.decode_frame,
@@ -106,28 +110,20 @@ class CoinbaseFrame(_Wire, kw_only=True):
     events: Annotated[list[CoinbaseEvent], Meta(min_length=1)]
 
 
+# The struct fields are named as the raw table's columns.
+_COINBASE_COLUMNS = {name: name for name in CoinbaseTrade.__struct_fields__}
+
+
 def _coinbase_rows(values: list[Any]) -> Rows:
     trades = [t for v in values for event in v.events for t in event.trades]
     counts = [sum(len(event.trades) for event in v.events) for v in values]
-    columns = {
-        "product_id": [t.product_id for t in trades],
-        "trade_id": [t.trade_id for t in trades],
-        "price": [t.price for t in trades],
-        "size": [t.size for t in trades],
-        "side": [t.side for t in trades],
-        "time": [t.time for t in trades],
-    }
     per_frame = {"sequence_num": [v.sequence_num for v in values]}
-    return Rows(columns, counts, per_frame)
-
-
-def _coinbase_sequence(value: Any) -> int | None:
-    return value.sequence_num
+    return Rows(_columns(trades, _COINBASE_COLUMNS), counts, per_frame)
 
 
 COINBASE = ColumnarVenue(
     schema=coinbase.NATIVE_SCHEMA,
-    decoders=(_decoder(CoinbaseFrame),),
+    decoders=(msgspec.json.Decoder(CoinbaseFrame),),
     explode=_coinbase_rows,
     rules=(
         ("trade_id", DIGITS_ID),
@@ -137,7 +133,7 @@ COINBASE = ColumnarVenue(
     ),
     decode_frame=coinbase.decode_frame,
     constants=(("feed", "advanced"),),
-    sequence_num=_coinbase_sequence,
+    sequence_num=attrgetter("sequence_num"),
 )
 
 
@@ -160,23 +156,17 @@ class KrakenFrame(_Wire, kw_only=True):
     data: list[KrakenTrade]
 
 
+_KRAKEN_COLUMNS = {name: name for name in KrakenTrade.__struct_fields__}
+
+
 def _kraken_rows(values: list[Any]) -> Rows:
     trades = [t for v in values for t in v.data]
-    columns = {
-        "symbol": [t.symbol for t in trades],
-        "trade_id": [t.trade_id for t in trades],
-        "price": [t.price for t in trades],
-        "qty": [t.qty for t in trades],
-        "side": [t.side for t in trades],
-        "ord_type": [t.ord_type for t in trades],
-        "timestamp": [t.timestamp for t in trades],
-    }
-    return Rows(columns, [len(v.data) for v in values])
+    return Rows(_columns(trades, _KRAKEN_COLUMNS), [len(v.data) for v in values])
 
 
 KRAKEN = ColumnarVenue(
     schema=kraken.NATIVE_SCHEMA,
-    decoders=(_decoder(KrakenFrame),),
+    decoders=(msgspec.json.Decoder(KrakenFrame),),
     explode=_kraken_rows,
     rules=(("timestamp", ISO_TIME),),
     decode_frame=kraken.decode_frame,

@@ -179,14 +179,17 @@ class Ingest:
             trades = trades.filter(pa.array(keep))
         if fresh:
             frame_of = trades.column(FRAME_COLUMN).to_numpy()
-            seconds = np.fromiter(received_at, dtype=np.float64, count=len(received_at))
+            # only the frames these rows came from (a burst split by slow frames comes in runs)
+            first, last = int(frame_of[0]), int(frame_of[-1])
+            spanned = received_at[first : last + 1]
+            seconds = np.fromiter(spanned, dtype=np.float64, count=last + 1 - first)
             times = (seconds * 1_000_000).astype(np.int64)
             buffer = route.buffer
             if buffer is None:
                 buffer = route.buffer = self.buffers[decoder_for(venue).RAW_TABLE]
             native = trades.columns[: trades.num_columns - 1]  # FRAME_COLUMN is last
             arrays = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in native]
-            buffer.append_columns(arrays, source, pa.array(times[frame_of]))
+            buffer.append_columns(arrays, source, pa.array(times[frame_of - first]))
             route.trades_from(source).inc(fresh)
         opened = stats.gaps_opened - gaps_before
         if opened:

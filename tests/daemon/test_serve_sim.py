@@ -52,9 +52,13 @@ async def test_faults_on_the_feed_still_land_every_trade_once(tmp_path):
         config = daemon_config(sim, tmp_path / "warehouse", venues=venues)
         async with running(config) as daemon:
             await asyncio.sleep(8)
-            for _ in range(200):  # until each fault has happened at least once (bounded)
+            # until each fault has happened at least once (bounded): duplicates are only
+            # replayed on a resubscription, so they may need more than one reconnect
+            for _ in range(400):
                 stats = sim.stats()
-                if sum(stats.disconnects.values()) and stats.dropped_runs:
+                disconnected = sum(stats.disconnects.values())
+                dropped = sum(len(runs) for runs in stats.dropped_runs.values())
+                if disconnected and dropped and sum(stats.duplicates_replayed.values()):
                     break
                 await asyncio.sleep(0.1)
             sim.pause()

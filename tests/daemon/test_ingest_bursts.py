@@ -133,6 +133,6 @@ def test_string_trade_ids_must_be_ascii_digits() -> None:
     from schemahub.errors import DecodeError
 
     assert trade_ids(pa.chunked_array([["12", "007"]])).tolist() == [12, 7]
-    for bad in (["1a"], ["١٢"], ["-1"], [""]):
+    for bad in (["1a"], ["١٢"], ["-1"], ["+1"], [" 1"], [""], ["1", "2 "]):
         with pytest.raises(DecodeError):
             trade_ids(pa.chunked_array([bad]))

@@ -64,7 +64,8 @@ def trade_ids(column: pa.ChunkedArray) -> np.ndarray:
     """Trade ids as int64: as they are, or parsed from strings of ASCII digits (Coinbase)."""
     if pa.types.is_integer(column.type):
         return column.to_numpy().astype(np.int64, copy=False)
-    digits = pc.all(pc.utf8_is_digit(column)).as_py() and pc.all(pc.ascii_is_alnum(column)).as_py()
-    if not digits:
+    # ascii_is_decimal: non-empty and ASCII 0-9 only, so no sign, space or other script's
+    # digits reaches the cast (which would take "+5" or " 5" as 5)
+    if not pc.all(pc.ascii_is_decimal(column)).as_py():
         raise DecodeError("trade ids of a burst must be integers or strings of ASCII digits")
     return pc.cast(column, pa.int64()).to_numpy()

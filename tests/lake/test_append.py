@@ -5,17 +5,26 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from pyiceberg.io import pyarrow as iceberg_arrow
 from pyiceberg.partitioning import PartitionKey
+from pyiceberg.schema import sanitize_column_names
 from pyiceberg.table import Transaction, WriteTask
+from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.update import update_table_metadata
 
 from schemahub.config import LakeConfig
 from schemahub.lake import QUARANTINE_TABLE, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
-from schemahub.lake.append import LeanTransaction, append_table, single_partition_key
-from schemahub.lake.schemas import UNIFIED_SCHEMA
+from schemahub.lake.append import (
+    LeanTransaction,
+    append_table,
+    plain_types,
+    single_partition_key,
+)
+from schemahub.lake.datafiles import file_layout
+from schemahub.lake.schemas import QUARANTINE_SCHEMA, UNIFIED_SCHEMA
 
 DAY = datetime(2026, 3, 4, tzinfo=UTC)
 
@@ -46,8 +55,8 @@ def parameters(fn) -> list[str]:
 
 
 def test_the_pyiceberg_internals_used_keep_their_shape():
-    # If one of these fails after a pyiceberg upgrade, revisit schemahub/lake/append.py.
-    assert parameters(iceberg_arrow.write_file) == ["io", "table_metadata", "tasks"]
+    # If one of these fails after a pyiceberg upgrade, revisit schemahub/lake/append.py and
+    # schemahub/lake/datafiles.py (which writes files as pyiceberg's write_file does).
     assert parameters(iceberg_arrow.bin_pack_arrow_table) == ["tbl", "target_file_size"]
     assert parameters(iceberg_arrow._dataframe_to_data_files)[:4] == [
         "table_metadata",
@@ -58,16 +67,39 @@ def test_the_pyiceberg_internals_used_keep_their_shape():
     assert {"provided_schema", "downcast_ns_timestamp_to_us", "format_version"} <= set(
         parameters(iceberg_arrow._check_pyarrow_schema_compatible)
     )
-    assert {"name_mapping", "downcast_ns_timestamp_to_us", "format_version"} <= set(
-        parameters(iceberg_arrow.pyarrow_to_schema)
-    )
+    assert parameters(iceberg_arrow._get_parquet_writer_kwargs) == ["table_properties"]
+    assert parameters(iceberg_arrow.compute_statistics_plan) == ["schema", "table_properties"]
+    assert parameters(iceberg_arrow.parquet_path_to_id_mapping) == ["schema"]
+    assert parameters(iceberg_arrow.data_file_statistics_from_parquet_metadata) == [
+        "parquet_metadata",
+        "stats_columns",
+        "parquet_column_mapping",
+    ]
+    assert {"include_field_ids"} <= set(parameters(iceberg_arrow.schema_to_pyarrow))
+    assert parameters(load_location_provider) == ["table_location", "table_properties"]
+    assert parameters(sanitize_column_names) == ["schema"]
     assert {"write_uuid", "task_id", "schema", "record_batches", "partition_key"} <= {
         f.name for f in fields(WriteTask)
     }
+    assert parameters(WriteTask.generate_data_file_filename) == ["self", "extension"]
     assert {"field_values", "partition_spec", "schema"} <= {f.name for f in fields(PartitionKey)}
     assert parameters(update_table_metadata)[:2] == ["base_metadata", "updates"]
     assert parameters(Transaction._append_snapshot_producer)[:2] == ["self", "snapshot_properties"]
     assert isinstance(inspect.getattr_static(Transaction, "table_metadata"), property)
+    # Our files are written as ParquetFormatWriter writes them, statistics included.
+    writer_source = inspect.getsource(iceberg_arrow.ParquetFormatWriter)
+    for call in (
+        "_get_parquet_writer_kwargs(properties)",
+        "store_decimal_as_integer=True",
+        "row_group_size=self._row_group_size",
+        "data_file_statistics_from_parquet_metadata(",
+        "compute_statistics_plan(self._file_schema, self._properties)",
+        "parquet_path_to_id_mapping(self._file_schema)",
+    ):
+        assert call in writer_source, call
+    write_source = inspect.getsource(iceberg_arrow.write_file)
+    for call in ("load_location_provider(", "generate_data_file_filename(", "len(fo)"):
+        assert call in write_source, call
 
 
 def other_lake(tmp_path) -> Lake:
@@ -77,20 +109,72 @@ def other_lake(tmp_path) -> Lake:
 
 
 def data_file_facts(table) -> list[tuple]:
+    """What pyiceberg records of each data file, but for its name, size and byte offsets."""
     facts = []
     for task in table.scan().plan_files():
         f = task.file
         facts.append(
             (
+                f.content,
+                f.file_format,
+                f.spec_id,
                 tuple(f.partition),
                 f.record_count,
                 dict(f.null_value_counts),
+                dict(f.nan_value_counts or {}),
                 dict(f.lower_bounds),
                 dict(f.upper_bounds),
                 dict(f.value_counts),
+                sorted(f.column_sizes),
             )
         )
     return sorted(facts, key=repr)
+
+
+def encoded(data: pa.Table, names: tuple[str, ...], index: pa.DataType | None = None) -> pa.Table:
+    """``data`` with the columns ``names`` dictionary-encoded, as the raw buffers hold them."""
+    index = index or pa.int8()
+    for name in names:
+        column = data.column(name).dictionary_encode().cast(pa.dictionary(index, pa.string()))
+        data = replaced(data, name, column)
+    return data
+
+
+def replaced(data: pa.Table, name: str, values) -> pa.Table:
+    """``data`` with column ``name`` replaced by ``values`` (same nullability, their type)."""
+    i = data.schema.get_field_index(name)
+    return data.set_column(i, data.schema.field(i).with_type(values.type), values)
+
+
+def set_target_file_size(*tables, size: int) -> None:
+    for table in tables:
+        with table.transaction() as txn:
+            txn.set_properties({"write.target-file-size-bytes": str(size)})
+
+
+def append_both(lake, tmp_path, name, ours_data, reference_data, *, target_size=None):
+    """Append with ours to ``lake`` and with Transaction.append to a second lake; both tables,
+    refreshed."""
+    ours, reference = lake.table(name), other_lake(tmp_path).table(name)
+    if target_size is not None:
+        set_target_file_size(ours, reference, size=target_size)
+        ours, reference = ours.refresh(), reference.refresh()
+    append_table(ours, ours_data, {"schemahub.test": "x"})
+    with reference.transaction() as txn:
+        txn.append(reference_data, snapshot_properties={"schemahub.test": "x"})
+    return ours.refresh(), reference.refresh()
+
+
+def assert_same_landing(ours, reference, sort_key: str) -> None:
+    """Same rows, same types, same data-file statistics and partitions."""
+    got, want = ours.scan().to_arrow(), reference.scan().to_arrow()
+    assert not any(pa.types.is_dictionary(t) for t in got.schema.types)
+    # pyiceberg writes dictionary input as it comes, and its scan then returns dictionaries.
+    want = want.cast(pa.schema(plain_types(want.schema)))
+    assert got.schema == want.schema
+    assert got.sort_by(sort_key).equals(want.sort_by(sort_key))
+    assert data_file_facts(ours) == data_file_facts(reference)
+    assert ours.current_snapshot().summary["schemahub.test"] == "x"
 
 
 @pytest.mark.parametrize(
@@ -98,27 +182,104 @@ def data_file_facts(table) -> list[tuple]:
     [(timedelta(hours=23), True), (timedelta(hours=50), False)],
     ids=["one-day", "three-days"],
 )
-def test_append_lands_what_pyiceberg_append_lands(lake, tmp_path, spread, one_partition):
+@pytest.mark.parametrize("dictionary", [(), ("exchange", "symbol", "side")], ids=["plain", "dict"])
+def test_append_lands_what_pyiceberg_append_lands(
+    lake, tmp_path, spread, one_partition, dictionary
+):
     data = rows(range(1, 301), spread=spread)
-    ours, reference = lake.table(UNIFIED_TABLE), other_lake(tmp_path).table(UNIFIED_TABLE)
-    assert (single_partition_key(ours.metadata, data) is not None) is one_partition
-
-    append_table(ours, data, {"schemahub.test": "x"})
-    with reference.transaction() as txn:
-        txn.append(data, snapshot_properties={"schemahub.test": "x"})
-
-    ours, reference = lake.table(UNIFIED_TABLE), reference.refresh()
-    assert (
-        ours.scan()
-        .to_arrow()
-        .sort_by("trade_id")
-        .equals(reference.scan().to_arrow().sort_by("trade_id"))
+    assert (single_partition_key(lake.table(UNIFIED_TABLE).metadata, data) is not None) is (
+        one_partition
     )
-    assert data_file_facts(ours) == data_file_facts(reference)
+    ours, reference = append_both(lake, tmp_path, UNIFIED_TABLE, encoded(data, dictionary), data)
+    assert_same_landing(ours, reference, "trade_id")
     assert len(data_file_facts(ours)) == (1 if one_partition else 3)
-    summary = ours.current_snapshot().summary
-    assert summary["schemahub.test"] == "x"
-    assert summary["added-records"] == "300"
+    assert ours.current_snapshot().summary["added-records"] == "300"
+
+
+@pytest.mark.parametrize("dictionary", [(), ("symbol", "side")], ids=["plain", "dict"])
+def test_an_append_past_the_target_file_size_is_split_as_pyiceberg_splits_it(
+    lake, tmp_path, dictionary
+):
+    data = rows(range(1, 3001), spread=timedelta(hours=2))
+    given = encoded(data, dictionary)
+    # pyiceberg packs by the in-memory bytes of what it is given: give both the same input.
+    target = given.nbytes // 4
+    ours, reference = append_both(lake, tmp_path, UNIFIED_TABLE, given, given, target_size=target)
+    assert_same_landing(ours, reference, "trade_id")
+    assert len(data_file_facts(ours)) >= 4
+
+
+def test_an_unpartitioned_table_lands_what_pyiceberg_lands(lake, tmp_path):
+    schema = lake.table(WATERMARKS_TABLE).schema().as_arrow()
+    data = pa.Table.from_pylist(
+        [
+            {
+                "exchange": "kraken",
+                "symbol": f"S{i}",
+                "high_water": i if i % 3 else None,
+                "open_gaps": i % 2,
+                "missing_ids": i,
+                "lost_ids": 0,
+                "gaps": None if i % 2 else "[[1, 2]]",
+                "updated_at": DAY + timedelta(seconds=i),
+            }
+            for i in range(40)
+        ],
+        schema=pa.schema(
+            [f.with_type(pa.string()) if f.type == pa.large_string() else f for f in schema]
+        ),
+    )
+    ours, reference = append_both(lake, tmp_path, WATERMARKS_TABLE, data, data)
+    assert_same_landing(ours, reference, "symbol")
+
+
+def test_data_needing_a_cast_or_another_order_lands_as_pyiceberg_lands_it(lake, tmp_path):
+    data = rows(range(1, 51), spread=timedelta(hours=1))
+    variants = [
+        replaced(data, column, pc.cast(data[column], pa.timestamp(unit, zone), False))
+        for column, unit, zone in (("ingest_ts", "ms", "UTC"), ("trade_ts", "us", "Etc/UTC"))
+    ]
+    variants.append(data.select(list(reversed(data.column_names))))
+    ours, reference = lake.table(UNIFIED_TABLE), other_lake(tmp_path).table(UNIFIED_TABLE)
+    for n, variant in enumerate(variants):
+        assert file_layout(ours.metadata, variant.schema) is None  # pyiceberg's path
+        variant = replaced(variant, "trade_id", pc.add(variant["trade_id"], 1000 * n))
+        append_table(ours, variant, {"schemahub.test": "x"})
+        reference.append(variant, snapshot_properties={"schemahub.test": "x"})
+    assert_same_landing(ours.refresh(), reference.refresh(), "trade_id")
+
+
+def test_wrong_timestamps_are_rejected_as_pyiceberg_rejects_them(lake, tmp_path):
+    data = rows(range(1, 51), spread=timedelta(hours=1))
+    ours, reference = lake.table(UNIFIED_TABLE), other_lake(tmp_path).table(UNIFIED_TABLE)
+    for bad_type in (
+        pa.timestamp("ns", tz="UTC"),
+        pa.timestamp("us"),
+        pa.string(),
+        pa.timestamp("ms", tz="UTC"),  # pyiceberg's day transform takes no ms timestamps
+    ):
+        bad = replaced(data, "trade_ts", pc.cast(data["trade_ts"], bad_type, False))
+        with pytest.raises(Exception) as ours_error:
+            append_table(ours, bad, {})
+        with pytest.raises(Exception) as theirs:
+            reference.append(bad)
+        assert type(ours_error.value) is type(theirs.value), bad_type
+    assert ours.refresh().current_snapshot() is None
+
+
+def test_the_file_layout_is_built_once_per_schema_and_input_types(lake):
+    table = lake.table(UNIFIED_TABLE)
+    data = rows([1], spread=timedelta(0))
+    layout = file_layout(table.metadata, data.schema)
+    assert layout is not None
+    assert file_layout(table.metadata, rows([2, 3], spread=timedelta(0)).schema) is layout
+    dictionary = file_layout(table.metadata, encoded(data, ("symbol",)).schema)
+    assert dictionary is not None and dictionary is not layout
+    assert dictionary.dictionary_columns == ("symbol",)
+    assert [f.metadata for f in dictionary.arrow_schema] == [
+        f.metadata for f in layout.arrow_schema
+    ]
+    assert set(layout.statistics_plan) == {f.field_id for f in table.schema().fields}
 
 
 def test_single_partition_key_is_the_day_of_the_rows(lake):
@@ -181,17 +342,71 @@ def test_duckdb_reads_a_single_partition_append(lake, duckdb_con):
     assert [r[2] for r in got] == data["trade_ts"].to_pylist()
 
 
-def test_written_files_keep_dictionaries_small(lake):
-    table = lake.table(UNIFIED_TABLE)
-    data = rows(range(60_000), spread=timedelta(hours=1))
-    scrambled = [(i * 2_654_435_761 % 4_294_967_291) / 1_000_003 for i in range(60_000)]
-    price_field = data.schema.field("price")
-    append_table(table, data.set_column(4, price_field, pa.array(scrambled)), {})
-    (task,) = lake.table(UNIFIED_TABLE).scan().plan_files()
+def file_columns(table) -> dict[str, pq.ColumnChunkMetaData]:
+    """The column chunks of the one row group of the one data file of ``table``."""
+    (task,) = table.scan().plan_files()
     meta = pq.read_metadata(task.file.file_path.removeprefix("file://"))
-    price = meta.row_group(0).column(data.schema.get_field_index("price"))
-    # 60,000 distinct prices would make a 480 KB dictionary. Past the table's 32 KiB limit the
-    # writer stops it at the end of the batch it is in (pyiceberg writes 20,000 values at a time:
-    # 160 KB) and writes plain pages from there.
-    assert price.has_dictionary_page
-    assert price.data_page_offset - price.dictionary_page_offset <= 20_000 * 8 + 1_000
+    assert meta.num_row_groups == 1
+    group = meta.row_group(0)
+    return {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+
+
+def test_only_columns_that_repeat_are_dictionary_encoded(lake):
+    data = rows(range(60_000), spread=timedelta(hours=1))
+    append_table(lake.table(UNIFIED_TABLE), data, {})
+    columns = file_columns(lake.table(UNIFIED_TABLE))
+    # exchange, symbol, side repeat; ids, prices and times (nearly) never do: no dictionary is
+    # built for them only to be abandoned at the table's 32 KiB dictionary limit.
+    assert {n for n, c in columns.items() if c.has_dictionary_page} == {
+        "exchange",
+        "symbol",
+        "side",
+    }
+    assert "PLAIN" in columns["price"].encodings
+
+
+def test_unique_strings_are_written_plain(lake):
+    table = lake.table(QUARANTINE_TABLE)
+    data = pa.Table.from_pylist(
+        [
+            {
+                "exchange": "kraken",
+                "source": "ws",
+                "reason": f"bad frame {i}",
+                "raw_payload": None if i % 7 == 0 else f'{{"n": {i}}}',
+                "quarantined_at": DAY + timedelta(seconds=i),
+            }
+            for i in range(2_000)
+        ],
+        schema=QUARANTINE_SCHEMA,
+    )
+    append_table(table, encoded(data, ("source",), pa.int16()), {})
+    columns = file_columns(lake.table(QUARANTINE_TABLE))
+    dictionary = {n for n, c in columns.items() if c.has_dictionary_page}
+    assert dictionary == {"exchange", "source"}
+    assert columns["raw_payload"].statistics.null_count == len(range(0, 2_000, 7))
+
+
+def test_dictionary_columns_read_back_as_plain_strings(lake, duckdb_con):
+    data = rows(range(1, 501), spread=timedelta(hours=5))
+    append_table(lake.table(UNIFIED_TABLE), encoded(data, ("exchange", "symbol", "side")), {})
+    table = lake.table(UNIFIED_TABLE)
+    scanned = table.scan().to_arrow().sort_by("trade_id")
+    assert not any(pa.types.is_dictionary(t) for t in scanned.schema.types)
+    assert scanned.cast(data.schema).equals(data)
+    (task,) = table.scan().plan_files()
+    in_file = pq.read_table(task.file.file_path.removeprefix("file://"))
+    assert in_file.schema.field("symbol").type == pa.string()
+    assert in_file.schema.field("symbol").metadata == {b"PARQUET:field_id": b"2"}
+    described = duckdb_con.execute(
+        f"DESCRIBE SELECT * FROM iceberg_scan('{table.metadata_location}')"
+    ).fetchall()
+    types = {row[0]: row[1] for row in described}
+    assert [types[n] for n in ("exchange", "symbol", "side")] == ["VARCHAR"] * 3
+    got = duckdb_con.execute(
+        f"SELECT exchange, symbol, side, trade_id FROM iceberg_scan('{table.metadata_location}') "
+        "ORDER BY trade_id"
+    ).fetchall()
+    assert got == list(
+        zip(*(data[n].to_pylist() for n in ("exchange", "symbol", "side", "trade_id")), strict=True)
+    )

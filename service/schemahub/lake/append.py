@@ -14,38 +14,34 @@ This is the one module that uses pyiceberg internals (written against pyiceberg 
    partition, even when there is one. A flush almost always falls in one day: when the min and
    max of the partition column land in the same partition (order-preserving transforms only),
    the rows are written as they are, with that partition key.
+3. pyiceberg's ``write_file`` rebuilds every record batch through a schema visitor, bin-packs
+   the table and dictionary-encodes every column (ids, times and sizes build a dictionary that
+   is then abandoned). Rows of one partition (or of an unpartitioned table) that already have
+   the table's types are written by :mod:`schemahub.lake.datafiles` instead: the columns are
+   re-labelled with a cached file schema, dictionary encoding is kept for the columns that
+   repeat, and columns that arrive dictionary-encoded are written from their dictionary.
+   Everything else takes pyiceberg's path, with dictionary columns decoded first, so every data
+   file reads back with the table's plain types.
 """
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.io import FileIO
-from pyiceberg.io.pyarrow import (
-    _check_pyarrow_schema_compatible,
-    _dataframe_to_data_files,
-    bin_pack_arrow_table,
-    pyarrow_to_schema,
-    write_file,
-)
+from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
-from pyiceberg.table import (
-    DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE,
-    Table,
-    TableProperties,
-    Transaction,
-    WriteTask,
-)
+from pyiceberg.table import DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE, Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.update import update_table_metadata
 from pyiceberg.transforms import IdentityTransform, TimeTransform
 from pyiceberg.utils.config import Config
-from pyiceberg.utils.properties import property_as_int
+
+from schemahub.lake.datafiles import file_layout, write_data_files
 
 
 class LeanTransaction(Transaction):
@@ -74,7 +70,7 @@ def append_table(table: Table, data: pa.Table, properties: dict[str, str]) -> No
         metadata = txn.table_metadata
         _check_pyarrow_schema_compatible(
             metadata.schema(),
-            provided_schema=data.schema,
+            provided_schema=plain_types(data.schema),
             downcast_ns_timestamp_to_us=_downcast_ns(),
             format_version=metadata.format_version,
         )
@@ -88,33 +84,15 @@ def append_table(table: Table, data: pa.Table, properties: dict[str, str]) -> No
 def data_files(
     metadata: TableMetadata, data: pa.Table, io: FileIO, write_uuid: uuid.UUID
 ) -> Iterable[DataFile]:
-    """Write ``data`` as Parquet data files of the table, one partition key when it can."""
-    key = single_partition_key(metadata, data)
-    if key is None:
-        return _dataframe_to_data_files(metadata, data, io, write_uuid=write_uuid)
-    task_schema = pyarrow_to_schema(
-        data.schema,
-        name_mapping=metadata.schema().name_mapping,
-        downcast_ns_timestamp_to_us=_downcast_ns(),
-        format_version=metadata.format_version,
-    )
-    target = property_as_int(
-        metadata.properties,
-        TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
-        TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT,
-    )
-    counter = itertools.count(0)
-    tasks = (
-        WriteTask(
-            write_uuid=write_uuid,
-            task_id=next(counter),
-            record_batches=batches,
-            partition_key=key,
-            schema=task_schema,
-        )
-        for batches in bin_pack_arrow_table(data, target)
-    )
-    return write_file(io=io, table_metadata=metadata, tasks=tasks)
+    """Write ``data`` as Parquet data files of the table: with our writer when every row falls
+    in one partition (or the table is unpartitioned) and the data has the table's types,
+    otherwise as ``Transaction.append`` does."""
+    unpartitioned = metadata.spec().is_unpartitioned()
+    key = None if unpartitioned else single_partition_key(metadata, data)
+    layout = file_layout(metadata, data.schema) if unpartitioned or key is not None else None
+    if layout is None:
+        return _dataframe_to_data_files(metadata, decoded(data), io, write_uuid=write_uuid)
+    return write_data_files(io, metadata, layout, data, key, write_uuid)
 
 
 def single_partition_key(metadata: TableMetadata, data: pa.Table) -> PartitionKey | None:
@@ -142,6 +120,27 @@ def single_partition_key(metadata: TableMetadata, data: pa.Table) -> PartitionKe
         field_values=[PartitionFieldValue(field=field, value=low)],
         partition_spec=spec,
         schema=schema,
+    )
+
+
+def plain_types(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with dictionary types replaced by their value types: what Iceberg sees (and
+    pyiceberg then does not log a warning per dictionary column on every append)."""
+    if not any(pa.types.is_dictionary(t) for t in schema.types):
+        return schema
+    return pa.schema(
+        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema
+    )
+
+
+def decoded(data: pa.Table) -> pa.Table:
+    """``data`` with its dictionary columns decoded (pyiceberg would write them as dictionary
+    types, which pyarrow-based readers of the file then return instead of the plain type)."""
+    if not any(pa.types.is_dictionary(t) for t in data.schema.types):
+        return data
+    return pa.Table.from_arrays(
+        [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in data.columns],
+        schema=plain_types(data.schema),
     )
 
 

@@ -1,6 +1,6 @@
 # SchemaHub daemon image (AWS ECS). Build: docker build -t schemahub .
 FROM python:3.11-slim AS build
-# The native frame decoder (service/schemahub/decode/_native.c) is compiled here.
+# The native extensions (decode/_native.c, mapping/_iso.c under service/schemahub) are compiled here.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*

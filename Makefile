@@ -9,7 +9,8 @@ SHARED ?= ../shared
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py service/schemahub/decode/_native.c
+$(VENV)/.installed: pyproject.toml setup.py service/schemahub/decode/_native.c \
+                    service/schemahub/mapping/_iso.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -30,6 +30,7 @@ from types import MappingProxyType
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemahub.mapping import isoparse
 from schemahub.mapping.kernels import (
     MAX_EPOCH_US,
     MIN_EPOCH_US,
@@ -146,6 +147,14 @@ def iso8601(values: pa.Array) -> StepResult:
     Fractions beyond microseconds (Coinbase sends nanoseconds) are truncated, not rounded, so a
     trade never moves into the next microsecond.
     """
+    if isoparse.AVAILABLE:
+        # One C pass instead of regex + cast + range check; same rows (tests/mapping prove it).
+        return StepResult(*isoparse.parse_iso8601_us(values))
+    return iso8601_arrow(values)
+
+
+def iso8601_arrow(values: pa.Array) -> StepResult:
+    """The Arrow path of :func:`iso8601`: without the native parser, and its reference."""
     ok = matches(values, _ISO_MICROS)
     if not pc.all(ok).as_py():
         values = pc.replace_substring_regex(values, _ISO_TOO_PRECISE, r"\1\2")

@@ -4,8 +4,10 @@ Appends only copy each record's values into a tuple (one C-level ``itemgetter`` 
 record), so they stay cheap at one call per websocket frame. Every ``chunk_rows`` rows the
 pending tuples are converted to Arrow column by column and compacted (repeating strings such
 as the symbol and ``_source`` become dictionary arrays with 1-byte indices), so what the buffer
-holds is Arrow memory, not Python objects. ``drain()`` returns plain columns of exactly
-``raw_table_schema(native_schema)``.
+holds is Arrow memory, not Python objects. ``drain()`` returns the columns of
+``raw_table_schema(native_schema)``; a column held dictionary-encoded throughout drains as one
+dictionary array of the column's type, since both its readers (the Parquet writer and the
+mapping) do less work on the dictionary than on the decoded strings.
 
 Records that cannot land (a required column missing or null, a value of the wrong type) never
 stop the buffer: they are set aside as :class:`~schemahub.decode.base.Reject` for the quarantine,
@@ -153,14 +155,15 @@ class RawBuffer:
         return self._sealed_bytes + self._batch_bytes + self._pending_bytes()
 
     def drain(self) -> pa.Table:
-        """Everything buffered, in append order, as a table of ``self.schema``; then empty."""
+        """Everything buffered, in append order, as a table of ``self.schema`` (where a column
+        was held dictionary-encoded, a dictionary of the column's type); then empty."""
         if self._pending:
             self._seal()
         if self._batches:
             self._seal_batches()
-        table = pa.Table.from_arrays(
-            [self._column(i, field) for i, field in enumerate(self.schema)], schema=self.schema
-        )
+        arrays = [self._column(i, field) for i, field in enumerate(self.schema)]
+        fields = [f.with_type(a.type) for f, a in zip(self.schema, arrays, strict=True)]
+        table = pa.Table.from_arrays(arrays, schema=pa.schema(fields, self.schema.metadata))
         self._chunks, self._sealed_rows, self._sealed_bytes = [], 0, 0
         self.rows = 0
         return table
@@ -170,9 +173,12 @@ class RawBuffer:
         rejects, self._rejects = self._rejects, []
         return rejects
 
-    def _column(self, i: int, field: pa.Field) -> pa.ChunkedArray:
+    def _column(self, i: int, field: pa.Field) -> pa.Array | pa.ChunkedArray:
         if field.name == PAYLOAD and not self.keep_payload:
             return pa.chunked_array([pa.nulls(self._sealed_rows, field.type)], type=field.type)
+        parts = [chunk[i] for chunk in self._chunks]
+        if parts and all(isinstance(part, pa.DictionaryArray) for part in parts):
+            return columns.concat(parts)  # one dictionary for the whole flush
         return pa.chunked_array(
             [columns.plain(chunk[i], field.type) for chunk in self._chunks], type=field.type
         )

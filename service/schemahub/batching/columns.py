@@ -111,7 +111,19 @@ def concat(parts: list[pa.Array]) -> pa.Array:
     encoded = [isinstance(p, pa.DictionaryArray) for p in parts]
     if any(encoded) and not all(encoded):
         parts = [p.dictionary_decode() if e else p for p, e in zip(parts, encoded, strict=True)]
+    elif all(encoded) and len({p.indices.type for p in parts}) > 1:
+        parts = [_widen(p, _widest_index(parts)) for p in parts]
     return pa.concat_arrays(parts)
+
+
+def _widest_index(parts: list[pa.DictionaryArray]) -> pa.DataType:
+    return max((p.indices.type for p in parts), key=lambda t: t.bit_width)
+
+
+def _widen(array: pa.DictionaryArray, index_type: pa.DataType) -> pa.DictionaryArray:
+    if array.indices.type == index_type:
+        return array
+    return pa.DictionaryArray.from_arrays(array.indices.cast(index_type), array.dictionary)
 
 
 def plain(array: pa.Array, type_: pa.DataType) -> pa.Array:

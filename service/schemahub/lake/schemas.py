@@ -56,3 +56,12 @@ QUARANTINE_SCHEMA = pa.schema(
 def raw_table_schema(native: pa.Schema) -> pa.Schema:
     """A venue's raw table schema: its native columns plus the metadata columns."""
     return pa.schema([*native, *RAW_METADATA_FIELDS])
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with each dictionary-encoded field given its value type: the table schema a
+    batch with dictionary columns (a drained raw buffer) is rows of."""
+    fields = [
+        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema
+    ]
+    return pa.schema(fields, schema.metadata)

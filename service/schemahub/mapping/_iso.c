@@ -37,25 +37,24 @@ static int two(const unsigned char *s)
     return (s[0] - '0') * 10 + (s[1] - '0');
 }
 
-static int is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+static int is_leap(unsigned year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
 
-static int days_in_month(int year, int month)
+static unsigned days_in_month(unsigned year, unsigned month)
 {
-    static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const unsigned char DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return month == 2 && is_leap(year) ? 29 : DAYS[month - 1];
 }
 
-/* Days from 1970-01-01 to a valid proleptic Gregorian date (years 0..9999 here). */
-static int64_t days_from_civil(int year, int month, int day)
+/* Days from 1970-01-01 to a valid proleptic Gregorian date of years 0..9999. */
+static int64_t days_from_civil(unsigned year, unsigned month, unsigned day)
 {
-    /* Counting years from March puts the leap day last, so a year's day count is linear. */
-    int64_t y = (int64_t)year - (month <= 2);
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t year_of_era = y - era * 400;
-    int64_t month_from_march = (month + 9) % 12;
-    int64_t day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    return era * 146097 + day_of_era - 719468;
+    /* Counting years from March puts the leap day last, so a year's day count is linear. One
+     * extra 400-year era keeps every quantity unsigned (no idiv: divisions become multiplies). */
+    unsigned y = year + 400 - (month <= 2);
+    unsigned era = y / 400, year_of_era = y % 400;
+    unsigned day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    return (int64_t)era * 146097 + day_of_era - 719468 - 146097;
 }
 
 /* The zone at s (len bytes, to the end of the text) as seconds east of UTC; 0 when refused. */
@@ -85,21 +84,18 @@ static int parse_zone(const unsigned char *s, size_t len, int64_t *east)
 static size_t parse_fraction(const unsigned char *s, size_t len, int64_t *micros)
 {
     size_t n = 0;
-    int64_t value = 0;
-    while (n < len && n < 10 && is_digit(s[n])) {
-        if (n < 6)
-            value = value * 10 + (s[n] - '0');
+    while (n < len && is_digit(s[n]))
         n++;
-    }
     if (n == 0 || n > 9)
         return 0;
-    for (size_t k = n; k < 6; k++)
-        value *= 10;
+    int64_t value = 0;
+    for (size_t k = 0; k < 6; k++) /* digits past the sixth are dropped: truncation */
+        value = value * 10 + (k < n ? s[k] - '0' : 0);
     *micros = value;
     return n;
 }
 
-/* The date and time of the first 19 bytes, as UTC-less seconds since 1970; 0 when refused. */
+/* The date and time of the first 19 bytes, as zone-less seconds since 1970; 0 when refused. */
 static int parse_date_time(const unsigned char *s, int64_t *seconds)
 {
     int century = two(s), year_low = two(s + 2), month = two(s + 5), day = two(s + 8);
@@ -110,11 +106,11 @@ static int parse_date_time(const unsigned char *s, int64_t *seconds)
     if (century < 0 || year_low < 0 || month < 1 || month > 12 || day < 1 || hour < 0 ||
         hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
         return 0;
-    int year = century * 100 + year_low;
-    if (day > days_in_month(year, month))
+    unsigned year = (unsigned)(century * 100 + year_low);
+    if ((unsigned)day > days_in_month(year, (unsigned)month))
         return 0;
-    *seconds = days_from_civil(year, month, day) * SECONDS_PER_DAY + hour * 3600 + minute * 60 +
-               second;
+    int64_t days = days_from_civil(year, (unsigned)month, (unsigned)day);
+    *seconds = days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second;
     return 1;
 }
 

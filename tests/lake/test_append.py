@@ -20,11 +20,10 @@ from schemahub.lake import QUARANTINE_TABLE, UNIFIED_TABLE, WATERMARKS_TABLE, La
 from schemahub.lake.append import (
     LeanTransaction,
     append_table,
-    plain_types,
     single_partition_key,
 )
 from schemahub.lake.datafiles import file_layout
-from schemahub.lake.schemas import QUARANTINE_SCHEMA, UNIFIED_SCHEMA
+from schemahub.lake.schemas import QUARANTINE_SCHEMA, UNIFIED_SCHEMA, plain_schema
 
 DAY = datetime(2026, 3, 4, tzinfo=UTC)
 
@@ -170,7 +169,7 @@ def assert_same_landing(ours, reference, sort_key: str) -> None:
     got, want = ours.scan().to_arrow(), reference.scan().to_arrow()
     assert not any(pa.types.is_dictionary(t) for t in got.schema.types)
     # pyiceberg writes dictionary input as it comes, and its scan then returns dictionaries.
-    want = want.cast(pa.schema(plain_types(want.schema)))
+    want = want.cast(plain_schema(want.schema))
     assert got.schema == want.schema
     assert got.sort_by(sort_key).equals(want.sort_by(sort_key))
     assert data_file_facts(ours) == data_file_facts(reference)

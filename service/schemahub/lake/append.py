@@ -42,6 +42,7 @@ from pyiceberg.transforms import IdentityTransform, TimeTransform
 from pyiceberg.utils.config import Config
 
 from schemahub.lake.datafiles import file_layout, write_data_files
+from schemahub.lake.schemas import plain_schema
 
 
 class LeanTransaction(Transaction):
@@ -70,7 +71,9 @@ def append_table(table: Table, data: pa.Table, properties: dict[str, str]) -> No
         metadata = txn.table_metadata
         _check_pyarrow_schema_compatible(
             metadata.schema(),
-            provided_schema=plain_types(data.schema),
+            # Dictionary columns as their value types: what Iceberg sees (and pyiceberg then
+            # logs no warning per dictionary column on every append).
+            provided_schema=plain_schema(data.schema),
             downcast_ns_timestamp_to_us=_downcast_ns(),
             format_version=metadata.format_version,
         )
@@ -123,16 +126,6 @@ def single_partition_key(metadata: TableMetadata, data: pa.Table) -> PartitionKe
     )
 
 
-def plain_types(schema: pa.Schema) -> pa.Schema:
-    """``schema`` with dictionary types replaced by their value types: what Iceberg sees (and
-    pyiceberg then does not log a warning per dictionary column on every append)."""
-    if not any(pa.types.is_dictionary(t) for t in schema.types):
-        return schema
-    return pa.schema(
-        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema
-    )
-
-
 def decoded(data: pa.Table) -> pa.Table:
     """``data`` with its dictionary columns decoded (pyiceberg would write them as dictionary
     types, which pyarrow-based readers of the file then return instead of the plain type)."""
@@ -140,7 +133,7 @@ def decoded(data: pa.Table) -> pa.Table:
         return data
     return pa.Table.from_arrays(
         [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in data.columns],
-        schema=plain_types(data.schema),
+        schema=plain_schema(data.schema),
     )
 
 

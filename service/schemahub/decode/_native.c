@@ -195,39 +195,87 @@ static const SpecDef SPECS[] = {
     {"kraken", KRAKEN_COLUMNS, COUNT(KRAKEN_COLUMNS), KRAKEN_ROOTS, COUNT(KRAKEN_ROOTS)},
 };
 
-/* ---- growable buffers -------------------------------------------------------------------- */
+/* ---- output buffers ---------------------------------------------------------------------- */
 
+/* Each buffer is the storage of a ``bytes`` object that parse() hands to Python as it is: the
+ * values are written once, into memory Arrow then wraps without a copy. A call sizes the
+ * buffers up front from its input (see size_state), so the usual burst never grows one;
+ * growing stays as the fallback. The bytes object is ours alone (refcount 1) until returned,
+ * which is what _PyBytes_Resize needs. */
 typedef struct {
-    char *data;
-    size_t len; /* bytes in use (for bitmaps: bytes ever touched) */
+    PyObject *obj; /* the bytes object, NULL before buf_open */
+    char *data;    /* its storage */
+    size_t len;    /* bitmaps only: bytes ever touched (zeroed on first touch) */
     size_t cap;
 } Buf;
 
-/* Make room for ``need`` bytes in total; doubles the capacity, with overflow checks. */
-static int buf_reserve(Buf *b, size_t need)
+/* Resize the bytes object to exactly ``cap`` bytes (it may move). */
+static int buf_resize(Buf *b, size_t cap)
 {
-    if (need <= b->cap)
-        return OK;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < need) {
-        if (cap > (size_t)PY_SSIZE_T_MAX / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
-    if (cap > (size_t)PY_SSIZE_T_MAX) {
+    if (cap > (size_t)PY_SSIZE_T_MAX - sizeof(PyBytesObject)) {
         PyErr_NoMemory();
         return FAIL;
     }
-    char *data = PyMem_Realloc(b->data, cap);
-    if (data == NULL) {
-        PyErr_NoMemory();
+    if (_PyBytes_Resize(&b->obj, (Py_ssize_t)cap) != 0) {
+        b->data = NULL; /* _PyBytes_Resize freed the object and set an exception */
+        b->cap = 0;
         return FAIL;
     }
-    b->data = data;
+    b->data = PyBytes_AS_STRING(b->obj);
     b->cap = cap;
     return OK;
+}
+
+/* A buffer of ``cap`` bytes (at least 8: an empty bytes object is a shared singleton). */
+static int buf_open(Buf *b, size_t cap)
+{
+    cap = cap < 8 ? 8 : cap;
+    if (cap > (size_t)PY_SSIZE_T_MAX - sizeof(PyBytesObject)) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    b->obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+    if (b->obj == NULL)
+        return FAIL;
+    b->data = PyBytes_AS_STRING(b->obj);
+    b->len = 0;
+    b->cap = cap;
+    return OK;
+}
+
+/* Make room for ``need`` bytes in total: the fallback when the estimate was short. */
+static int buf_grow(Buf *b, size_t need)
+{
+    if (b->obj == NULL)
+        return buf_open(b, need);
+    size_t cap = b->cap;
+    while (cap < need)
+        cap = cap > (size_t)PY_SSIZE_T_MAX / 2 ? need : cap * 2;
+    return buf_resize(b, cap);
+}
+
+static inline int buf_reserve(Buf *b, size_t need)
+{
+    return need <= b->cap ? OK : buf_grow(b, need);
+}
+
+/* The bytes object cut to its first ``len`` bytes, handed to the caller (the Buf lets go). */
+static PyObject *buf_finish(Buf *b, size_t len)
+{
+    if (len != b->cap && buf_resize(b, len) != OK)
+        return NULL;
+    PyObject *obj = b->obj;
+    b->obj = NULL;
+    b->data = NULL;
+    b->cap = 0;
+    return obj;
+}
+
+static void buf_close(Buf *b)
+{
+    Py_CLEAR(b->obj);
+    b->data = NULL;
+    b->cap = 0;
 }
 
 /* Bit ``i`` of a bitmap set or cleared explicitly (rows are rewritten after a rollback). */
@@ -740,6 +788,128 @@ static int parse_value(State *st, Cursor *cur, const Node *node)
     }
 }
 
+/* ---- sizing a call's buffers up front ---------------------------------------------------- */
+
+#define FIRST_RESERVE_MAX ((size_t)1 << 26) /* bytes a buffer gets up front at most; then grows */
+#define CHARS_SHARE 4 /* a string column's text is a quarter of the frames' bytes at most, usually */
+
+/* The fewest bytes a value of ``node`` takes in a frame the walker accepts. */
+static size_t min_text(const Node *node)
+{
+    size_t least;
+    switch (node->kind) {
+    case N_OBJECT: {
+        int required = 0;
+        least = 2; /* the braces */
+        for (int i = 0; i < node->n_members; i++) {
+            const Member *m = &node->members[i];
+            if (m->required) {
+                least += m->key_len + 3 + min_text(m->node); /* the quotes and colon */
+                required++;
+            }
+        }
+        least += required > 1 ? (size_t)(required - 1) : 0; /* the commas */
+        break;
+    }
+    case N_ARRAY:
+        least = node->min_items ? 1 + (size_t)node->min_items * (min_text(node->item) + 1) : 2;
+        break;
+    case N_INT64: case N_NUMBER: least = 1; break;
+    case N_BOOL: least = 4; break;
+    case N_DIGITS: case N_DECIMAL: least = 3; break; /* a quoted digit */
+    case N_TIME: least = 22; break;                   /* YYYY-MM-DDTHH:MM:SSZ quoted */
+    case N_LITERAL:
+        least = SIZE_MAX;
+        for (int i = 0; i < node->n_literals; i++) {
+            size_t len = 2 + strlen(node->literals[i]);
+            least = len < least ? len : least;
+        }
+        break;
+    default: least = node->allow_empty ? 2 : 3; /* N_STRING */
+    }
+    return node->nullable && least > 4 ? 4 : least; /* null */
+}
+
+/* The fewest bytes one output row takes: rows are disjoint objects of the frames' text. */
+static size_t min_row_text(const Node *node)
+{
+    if (node->is_row)
+        return min_text(node);
+    if (node->kind == N_ARRAY)
+        return min_row_text(node->item);
+    size_t least = SIZE_MAX;
+    for (int i = 0; node->kind == N_OBJECT && i < node->n_members; i++) {
+        size_t member = min_row_text(node->members[i].node);
+        least = member < least ? member : least;
+    }
+    return least;
+}
+
+/* At least the UTF-8 size of ``frame``, without encoding it (exact for ASCII, which the venues
+ * send); 0 for anything but a str, which goes the slow way. */
+static size_t text_bound(PyObject *frame)
+{
+    if (!PyUnicode_CheckExact(frame))
+        return 0;
+    size_t length = (size_t)PyUnicode_GET_LENGTH(frame);
+    if (PyUnicode_IS_ASCII(frame))
+        return length;
+    int kind = PyUnicode_KIND(frame);
+    return length * (kind == PyUnicode_1BYTE_KIND ? 2 : kind == PyUnicode_2BYTE_KIND ? 3 : 4);
+}
+
+typedef struct {
+    size_t rows;  /* rows every column gets room for */
+    size_t chars; /* bytes of text every string column gets room for */
+} Sizes;
+
+/* What a call reserves for ``frames``: room for every row the text can hold, since rows cannot
+ * be fewer bytes than min_row_text (+1: the row being read when the text ends), and a share
+ * of the text per string column (the one estimate that may fall short: then buffers grow). */
+static Sizes first_sizes(const SpecDef *spec, PyObject *seq)
+{
+    size_t text = 0, least_row = SIZE_MAX;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        size_t bound = text_bound(PySequence_Fast_GET_ITEM(seq, i));
+        text = bound > SIZE_MAX - text ? SIZE_MAX : text + bound;
+    }
+    for (int k = 0; k < spec->n_roots; k++) {
+        size_t row = min_row_text(spec->roots[k]);
+        least_row = row < least_row ? row : least_row;
+    }
+    Sizes sizes = {text / least_row + 1, text / CHARS_SHARE + 64};
+    if (sizes.rows > FIRST_RESERVE_MAX / 8)
+        sizes.rows = FIRST_RESERVE_MAX / 8;
+    if (sizes.chars > FIRST_RESERVE_MAX)
+        sizes.chars = FIRST_RESERVE_MAX;
+    return sizes;
+}
+
+/* Every buffer of the call opened at its first size. */
+static int open_state(State *st, const SpecDef *spec, Sizes sizes)
+{
+    size_t bitmap = sizes.rows / 8 + 1;
+    st->spec = spec;
+    for (int c = 0; c < spec->n_columns; c++) {
+        const ColumnDef *def = &spec->columns[c];
+        Column *col = &st->columns[c];
+        size_t values = def->type == C_BOOL     ? bitmap
+                        : def->type == C_STRING ? (sizes.rows + 1) * 4
+                                                : sizes.rows * 8;
+        if (buf_open(&col->values, values) != OK)
+            return FAIL;
+        if (def->nullable && buf_open(&col->validity, bitmap) != OK)
+            return FAIL;
+        if (def->type == C_STRING) {
+            if (buf_open(&col->chars, sizes.chars) != OK)
+                return FAIL;
+            memset(col->values.data, 0, 4); /* the first string offset */
+        }
+    }
+    return buf_open(&st->frame_ids, sizes.rows * 4);
+}
+
 /* ---- one call: frames -> buffers ----------------------------------------------------------- */
 
 /* After a taken frame: its per-frame values onto its rows, and into the per-frame lists. */
@@ -802,37 +972,34 @@ static int parse_frame(State *st, PyObject *frame, int *order)
     return REFUSE;
 }
 
-static PyObject *bytes_of(const Buf *b, size_t len)
-{
-    return PyBytes_FromStringAndSize(len ? b->data : NULL, (Py_ssize_t)len);
-}
-
 static Py_ssize_t count_nulls(const Buf *validity, Py_ssize_t rows)
 {
-    Py_ssize_t nulls = 0;
-    for (Py_ssize_t i = 0; i < rows; i++)
-        nulls += !((unsigned char)validity->data[i >> 3] & (1u << (i & 7)));
-    return nulls;
+    const unsigned char *bits = (const unsigned char *)validity->data;
+    Py_ssize_t valid = 0, whole = rows >> 3;
+    for (Py_ssize_t i = 0; i < whole; i++)
+        valid += __builtin_popcount(bits[i]);
+    if (rows & 7) /* the last byte's bits past the rows may be left from a rollback */
+        valid += __builtin_popcount(bits[whole] & ((1u << (rows & 7)) - 1));
+    return rows - valid;
 }
 
-/* (null_count, validity bytes or None, values bytes, chars bytes or None) of column ``c``. */
-static PyObject *column_result(const State *st, int c)
+/* (null_count, validity bytes or None, values bytes, chars bytes or None) of column ``c``:
+ * the buffers themselves, cut to their length. */
+static PyObject *column_result(State *st, int c)
 {
-    const Column *col = &st->columns[c];
+    Column *col = &st->columns[c];
     const ColumnDef *def = &st->spec->columns[c];
-    Py_ssize_t rows = st->rows;
-    Py_ssize_t nulls = def->nullable ? count_nulls(&col->validity, rows) : 0;
-    PyObject *validity =
-        nulls ? bytes_of(&col->validity, (size_t)(rows + 7) / 8) : Py_NewRef(Py_None);
+    size_t rows = (size_t)st->rows, bitmap = (rows + 7) / 8;
+    Py_ssize_t nulls = def->nullable ? count_nulls(&col->validity, st->rows) : 0;
+    PyObject *validity = nulls ? buf_finish(&col->validity, bitmap) : Py_NewRef(Py_None);
     PyObject *values, *chars;
     if (def->type == C_STRING) {
         int32_t stop;
-        memcpy(&stop, col->values.data + (size_t)rows * 4, 4);
-        values = bytes_of(&col->values, (size_t)(rows + 1) * 4);
-        chars = bytes_of(&col->chars, (size_t)stop);
+        memcpy(&stop, col->values.data + rows * 4, 4);
+        values = buf_finish(&col->values, (rows + 1) * 4);
+        chars = buf_finish(&col->chars, (size_t)stop);
     } else {
-        size_t len = def->type == C_BOOL ? (size_t)(rows + 7) / 8 : (size_t)rows * 8;
-        values = bytes_of(&col->values, len);
+        values = buf_finish(&col->values, def->type == C_BOOL ? bitmap : rows * 8);
         chars = Py_NewRef(Py_None);
     }
     if (validity == NULL || values == NULL || chars == NULL) {
@@ -844,7 +1011,7 @@ static PyObject *column_result(const State *st, int c)
     return Py_BuildValue("(nNNN)", nulls, validity, values, chars);
 }
 
-static PyObject *build_result(const State *st, PyObject *slow, PyObject *lists)
+static PyObject *build_result(State *st, PyObject *slow, PyObject *lists)
 {
     PyObject *columns = PyList_New(st->spec->n_columns);
     if (columns == NULL)
@@ -857,7 +1024,7 @@ static PyObject *build_result(const State *st, PyObject *slow, PyObject *lists)
         }
         PyList_SET_ITEM(columns, c, item);
     }
-    PyObject *ids = bytes_of(&st->frame_ids, (size_t)st->rows * 4);
+    PyObject *ids = buf_finish(&st->frame_ids, (size_t)st->rows * 4);
     if (ids == NULL) {
         Py_DECREF(columns);
         return NULL;
@@ -868,11 +1035,11 @@ static PyObject *build_result(const State *st, PyObject *slow, PyObject *lists)
 static void free_state(State *st)
 {
     for (int c = 0; c < MAX_COLUMNS; c++) {
-        PyMem_Free(st->columns[c].values.data);
-        PyMem_Free(st->columns[c].validity.data);
-        PyMem_Free(st->columns[c].chars.data);
+        buf_close(&st->columns[c].values);
+        buf_close(&st->columns[c].validity);
+        buf_close(&st->columns[c].chars);
     }
-    PyMem_Free(st->frame_ids.data);
+    buf_close(&st->frame_ids);
 }
 
 static const SpecDef *find_spec(PyObject *name)
@@ -908,20 +1075,6 @@ static PyObject *per_frame_lists(const SpecDef *spec, Py_ssize_t count)
     return lists;
 }
 
-static int init_state(State *st, const SpecDef *spec)
-{
-    memset(st, 0, sizeof(*st));
-    st->spec = spec;
-    for (int c = 0; c < spec->n_columns; c++) {
-        if (spec->columns[c].type != C_STRING)
-            continue;
-        if (buf_reserve(&st->columns[c].values, 4) != OK)
-            return FAIL;
-        memset(st->columns[c].values.data, 0, 4); /* the first string offset */
-    }
-    return OK;
-}
-
 PyDoc_STRVAR(parse_doc,
 "parse(spec, frames) -> (rows, columns, frame_ids, per_frame, slow)\n\n"
 "Decode the frames (a list or tuple) of venue spec ``spec`` into column buffers.\n"
@@ -952,7 +1105,7 @@ static PyObject *native_parse(PyObject *module, PyObject *args)
     int order[MAX_ROOTS];
     for (int k = 0; k < spec->n_roots; k++)
         order[k] = k;
-    if (slow == NULL || lists == NULL || init_state(&st, spec) != OK)
+    if (slow == NULL || lists == NULL || open_state(&st, spec, first_sizes(spec, seq)) != OK)
         goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
         st.frame = (int32_t)i;

@@ -24,8 +24,10 @@ typedef enum { C_INT64, C_DOUBLE, C_BOOL, C_STRING } ColType;
 
 typedef struct Node Node;
 
+#define KEY_ROOM 16 /* a key's bytes, zero-padded: key_at reads them 8 at a time */
+
 typedef struct {
-    const char *key;
+    char key[KEY_ROOM];
     size_t key_len;
     int required;
     const Node *node;
@@ -410,12 +412,34 @@ static const unsigned char STRING_STOP[256] = {
     ['"'] = 1, ['\\'] = 1,
 };
 
+static inline uint64_t load8(const char *p)
+{
+    uint64_t word;
+    memcpy(&word, p, 8);
+    return word;
+}
+
+#define BYTES(b) (0x0101010101010101ull * (uint64_t)(b))
+
+/* Whether any of the 8 bytes of ``word`` is a STRING_STOP byte (no false negatives; order and
+ * endianness do not matter: it only picks between the 8-byte step and the byte loop). */
+static inline int stop_in_word(uint64_t word)
+{
+    uint64_t quote = word ^ BYTES('"'), backslash = word ^ BYTES('\\');
+    uint64_t found = (quote - BYTES(1)) & ~quote;          /* a zero byte: a quote */
+    found |= (backslash - BYTES(1)) & ~backslash;          /* a backslash */
+    found |= (word - BYTES(0x20)) & ~word;                 /* a byte below 0x20 */
+    return (found & BYTES(0x80)) != 0;
+}
+
 /* A string token without escapes or control characters: its bytes between the quotes. */
 static int scan_string(Cursor *cur, const char **s, size_t *len)
 {
     if (cur->p >= cur->end || *cur->p != '"')
         return REFUSE;
     const char *start = cur->p + 1, *q = start;
+    while (cur->end - q >= 8 && !stop_in_word(load8(q)))
+        q += 8;
     while (q < cur->end && !STRING_STOP[(unsigned char)*q])
         q++;
     if (q >= cur->end || *q != '"')
@@ -657,6 +681,31 @@ static const Member *find_member(const Node *node, const char *key, size_t len, 
     return NULL;
 }
 
+/* 0xff bytes then zeros: a load at ``8 - n`` is a mask of a word's first n bytes, whatever the
+ * byte order. */
+static const char FIRST_BYTES[16] = {-1, -1, -1, -1, -1, -1, -1, -1};
+
+/* The member the hint expects, when the key token at the cursor is exactly its key: the usual
+ * case, compared 8 bytes at a time instead of scanned and searched. NULL when it is not, or
+ * when the text ends within a key's room (find_member decides then). Same answer as
+ * scan_string + find_member, as tables_ok checks that keys hold no STRING_STOP byte. */
+static inline const Member *hinted_member(const Node *node, Cursor *cur, int *hint)
+{
+    const Member *m = &node->members[*hint];
+    const char *key = cur->p + 1;
+    size_t len = m->key_len; /* < KEY_ROOM: the closing quote is within the room too */
+    if (cur->end - cur->p <= KEY_ROOM || *cur->p != '"' || key[len] != '"')
+        return NULL;
+    uint64_t diff = (load8(key) ^ load8(m->key)) & load8(FIRST_BYTES + 8 - (len < 8 ? len : 8));
+    if (len > 8)
+        diff |= (load8(key + 8) ^ load8(m->key + 8)) & load8(FIRST_BYTES + 16 - len);
+    if (diff)
+        return NULL;
+    cur->p = key + len + 1;
+    *hint = *hint + 1 == node->n_members ? 0 : *hint + 1;
+    return m;
+}
+
 static int close_object(State *st, const Node *node, uint32_t seen)
 {
     for (int i = 0; i < node->n_members; i++) {
@@ -689,14 +738,17 @@ static int parse_object(State *st, Cursor *cur, const Node *node)
         return close_object(st, node, seen);
     }
     for (;;) {
-        const char *key;
-        size_t len;
         skip_ws(cur);
-        if (scan_string(cur, &key, &len) != OK)
-            return REFUSE;
-        const Member *m = find_member(node, key, len, &hint);
-        if (m == NULL)
-            return REFUSE; /* a key the spec does not know */
+        const Member *m = hinted_member(node, cur, &hint);
+        if (m == NULL) {
+            const char *key;
+            size_t len;
+            if (scan_string(cur, &key, &len) != OK)
+                return REFUSE;
+            m = find_member(node, key, len, &hint);
+            if (m == NULL)
+                return REFUSE; /* a key the spec does not know */
+        }
         uint32_t bit = 1u << (m - node->members);
         if (seen & bit)
             return REFUSE; /* a duplicate key: the per-frame path keeps the last one */
@@ -791,7 +843,7 @@ static int parse_value(State *st, Cursor *cur, const Node *node)
 /* ---- sizing a call's buffers up front ---------------------------------------------------- */
 
 #define FIRST_RESERVE_MAX ((size_t)1 << 26) /* bytes a buffer gets up front at most; then grows */
-#define CHARS_SHARE 4 /* a string column's text is a quarter of the frames' bytes at most, usually */
+#define CHARS_SHARE 4 /* a string column's text: usually well under a quarter of the frames' */
 
 /* The fewest bytes a value of ``node`` takes in a frame the walker accepts. */
 static size_t min_text(const Node *node)
@@ -1172,6 +1224,21 @@ static PyMethodDef METHODS[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* hinted_member's assumptions: a key fits its room, is plain text, and is not repeated. */
+static int key_ok(const Node *node, int i)
+{
+    const Member *m = &node->members[i];
+    if (m->key_len >= KEY_ROOM || strlen(m->key) != m->key_len)
+        return 0;
+    for (size_t k = 0; k < m->key_len; k++)
+        if (STRING_STOP[(unsigned char)m->key[k]])
+            return 0;
+    for (int j = 0; j < i; j++)
+        if (strcmp(node->members[j].key, m->key) == 0)
+            return 0;
+    return 1;
+}
+
 static int node_ok(const SpecDef *spec, const Node *node)
 {
     if (node->column >= spec->n_columns)
@@ -1180,10 +1247,12 @@ static int node_ok(const SpecDef *spec, const Node *node)
         return node_ok(spec, node->item);
     if (node->kind != N_OBJECT)
         return 1;
-    if (node->n_members > MAX_MEMBERS)
-        return 0; /* the seen-keys mask is 32 bits */
+    if (node->n_members < 1 || node->n_members > MAX_MEMBERS)
+        return 0; /* the seen-keys mask is 32 bits; the hint needs a member */
     for (int i = 0; i < node->n_members; i++) {
         const Node *child = node->members[i].node;
+        if (!key_ok(node, i))
+            return 0;
         /* a member that may be absent leaves its column null */
         if (!node->members[i].required && child->column >= 0 &&
             !spec->columns[child->column].nullable)

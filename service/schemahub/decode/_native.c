@@ -1184,6 +1184,28 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(first_sizes_doc,
+"first_sizes(spec, frames) -> (rows, chars)\n\n"
+"What parse(spec, frames) reserves up front: room for ``rows`` rows in every column (no\n"
+"accepted frames can hold more) and ``chars`` bytes of text per string column (an estimate:\n"
+"past it, the buffers grow).");
+
+static PyObject *native_first_sizes(PyObject *module, PyObject *args)
+{
+    PyObject *name, *frames;
+    if (!PyArg_ParseTuple(args, "UO:first_sizes", &name, &frames))
+        return NULL;
+    const SpecDef *spec = find_spec(name);
+    if (spec == NULL)
+        return NULL;
+    PyObject *seq = PySequence_Fast(frames, "frames must be a list or tuple");
+    if (seq == NULL)
+        return NULL;
+    Sizes sizes = first_sizes(spec, seq);
+    Py_DECREF(seq);
+    return Py_BuildValue("(nn)", (Py_ssize_t)sizes.rows, (Py_ssize_t)sizes.chars);
+}
+
 static const char *type_name(ColType type)
 {
     switch (type) {
@@ -1221,6 +1243,7 @@ static PyObject *native_columns(PyObject *module, PyObject *name)
 static PyMethodDef METHODS[] = {
     {"parse", native_parse, METH_VARARGS, parse_doc},
     {"columns", native_columns, METH_O, columns_doc},
+    {"first_sizes", native_first_sizes, METH_VARARGS, first_sizes_doc},
     {NULL, NULL, 0, NULL},
 };
 

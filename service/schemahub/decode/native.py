@@ -4,8 +4,10 @@
 frame (see ``_native.c``) and writes the values straight into column buffers: no Python object
 per value. A frame it is not sure about (anything unusual at all) is listed as slow and decoded
 here by the venue's ``decode_frame``, so every reject and reason still come from the per-frame
-path. This module wraps the buffers zero-copy into an Arrow table of the venue's NATIVE_SCHEMA
-plus ``_frame``, the same result :func:`schemahub.decode.columnar.decode_columnar` gives.
+path. Each buffer is a ``bytes`` object the parser sized once from the burst's text, wrote in
+place and cut to length; this module wraps them zero-copy into an Arrow table of the venue's
+NATIVE_SCHEMA plus ``_frame``, the same result :func:`schemahub.decode.columnar.decode_columnar`
+gives.
 
 The extension is optional at build time; :data:`AVAILABLE` says whether it was built. Without
 it, ``decode_batch`` uses the msgspec path (same answers, slower).
@@ -81,6 +83,15 @@ def native_columns(name: str) -> tuple[tuple[str, str, bool, bool], ...]:
     if _native is None:
         raise UsageError("the native decoder is not built")
     return _native.columns(name)
+
+
+def first_sizes(name: str, frames: Sequence[str | bytes]) -> tuple[int, int]:
+    """What the parser reserves up front for ``frames`` of spec ``name``: (rows, string bytes
+    per string column). Rows are a true bound; the text share is an estimate past which the
+    buffers grow (tests check both sides)."""
+    if _native is None:
+        raise UsageError("the native decoder is not built")
+    return _native.first_sizes(name, frames if isinstance(frames, list | tuple) else list(frames))
 
 
 def _array(kind: pa.DataType, rows: int, source: tuple[str, Any], columns: list[Any]) -> pa.Array:

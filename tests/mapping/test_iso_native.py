@@ -28,8 +28,6 @@ from schemahub.mapping.kernels import StepResult
 from schemahub.mapping.transforms import TRANSFORMS, iso8601_arrow
 from tests.decode.test_native_sanitizers import _runtime
 
-pytestmark = pytest.mark.skipif(not isoparse.AVAILABLE, reason="the _iso extension is not built")
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

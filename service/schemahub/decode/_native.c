@@ -6,8 +6,10 @@
  * trailing text, ...) puts the frame's index in the slow list and its partial rows are dropped.
  * Being stricter than the per-frame path only costs speed, so when in doubt the walker refuses.
  *
- * Memory: every read is checked against the frame's end; buffers grow geometrically with
- * overflow checks and are owned by one call (no global mutable state); the GIL is held.
+ * Memory: every read is checked against the frame's end (word reads included). The buffers are
+ * bytes objects owned by one call (no global mutable state): sized once from the burst's text,
+ * written in place, cut to length and returned as they are (no copy); past the estimate they
+ * grow geometrically with overflow checks. The GIL is held.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -266,6 +266,22 @@ def test_wrong_timestamps_are_rejected_as_pyiceberg_rejects_them(lake, tmp_path)
     assert ours.refresh().current_snapshot() is None
 
 
+def test_a_bad_schema_is_refused_after_good_ones_were_remembered(lake):
+    table = lake.table(UNIFIED_TABLE)
+    data = rows(range(1, 11), spread=timedelta(minutes=1))
+    append_table(table, data, {})
+    append_table(table, replaced(data, "trade_id", pc.add(data["trade_id"], 100)), {})
+    nullable = pa.schema([f.with_nullable(True) for f in data.schema])
+    for bad in (
+        replaced(data, "price", pc.cast(data["price"], pa.string())),
+        data.drop_columns(["price"]),
+        data.cast(nullable),  # required columns given as optional
+    ):
+        with pytest.raises(ValueError):
+            append_table(table, bad, {})
+    assert table.refresh().scan().to_arrow().num_rows == 20
+
+
 def test_the_file_layout_is_built_once_per_schema_and_input_types(lake):
     table = lake.table(UNIFIED_TABLE)
     data = rows([1], spread=timedelta(0))

@@ -12,6 +12,7 @@ from pyiceberg.io import pyarrow as iceberg_arrow
 from pyiceberg.partitioning import PartitionKey
 from pyiceberg.schema import sanitize_column_names
 from pyiceberg.table import Transaction, WriteTask
+from pyiceberg.table import update as iceberg_update
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.table.update import update_table_metadata
 
@@ -57,6 +58,8 @@ def test_the_pyiceberg_internals_used_keep_their_shape():
     # If one of these fails after a pyiceberg upgrade, revisit schemahub/lake/append.py and
     # schemahub/lake/datafiles.py (which writes files as pyiceberg's write_file does).
     assert parameters(iceberg_arrow.bin_pack_arrow_table) == ["tbl", "target_file_size"]
+    assert parameters(iceberg_update._apply_table_update) == ["update", "base_metadata", "context"]
+    assert parameters(iceberg_update._TableMetadataUpdateContext) == []
     assert parameters(iceberg_arrow._dataframe_to_data_files)[:4] == [
         "table_metadata",
         "df",

@@ -7,9 +7,11 @@ This is the one module that uses pyiceberg internals (written against pyiceberg 
 1. ``Transaction.table_metadata`` replays the staged updates and deep-copies the whole table
    metadata on every read, and one append reads it about twenty times. The copy grows with the
    snapshot count (every flush adds one): at 300 snapshots a 100-row append cost ~280 ms of CPU,
-   ~85% of it in ``copy.deepcopy``. :class:`LeanTransaction` computes it once per staged state
-   and hands out the table's own metadata while nothing is staged (the models are frozen, and
-   pyiceberg builds new ones to change anything).
+   ~85% of it in ``copy.deepcopy``. :class:`LeanTransaction` replays the updates once per
+   staged state without the final deep copy, and hands out the table's own metadata while
+   nothing is staged (the models are frozen, and pyiceberg builds new ones to change
+   anything, so sharing their parts is safe). The catalog still replays them once, with its
+   copy, to build what it commits.
 2. For a partitioned table pyiceberg groups the rows by partition and filters the table once per
    partition, even when there is one. A flush almost always falls in one day: when the min and
    max of the partition column land in the same partition (order-preserving transforms only),
@@ -37,7 +39,11 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 from pyiceberg.table import DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE, Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.update import update_table_metadata
+from pyiceberg.table.update import (
+    TableUpdate,
+    _apply_table_update,
+    _TableMetadataUpdateContext,
+)
 from pyiceberg.transforms import IdentityTransform, TimeTransform
 from pyiceberg.utils.config import Config
 
@@ -57,8 +63,19 @@ class LeanTransaction(Transaction):
             return base
         view = self._lean_view
         if view is None or view[0] is not base or view[1] is not updates:
-            view = self._lean_view = (base, updates, update_table_metadata(base, updates))
+            view = self._lean_view = (base, updates, staged_view(base, updates))
         return view[2]
+
+
+def staged_view(base: TableMetadata, updates: tuple[TableUpdate, ...]) -> TableMetadata:
+    """``base`` with ``updates`` applied, as ``update_table_metadata`` builds it but without
+    its final deep copy (and its ``last_updated_ms`` stamp): a read-only view for the staging
+    of an append, never what is committed."""
+    context = _TableMetadataUpdateContext()
+    metadata = base
+    for update in updates:
+        metadata = _apply_table_update(update, metadata, context)
+    return metadata
 
 
 def append_table(table: Table, data: pa.Table, properties: dict[str, str]) -> None:

@@ -6,6 +6,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+
 from schemahub.decode import FrameKind, decoder_for
 from schemahub.decode.batch import FRAME_COLUMN, DecodedBatch, decode_batch
 from schemahub.decode.columnar import output_schema
@@ -16,15 +18,43 @@ def typed(record: dict[str, Any]) -> list[tuple[str, type, Any]]:
     return [(key, type(value), value) for key, value in sorted(record.items())]
 
 
+def plain(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary-encoded columns decoded: what equivalence compares (the
+    native path hands repetitive string columns over encoded, the msgspec path plain)."""
+    fields, columns = [], []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_dictionary(field.type):
+            field = field.with_type(field.type.value_type)
+            column = column.cast(field.type)
+        fields.append(field)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, table.schema.metadata))
+
+
+def check_encoded(table: pa.Table) -> None:
+    """Each dictionary-encoded column is a valid one: int32 indices in range under every
+    valid row, and a dictionary of distinct strings."""
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if not pa.types.is_dictionary(column.type):
+            continue
+        assert column.type.index_type == pa.int32(), name
+        for chunk in column.chunks:
+            chunk.validate(full=True)
+            entries = chunk.dictionary.to_pylist()
+            assert len(set(entries)) == len(entries), f"{name}: repeated dictionary entries"
+
+
 def check_batch(venue: str, frames: Sequence[str | bytes], native: bool = True) -> DecodedBatch:
     """decode_batch(venue, frames), after asserting that it keeps the equivalence rule
     (``native=False``: through the msgspec path even where the native one is built)."""
     batch = decode_batch(venue, frames, native=native)
     decoder = decoder_for(venue)
-    assert batch.trades.schema == output_schema(decoder.NATIVE_SCHEMA)
+    check_encoded(batch.trades)
+    trades = plain(batch.trades)
+    assert trades.schema == output_schema(decoder.NATIVE_SCHEMA)
     rows: dict[int, list[dict[str, Any]]] = defaultdict(list)
     order = []
-    for row in batch.trades.to_pylist():
+    for row in trades.to_pylist():
         index = row.pop(FRAME_COLUMN)
         order.append(index)
         rows[index].append(row)

@@ -46,16 +46,23 @@ def assert_buffers_cut(table: pa.Table) -> None:
     """Each buffer holds exactly the bytes Arrow reads: nothing left over from the reserve."""
     for column in table.columns:
         for array in column.chunks:
-            validity, values, *chars = array.buffers()
-            rows = len(array)
-            assert validity is None or validity.size == (rows + 7) // 8
-            if pa.types.is_string(array.type):
-                assert values.size == (rows + 1) * 4
-                assert chars[0].size == sum(len(v.encode()) for v in array.to_pylist() if v)
-            elif pa.types.is_boolean(array.type):
-                assert values.size == (rows + 7) // 8
-            else:
-                assert values.size == rows * array.type.bit_width // 8
+            assert_array_cut(array)
+
+
+def assert_array_cut(array: pa.Array) -> None:
+    validity, values, *chars = array.buffers()
+    rows = len(array)
+    assert validity is None or validity.size == (rows + 7) // 8
+    if isinstance(array, pa.DictionaryArray):  # int32 indices, then the dictionary itself
+        assert values.size == rows * 4
+        assert_array_cut(array.dictionary)
+    elif pa.types.is_string(array.type):
+        assert values.size == (rows + 1) * 4
+        assert chars[0].size == sum(len(v.encode()) for v in array.to_pylist() if v)
+    elif pa.types.is_boolean(array.type):
+        assert values.size == (rows + 7) // 8
+    else:
+        assert values.size == rows * array.type.bit_width // 8
 
 
 def assert_null_counts(table: pa.Table) -> None:

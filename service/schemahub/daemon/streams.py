@@ -38,10 +38,17 @@ class Streams:
 
 
 def split_streams(trades: pa.Table, stream_field: str) -> Streams:
-    """The burst's rows grouped by ``stream_field``, each group in arrival order."""
+    """The burst's rows grouped by ``stream_field``, each group in arrival order.
+
+    The column may come dictionary-encoded (the native decoder's): encoding it again is a
+    no-op, and entries no row uses (a slice of a burst keeps the whole dictionary) are no
+    stream."""
     ids = trade_ids(trades.column("trade_id"))
     frames = trades.column(FRAME_COLUMN).to_numpy()
-    symbols = trades.column(stream_field).combine_chunks().dictionary_encode()
+    column = trades.column(stream_field)
+    # the decoder's one chunk as it is: combine_chunks would copy it
+    whole = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    symbols = whole.dictionary_encode()
     names = symbols.dictionary.to_pylist()
     if len(names) == 1:
         every = np.arange(len(ids))
@@ -54,6 +61,8 @@ def split_streams(trades: pa.Table, stream_field: str) -> Streams:
     ends = np.cumsum(np.bincount(codes.astype(np.intp), minlength=len(names))).tolist()
     streams, start = [], 0
     for name, end in zip(names, ends, strict=True):
+        if end == start:
+            continue  # an unused dictionary entry
         rows = order[start:end]
         streams.append(StreamRows(name, rows, ids[rows], frames[rows]))
         start = end

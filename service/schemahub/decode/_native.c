@@ -10,6 +10,10 @@
  * bytes objects owned by one call (no global mutable state): sized once from the burst's text,
  * written in place, cut to length and returned as they are (no copy); past the estimate they
  * grow geometrically with overflow checks. The GIL is held.
+ *
+ * Columns whose values repeat a lot (symbols, sides, order types) are written as int32 indices
+ * into a small per-call table of their distinct values (Dict), handed over as an Arrow
+ * dictionary; a column with more distinct values than the table holds turns plain.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -55,6 +59,7 @@ typedef struct {
     ColType type;
     int nullable;
     int per_frame; /* one value per frame (outside the rows), repeated on each of its rows */
+    int dictionary; /* a string column whose values repeat a lot: see Dict */
 } ColumnDef;
 
 typedef struct {
@@ -83,10 +88,11 @@ static const char *const SNAPSHOT_UPDATE[] = {"snapshot", "update"};
 /* ---- Binance: {"e":"trade",...} plain, or {"stream":"x@trade","data":{...}} combined ---- */
 
 static const ColumnDef BINANCE_COLUMNS[] = {
-    {"symbol", C_STRING, 0, 0},     {"trade_id", C_INT64, 0, 0},
-    {"price", C_STRING, 0, 0},      {"qty", C_STRING, 0, 0},
-    {"trade_time", C_INT64, 0, 0},  {"is_buyer_maker", C_BOOL, 0, 0},
-    {"event_time", C_INT64, 1, 0},
+    /* name, type, nullable, per_frame, dictionary */
+    {"symbol", C_STRING, 0, 0, 1},     {"trade_id", C_INT64, 0, 0, 0},
+    {"price", C_STRING, 0, 0, 0},      {"qty", C_STRING, 0, 0, 0},
+    {"trade_time", C_INT64, 0, 0, 0},  {"is_buyer_maker", C_BOOL, 0, 0, 0},
+    {"event_time", C_INT64, 1, 0, 0},
 };
 static const char *const BINANCE_EVENT[] = {"trade"};
 static const Node BN_E = {.kind = N_LITERAL, .column = -1, .literals = BINANCE_EVENT,
@@ -116,9 +122,10 @@ static const Node *const BINANCE_ROOTS[] = {&BN_COMBINED, &BN_TRADE};
 /* ---- Coinbase Advanced: {"channel":"market_trades","sequence_num":N,"events":[...]} ----- */
 
 static const ColumnDef COINBASE_COLUMNS[] = {
-    {"product_id", C_STRING, 0, 0}, {"trade_id", C_STRING, 0, 0}, {"price", C_STRING, 0, 0},
-    {"size", C_STRING, 0, 0},       {"side", C_STRING, 0, 0},     {"time", C_STRING, 0, 0},
-    {"sequence_num", C_INT64, 1, 1},
+    {"product_id", C_STRING, 0, 0, 1}, {"trade_id", C_STRING, 0, 0, 0},
+    {"price", C_STRING, 0, 0, 0},      {"size", C_STRING, 0, 0, 0},
+    {"side", C_STRING, 0, 0, 1},       {"time", C_STRING, 0, 0, 0},
+    {"sequence_num", C_INT64, 1, 1, 0},
 };
 static const Node CB_PRODUCT = {.kind = N_STRING, .column = 0};
 static const Node CB_ID = {.kind = N_DIGITS, .column = 1};
@@ -159,9 +166,10 @@ static const Node *const COINBASE_ROOTS[] = {&CB_FRAME};
 /* ---- Kraken v2: {"channel":"trade","type":"snapshot"|"update","data":[...]} ------------- */
 
 static const ColumnDef KRAKEN_COLUMNS[] = {
-    {"symbol", C_STRING, 0, 0}, {"trade_id", C_INT64, 0, 0}, {"price", C_DOUBLE, 0, 0},
-    {"qty", C_DOUBLE, 0, 0},    {"side", C_STRING, 0, 0},    {"ord_type", C_STRING, 1, 0},
-    {"timestamp", C_STRING, 0, 0},
+    {"symbol", C_STRING, 0, 0, 1},     {"trade_id", C_INT64, 0, 0, 0},
+    {"price", C_DOUBLE, 0, 0, 0},      {"qty", C_DOUBLE, 0, 0, 0},
+    {"side", C_STRING, 0, 0, 1},       {"ord_type", C_STRING, 1, 0, 1},
+    {"timestamp", C_STRING, 0, 0, 0},
 };
 static const Node KR_SYMBOL = {.kind = N_STRING, .column = 0};
 static const Node KR_ID = {.kind = N_INT64, .column = 1};
@@ -300,10 +308,29 @@ static int bit_put(Buf *b, Py_ssize_t i, int on)
     return OK;
 }
 
+#define DICT_MAX 64         /* distinct values a dictionary column takes in one call */
+#define DICT_FIRST_CHARS 512 /* bytes its table's text gets up front */
+
+/* The distinct values a dictionary column met in this call: entry i is the text
+ * chars[offsets[i] .. offsets[i + 1]). The column's rows hold an int32 entry index each, so
+ * the venues' few symbols, sides and order types are copied once, not once a row (and Arrow
+ * needs no hashing to encode them later). Entries are only appended: a frame's rollback cuts
+ * the table back to its count before the frame. Past DICT_MAX entries the column turns plain
+ * for the rest of the call (to_plain). */
 typedef struct {
-    Buf values;   /* int64 / double: 8 bytes a row; bool: bits; string: int32 offsets (n+1) */
+    int on;        /* rows are written as indices: a dictionary column that never overflowed */
+    int32_t count; /* entries */
+    int32_t last;  /* the entry the previous value matched: tried first */
+    int32_t offsets[DICT_MAX + 1];
+    Buf chars;
+} Dict;
+
+typedef struct {
+    Buf values;   /* int64 / double: 8 bytes a row; bool: bits; string: int32 offsets (n+1),
+                     or int32 indices into ``dict`` while dict.on */
     Buf validity; /* bits, nullable columns only */
-    Buf chars;    /* string columns: the UTF-8 bytes */
+    Buf chars;    /* plain string columns: the UTF-8 bytes */
+    Dict dict;
 } Column;
 
 typedef struct {
@@ -314,6 +341,8 @@ typedef struct {
     int32_t frame;      /* index of the frame being read */
     int64_t frame_values[MAX_COLUMNS];
     int frame_valid[MAX_COLUMNS];
+    int32_t frame_entries[MAX_COLUMNS]; /* dictionary entries before the frame being read */
+    size_t first_chars;                 /* what a plain string column gets up front */
 } State;
 
 typedef struct {
@@ -360,9 +389,9 @@ static int put_bool(State *st, int c, Py_ssize_t row, int value, int valid)
     return put_valid(st, c, row, valid);
 }
 
-static int put_string(State *st, int c, Py_ssize_t row, const char *s, size_t len, int valid)
+/* A string as the next bytes of a plain string column's text. */
+static int put_text(Column *col, Py_ssize_t row, const char *s, size_t len)
 {
-    Column *col = &st->columns[c];
     size_t at = (size_t)(row + 1) * 4;
     if (buf_reserve(&col->values, at + 4) != OK)
         return FAIL;
@@ -376,7 +405,120 @@ static int put_string(State *st, int c, Py_ssize_t row, const char *s, size_t le
         memcpy(col->chars.data + start, s, len);
     int32_t stop = start + (int32_t)len;
     memcpy(col->values.data + at, &stop, 4);
-    return put_valid(st, c, row, valid);
+    return OK;
+}
+
+/* Short keys and literals: an inline loop beats a call to memcmp. */
+static inline int same_bytes(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static inline int entry_is(const Dict *d, int32_t i, const char *s, size_t len)
+{
+    return (size_t)(d->offsets[i + 1] - d->offsets[i]) == len &&
+           same_bytes(d->chars.data + d->offsets[i], s, len);
+}
+
+/* The entry holding ``s``, appended when new; REFUSE when the table is full. */
+static int dict_find(Dict *d, const char *s, size_t len, int32_t *index)
+{
+    if (d->last < d->count && entry_is(d, d->last, s, len)) {
+        *index = d->last;
+        return OK;
+    }
+    for (int32_t i = 0; i < d->count; i++) {
+        if (entry_is(d, i, s, len)) {
+            *index = d->last = i;
+            return OK;
+        }
+    }
+    int32_t start = d->offsets[d->count];
+    if (d->count == DICT_MAX || len > (size_t)(INT32_MAX - start))
+        return REFUSE;
+    if (buf_reserve(&d->chars, (size_t)start + len) != OK)
+        return FAIL;
+    if (len)
+        memcpy(d->chars.data + start, s, len);
+    d->offsets[d->count + 1] = start + (int32_t)len;
+    *index = d->last = d->count++;
+    return OK;
+}
+
+/* A dictionary column's value as its entry index; REFUSE when the table is full. */
+static int put_index(Column *col, Py_ssize_t row, const char *s, size_t len, int valid)
+{
+    int32_t index = 0; /* a null row's: Arrow reads no index under a null */
+    if (valid) {
+        int r = dict_find(&col->dict, s, len, &index);
+        if (r != OK)
+            return r;
+    }
+    size_t at = (size_t)row * 4;
+    if (buf_reserve(&col->values, at + 4) != OK)
+        return FAIL;
+    memcpy(col->values.data + at, &index, 4);
+    return OK;
+}
+
+static inline int bit_on(const Buf *bits, Py_ssize_t i)
+{
+    return (bits->data[(size_t)i >> 3] >> (i & 7)) & 1;
+}
+
+/* A dictionary column whose table is full turns plain: its first ``rows`` rows are rewritten
+ * as offsets and text (from the last row back, so each index is read before the offset that
+ * takes its place overwrites it), and its later rows are written plain. */
+static int to_plain(State *st, int c, Py_ssize_t rows)
+{
+    Column *col = &st->columns[c];
+    const Dict *d = &col->dict;
+    const Buf *validity = st->spec->columns[c].nullable ? &col->validity : NULL;
+    size_t total = 0;
+    int32_t index;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        memcpy(&index, col->values.data + (size_t)r * 4, 4);
+        if (validity == NULL || bit_on(validity, r))
+            total += (size_t)(d->offsets[index + 1] - d->offsets[index]);
+    }
+    if (total > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError,
+                        "a string column's text exceeds Arrow's int32 offsets in one call");
+        return FAIL;
+    }
+    if (buf_reserve(&col->values, ((size_t)rows + 1) * 4) != OK ||
+        buf_reserve(&col->chars, total > st->first_chars ? total : st->first_chars) != OK)
+        return FAIL;
+    int32_t end = (int32_t)total;
+    for (Py_ssize_t r = rows - 1; r >= 0; r--) {
+        memcpy(&index, col->values.data + (size_t)r * 4, 4);
+        memcpy(col->values.data + (size_t)(r + 1) * 4, &end, 4);
+        if (validity == NULL || bit_on(validity, r)) {
+            int32_t len = d->offsets[index + 1] - d->offsets[index];
+            end -= len;
+            memcpy(col->chars.data + end, d->chars.data + d->offsets[index], (size_t)len);
+        }
+    }
+    memset(col->values.data, 0, 4); /* the first offset (``end`` is back to 0) */
+    col->dict.on = 0;
+    return OK;
+}
+
+static int put_string(State *st, int c, Py_ssize_t row, const char *s, size_t len, int valid)
+{
+    Column *col = &st->columns[c];
+    int r = REFUSE;
+    if (col->dict.on) {
+        r = put_index(col, row, s, len, valid);
+        if (r == REFUSE && to_plain(st, c, row) != OK)
+            return FAIL;
+    }
+    if (r == REFUSE)
+        r = put_text(col, row, s, len);
+    return r != OK ? r : put_valid(st, c, row, valid);
 }
 
 static int put_null(State *st, int c)
@@ -630,15 +772,6 @@ static int emit_int64(State *st, const Node *node, int64_t value)
         return OK;
     }
     return put_int64(st, c, st->rows, value, 1);
-}
-
-/* Short keys and literals: an inline loop beats a call to memcmp. */
-static inline int same_bytes(const char *a, const char *b, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
 }
 
 static int parse_text_leaf(State *st, Cursor *cur, const Node *node)
@@ -945,6 +1078,7 @@ static int open_state(State *st, const SpecDef *spec, Sizes sizes)
 {
     size_t bitmap = sizes.rows / 8 + 1;
     st->spec = spec;
+    st->first_chars = sizes.chars;
     for (int c = 0; c < spec->n_columns; c++) {
         const ColumnDef *def = &spec->columns[c];
         Column *col = &st->columns[c];
@@ -955,7 +1089,11 @@ static int open_state(State *st, const SpecDef *spec, Sizes sizes)
             return FAIL;
         if (def->nullable && buf_open(&col->validity, bitmap) != OK)
             return FAIL;
-        if (def->type == C_STRING) {
+        if (def->dictionary) {
+            col->dict.on = 1; /* its plain text only if the table overflows (to_plain) */
+            if (buf_open(&col->dict.chars, DICT_FIRST_CHARS) != OK)
+                return FAIL;
+        } else if (def->type == C_STRING) {
             if (buf_open(&col->chars, sizes.chars) != OK)
                 return FAIL;
             memset(col->values.data, 0, 4); /* the first string offset */
@@ -989,6 +1127,19 @@ static int commit_frame(State *st, Py_ssize_t first_row, Py_ssize_t index, PyObj
     return OK;
 }
 
+/* Forget what the frame being read wrote: its rows (rewritten by the next frame) and the
+ * dictionary entries it added, which only its rows use. */
+static void drop_frame(State *st, Py_ssize_t first_row)
+{
+    st->rows = first_row;
+    for (int c = 0; c < st->spec->n_columns; c++) {
+        Dict *d = &st->columns[c].dict;
+        d->count = st->frame_entries[c];
+        if (d->last >= d->count)
+            d->last = 0;
+    }
+}
+
 /* Parse one frame with each root in turn; OK when taken, REFUSE, or FAIL. */
 static int parse_frame(State *st, PyObject *frame, int *order)
 {
@@ -1003,6 +1154,8 @@ static int parse_frame(State *st, PyObject *frame, int *order)
         return REFUSE;
     }
     Py_ssize_t first_row = st->rows;
+    for (int c = 0; c < st->spec->n_columns; c++)
+        st->frame_entries[c] = st->columns[c].dict.count;
     for (int k = 0; k < st->spec->n_roots; k++) {
         for (int c = 0; c < st->spec->n_columns; c++)
             st->frame_valid[c] = 0;
@@ -1019,7 +1172,7 @@ static int parse_frame(State *st, PyObject *frame, int *order)
             }
             r = REFUSE; /* trailing text after the root value */
         }
-        st->rows = first_row; /* drop the partial rows */
+        drop_frame(st, first_row);
         if (r == FAIL)
             return FAIL;
     }
@@ -1037,32 +1190,41 @@ static Py_ssize_t count_nulls(const Buf *validity, Py_ssize_t rows)
     return rows - valid;
 }
 
-/* (null_count, validity bytes or None, values bytes, chars bytes or None) of column ``c``:
- * the buffers themselves, cut to their length. */
+/* (null_count, validity bytes or None, values bytes, chars bytes or None, dictionary offsets
+ * bytes or None) of column ``c``: the buffers themselves, cut to their length. */
 static PyObject *column_result(State *st, int c)
 {
     Column *col = &st->columns[c];
     const ColumnDef *def = &st->spec->columns[c];
+    const Dict *d = &col->dict;
     size_t rows = (size_t)st->rows, bitmap = (rows + 7) / 8;
     Py_ssize_t nulls = def->nullable ? count_nulls(&col->validity, st->rows) : 0;
     PyObject *validity = nulls ? buf_finish(&col->validity, bitmap) : Py_NewRef(Py_None);
-    PyObject *values, *chars;
-    if (def->type == C_STRING) {
+    PyObject *values, *chars, *entries;
+    if (d->on) {
+        values = buf_finish(&col->values, rows * 4);
+        chars = buf_finish(&col->dict.chars, (size_t)d->offsets[d->count]);
+        entries = PyBytes_FromStringAndSize((const char *)d->offsets,
+                                            ((Py_ssize_t)d->count + 1) * 4);
+    } else if (def->type == C_STRING) {
         int32_t stop;
         memcpy(&stop, col->values.data + rows * 4, 4);
         values = buf_finish(&col->values, (rows + 1) * 4);
         chars = buf_finish(&col->chars, (size_t)stop);
+        entries = Py_NewRef(Py_None);
     } else {
         values = buf_finish(&col->values, def->type == C_BOOL ? bitmap : rows * 8);
         chars = Py_NewRef(Py_None);
+        entries = Py_NewRef(Py_None);
     }
-    if (validity == NULL || values == NULL || chars == NULL) {
+    if (validity == NULL || values == NULL || chars == NULL || entries == NULL) {
         Py_XDECREF(validity);
         Py_XDECREF(values);
         Py_XDECREF(chars);
+        Py_XDECREF(entries);
         return NULL;
     }
-    return Py_BuildValue("(nNNN)", nulls, validity, values, chars);
+    return Py_BuildValue("(nNNNN)", nulls, validity, values, chars, entries);
 }
 
 static PyObject *build_result(State *st, PyObject *slow, PyObject *lists)
@@ -1092,6 +1254,7 @@ static void free_state(State *st)
         buf_close(&st->columns[c].values);
         buf_close(&st->columns[c].validity);
         buf_close(&st->columns[c].chars);
+        buf_close(&st->columns[c].dict.chars);
     }
     buf_close(&st->frame_ids);
 }
@@ -1133,8 +1296,11 @@ PyDoc_STRVAR(parse_doc,
 "parse(spec, frames) -> (rows, columns, frame_ids, per_frame, slow)\n\n"
 "Decode the frames (a list or tuple) of venue spec ``spec`` into column buffers.\n"
 "columns: per spec column (see columns()), (null_count, validity bitmap or None, values,\n"
-"chars or None): int64/float64 little-endian values, bool bits, or string int32 offsets\n"
-"with UTF-8 chars. frame_ids: int32 frame index per row. per_frame: per per-frame column,\n"
+"chars or None, entries or None): int64/float64 little-endian values, bool bits, or string\n"
+"int32 offsets with UTF-8 chars; for a dictionary column (entries not None), int32 indices\n"
+"into a dictionary of len(entries) // 4 - 1 strings with int32 offsets entries and text\n"
+"chars (a dictionary column with more than 64 distinct values in the call comes plain).\n"
+"frame_ids: int32 frame index per row. per_frame: per per-frame column,\n"
 "a list with the value (or None) of every frame. slow: indexes of the frames not taken.");
 
 static PyObject *native_parse(PyObject *module, PyObject *args)
@@ -1219,8 +1385,9 @@ static const char *type_name(ColType type)
 }
 
 PyDoc_STRVAR(columns_doc,
-"columns(spec) -> tuple of (name, type, nullable, per_frame)\n\n"
-"The output columns of ``spec`` in parse() order; type is int64, double, bool or string.");
+"columns(spec) -> tuple of (name, type, nullable, per_frame, dictionary)\n\n"
+"The output columns of ``spec`` in parse() order; type is int64, double, bool or string;\n"
+"dictionary: parse() returns the column dictionary-encoded (unless it overflows).");
 
 static PyObject *native_columns(PyObject *module, PyObject *name)
 {
@@ -1230,9 +1397,10 @@ static PyObject *native_columns(PyObject *module, PyObject *name)
     PyObject *out = PyTuple_New(spec->n_columns);
     for (int c = 0; out != NULL && c < spec->n_columns; c++) {
         const ColumnDef *def = &spec->columns[c];
-        PyObject *item = Py_BuildValue("(ssOO)", def->name, type_name(def->type),
+        PyObject *item = Py_BuildValue("(ssOOO)", def->name, type_name(def->type),
                                        def->nullable ? Py_True : Py_False,
-                                       def->per_frame ? Py_True : Py_False);
+                                       def->per_frame ? Py_True : Py_False,
+                                       def->dictionary ? Py_True : Py_False);
         if (item == NULL) {
             Py_CLEAR(out);
             break;
@@ -1294,6 +1462,11 @@ static int tables_ok(void)
     for (int s = 0; s < COUNT(SPECS); s++) {
         if (SPECS[s].n_columns > MAX_COLUMNS || SPECS[s].n_roots > MAX_ROOTS)
             return 0;
+        for (int c = 0; c < SPECS[s].n_columns; c++) {
+            const ColumnDef *def = &SPECS[s].columns[c];
+            if (def->dictionary && (def->type != C_STRING || def->per_frame))
+                return 0; /* tables of per-row text only */
+        }
         for (int k = 0; k < SPECS[s].n_roots; k++)
             if (!node_ok(&SPECS[s], SPECS[s].roots[k]))
                 return 0;
@@ -1313,5 +1486,8 @@ PyMODINIT_FUNC PyInit__native(void)
         PyErr_SetString(PyExc_ImportError, "_native: spec tables exceed the walker's limits");
         return NULL;
     }
-    return PyModule_Create(&MODULE);
+    PyObject *module = PyModule_Create(&MODULE);
+    if (module != NULL && PyModule_AddIntConstant(module, "DICT_MAX", DICT_MAX) != 0)
+        Py_CLEAR(module);
+    return module;
 }

@@ -6,8 +6,15 @@ per value. A frame it is not sure about (anything unusual at all) is listed as s
 here by the venue's ``decode_frame``, so every reject and reason still come from the per-frame
 path. Each buffer is a ``bytes`` object the parser sized once from the burst's text, wrote in
 place and cut to length; this module wraps them zero-copy into an Arrow table of the venue's
-NATIVE_SCHEMA plus ``_frame``, the same result :func:`schemahub.decode.columnar.decode_columnar`
+NATIVE_SCHEMA plus ``_frame``, the same rows :func:`schemahub.decode.columnar.decode_columnar`
 gives.
+
+The string columns whose values repeat a lot (symbols, sides, order types) come
+dictionary-encoded: the parser keeps the call's few distinct values in a small table and
+writes an int32 index per row, so nothing downstream hashes those strings again. Such a column
+with more distinct values than the table holds comes plain for that call, and a string
+constant (Coinbase's ``feed``) comes as a one-entry dictionary. Both forms are accepted
+downstream; the msgspec path returns plain columns.
 
 The extension is optional at build time; :data:`AVAILABLE` says whether it was built. Without
 it, ``decode_batch`` uses the msgspec path (same answers, slower).
@@ -30,6 +37,8 @@ except ImportError:  # built without a C compiler: decode_batch falls back to ms
     _native = None
 
 AVAILABLE = _native is not None
+# Distinct values a dictionary-encoded column takes in one call before it comes plain.
+DICTIONARY_BOUND: int = _native.DICT_MAX if _native is not None else 0
 
 _ARROW_TYPES = {
     "int64": pa.int64(),
@@ -46,6 +55,8 @@ class _Layout:
     schema: pa.Schema  # output_schema(NATIVE_SCHEMA): the venue's columns plus _frame
     # Per NATIVE_SCHEMA column: ("parsed", position in parse()'s columns) or ("constant", value).
     sources: tuple[tuple[str, Any], ...]
+    # The table schema per combination of encoded columns (which may overflow per call).
+    schemas: dict[tuple[bool, ...], pa.Schema]
 
 
 _LAYOUTS: dict[str, _Layout] = {}  # filled once per venue; the same answer every time
@@ -67,7 +78,7 @@ def decode_native(name: str, venue: ColumnarVenue, frames: Sequence[str | bytes]
         for field, source in zip(venue.schema, layout.sources, strict=True)
     ]
     arrays.append(pa.Array.from_buffers(pa.int32(), rows, [None, pa.py_buffer(frame_ids)], 0))
-    table = pa.Table.from_arrays(arrays, schema=layout.schema)
+    table = pa.Table.from_arrays(arrays, schema=_schema(layout, arrays))
     slow = {i: venue.decode_frame(texts[i], keep_payload=False) for i in slow_idx}
     sequence_nums = None
     if venue.sequence_num is not None:
@@ -78,8 +89,9 @@ def decode_native(name: str, venue: ColumnarVenue, frames: Sequence[str | bytes]
     return DecodedBatch(table, slow, sequence_nums)
 
 
-def native_columns(name: str) -> tuple[tuple[str, str, bool, bool], ...]:
-    """The parser's columns for spec ``name``: (column, type, nullable, one per frame)."""
+def native_columns(name: str) -> tuple[tuple[str, str, bool, bool, bool], ...]:
+    """The parser's columns for spec ``name``: (column, type, nullable, one per frame,
+    dictionary-encoded)."""
     if _native is None:
         raise UsageError("the native decoder is not built")
     return _native.columns(name)
@@ -98,12 +110,42 @@ def _array(kind: pa.DataType, rows: int, source: tuple[str, Any], columns: list[
     """One output column: parse()'s buffers wrapped without a copy, or a repeated constant."""
     how, what = source
     if how == "constant":
-        return pa.repeat(pa.scalar(what, kind), rows)
-    nulls, validity, values, chars = columns[what]
-    buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(values)]
+        return _constant(kind, what, rows)
+    nulls, validity, values, chars, entries = columns[what]
+    bits = None if validity is None else pa.py_buffer(validity)
+    if entries is not None:  # int32 indices into the call's distinct values
+        words = pa.Array.from_buffers(
+            kind, len(entries) // 4 - 1, [None, pa.py_buffer(entries), pa.py_buffer(chars)], 0
+        )
+        encoded = pa.dictionary(pa.int32(), kind)
+        return pa.DictionaryArray.from_buffers(
+            encoded, rows, [bits, pa.py_buffer(values)], words, nulls
+        )
+    buffers = [bits, pa.py_buffer(values)]
     if chars is not None:
         buffers.append(pa.py_buffer(chars))
     return pa.Array.from_buffers(kind, rows, buffers, nulls)
+
+
+def _constant(kind: pa.DataType, value: Any, rows: int) -> pa.Array:
+    """``value`` on every row; a string as a one-entry dictionary (zeroed int32 indices)."""
+    if not pa.types.is_string(kind):
+        return pa.repeat(pa.scalar(value, kind), rows)
+    indices = pa.py_buffer(bytes(4 * rows))
+    encoded = pa.dictionary(pa.int32(), kind)
+    return pa.DictionaryArray.from_buffers(
+        encoded, rows, [None, indices], pa.array([value], kind), 0
+    )
+
+
+def _schema(layout: _Layout, arrays: list[pa.Array]) -> pa.Schema:
+    """The table schema of ``arrays``: the layout's, with the encoded columns' types."""
+    key = tuple(isinstance(array, pa.DictionaryArray) for array in arrays)
+    schema = layout.schemas.get(key)
+    if schema is None:
+        fields = [f.with_type(a.type) for f, a in zip(layout.schema, arrays, strict=True)]
+        schema = layout.schemas[key] = pa.schema(fields, layout.schema.metadata)
+    return schema
 
 
 def _layout(name: str, venue: ColumnarVenue) -> _Layout:
@@ -117,7 +159,7 @@ def _build_layout(name: str, venue: ColumnarVenue) -> _Layout:
     """Match the parser's columns to the venue's schema, by name, type and nullability."""
     parsed = {
         column: (i, kind, nullable)
-        for i, (column, kind, nullable, _) in enumerate(native_columns(name))
+        for i, (column, kind, nullable, *_) in enumerate(native_columns(name))
     }
     constants = dict(venue.constants)
     sources: list[tuple[str, Any]] = []
@@ -134,4 +176,4 @@ def _build_layout(name: str, venue: ColumnarVenue) -> _Layout:
         sources.append(("parsed", position))
     if parsed:
         raise UsageError(f"native {name} columns {sorted(parsed)} are not in the venue's schema")
-    return _Layout(output_schema(venue.schema), tuple(sources))
+    return _Layout(output_schema(venue.schema), tuple(sources), {})

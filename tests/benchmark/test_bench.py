@@ -70,23 +70,24 @@ def test_bench_commits_every_trade_and_prints_the_json_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], venue: str
 ) -> None:
     capture = tmp_path / "cap.jsonl"
-    write_capture(capture, venue, 12_000, rate=1_000)  # a few bursts of frames (> 1 MiB)
+    trades = 5 * BURST_FRAMES // 2  # more than one burst, by frames or by bytes
+    write_capture(capture, venue, trades, rate=5_000)
     cpus_before = os.sched_getaffinity(0)
     human, figures = _run_cli(
-        capsys, "--venue", venue, str(capture), "--flush-rows", "1000", "--no-cryptofeed"
+        capsys, "--venue", venue, str(capture), "--flush-rows", "5000", "--no-cryptofeed"
     )
     assert figures.keys() >= REQUIRED_KEYS
-    assert figures["trades"] == figures["rows_in_unified"] == 12_000
+    assert figures["trades"] == figures["rows_in_unified"] == trades
     assert figures["cpus"] == 1 and os.sched_getaffinity(0) == cpus_before  # pinned, restored
     # max_rows is checked after each burst of frames: every flush but the last holds at least
-    # 1,000 rows, and there is more than one burst
-    assert 2 <= figures["flushes"] <= 12_000 // 1_000 + 1
+    # 5,000 rows, and there is more than one burst
+    assert 2 <= figures["flushes"] <= trades // 5_000 + 1
     assert figures["trades_per_s"] > 0
     assert 0 < figures["commit_p50_ms"] <= figures["commit_p99_ms"]
     assert 0 < figures["bytes_per_buffered_trade"] < 10_000
     assert figures["peak_rss_bytes"] > 10 * 2**20  # an interpreter with pyarrow loaded
     assert figures["cryptofeed_skipped"] == "not requested"
-    assert any("trades_unified holds 12,000 rows" in line for line in human)
+    assert any(f"trades_unified holds {trades:,} rows" in line for line in human)
 
 
 def test_no_commit_maps_but_writes_nothing(

@@ -9,11 +9,6 @@ mutates every field, and feeds sliced, null-bearing string and large_string arra
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import sysconfig
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +21,7 @@ from schemahub.errors import UsageError
 from schemahub.mapping import isoparse
 from schemahub.mapping.kernels import StepResult
 from schemahub.mapping.transforms import TRANSFORMS, iso8601_arrow
-from tests.decode.test_native_sanitizers import _runtime
+from tests.sanitized import run_under_sanitizers
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -331,42 +326,8 @@ def test_native_equals_arrow_on_the_grammar(
 
 @pytest.mark.slow
 def test_iso_tests_pass_under_sanitizers(tmp_path: Path) -> None:
-    """The C parser reads Arrow buffers by offsets: run this file against a sanitized build.
-
-    Python's and Arrow's allocators are switched to malloc so ASan sees every buffer's bounds.
-    """
-    root = Path(__file__).resolve().parents[2]
-    cc = shutil.which("gcc")
-    assert cc, "gcc is needed to build the native ISO parser (.ci/run installs it)"
-    package = tmp_path / "service" / "schemahub"
-    shutil.copytree(root / "service" / "schemahub", package, ignore=shutil.ignore_patterns("*.so"))
-    built = package / "mapping" / f"_iso{sysconfig.get_config_var('EXT_SUFFIX')}"
-    subprocess.run(
-        [
-            cc, "-shared", "-fPIC", "-O1", "-g", "-std=c99", "-fno-omit-frame-pointer",
-            "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
-            f"-I{sysconfig.get_paths()['include']}", str(package / "mapping" / "_iso.c"),
-            "-o", str(built),
-        ],
-        check=True,
-    )  # fmt: skip
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(tmp_path / "service"), str(root)]),
-        LD_PRELOAD=os.pathsep.join([_runtime(cc, "libasan.so"), _runtime(cc, "libubsan.so")]),
-        PYTHONMALLOC="malloc",
-        ARROW_DEFAULT_MEMORY_POOL="system",
-        ASAN_OPTIONS="detect_leaks=0:abort_on_error=1",
-        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1",
+    """The C parser reads Arrow buffers by offsets: run this file against a sanitized build."""
+    run = run_under_sanitizers(
+        tmp_path, "schemahub.mapping._iso", ["tests/mapping/test_iso_native.py"]
     )
-    probe = "import schemahub.mapping._iso as n; print(n.__file__)"
-    where = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
-    )
-    assert where.stdout.strip() == str(built)  # the sanitized copy, not the installed one
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-m", "not slow",
-         "tests/mapping/test_iso_native.py"],
-        cwd=root, env=env, capture_output=True, text=True,
-    )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -1303,15 +1303,23 @@ PyDoc_STRVAR(parse_doc,
 "frame_ids: int32 frame index per row. per_frame: per per-frame column,\n"
 "a list with the value (or None) of every frame. slow: indexes of the frames not taken.");
 
-static PyObject *native_parse(PyObject *module, PyObject *args)
+/* The (spec name, frames) arguments of parse() and first_sizes(): the spec and the frames as a
+ * fast sequence (a new reference), or NULL with an exception set. */
+static PyObject *spec_and_frames(PyObject *args, const char *format, const SpecDef **spec)
 {
     PyObject *name, *frames;
-    if (!PyArg_ParseTuple(args, "UO:parse", &name, &frames))
+    if (!PyArg_ParseTuple(args, format, &name, &frames))
         return NULL;
-    const SpecDef *spec = find_spec(name);
-    if (spec == NULL)
+    *spec = find_spec(name);
+    if (*spec == NULL)
         return NULL;
-    PyObject *seq = PySequence_Fast(frames, "frames must be a list or tuple");
+    return PySequence_Fast(frames, "frames must be a list or tuple");
+}
+
+static PyObject *native_parse(PyObject *module, PyObject *args)
+{
+    const SpecDef *spec;
+    PyObject *seq = spec_and_frames(args, "UO:parse", &spec);
     if (seq == NULL)
         return NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
@@ -1360,13 +1368,8 @@ PyDoc_STRVAR(first_sizes_doc,
 
 static PyObject *native_first_sizes(PyObject *module, PyObject *args)
 {
-    PyObject *name, *frames;
-    if (!PyArg_ParseTuple(args, "UO:first_sizes", &name, &frames))
-        return NULL;
-    const SpecDef *spec = find_spec(name);
-    if (spec == NULL)
-        return NULL;
-    PyObject *seq = PySequence_Fast(frames, "frames must be a list or tuple");
+    const SpecDef *spec;
+    PyObject *seq = spec_and_frames(args, "UO:first_sizes", &spec);
     if (seq == NULL)
         return NULL;
     Sizes sizes = first_sizes(spec, seq);

@@ -98,9 +98,7 @@ def narrow(array: pa.DictionaryArray) -> pa.DictionaryArray:
     """The same dictionary array with the smallest index type that holds its dictionary."""
     size = len(array.dictionary)
     index_type = pa.int8() if size <= 127 else pa.int16() if size <= 32_767 else pa.int32()
-    if array.indices.type == index_type:
-        return array
-    return pa.DictionaryArray.from_arrays(array.indices.cast(index_type), array.dictionary)
+    return _with_index_type(array, index_type)
 
 
 def concat(parts: list[pa.Array]) -> pa.Array:
@@ -112,7 +110,7 @@ def concat(parts: list[pa.Array]) -> pa.Array:
     if any(encoded) and not all(encoded):
         parts = [p.dictionary_decode() if e else p for p, e in zip(parts, encoded, strict=True)]
     elif all(encoded) and len({p.indices.type for p in parts}) > 1:
-        parts = [_widen(p, _widest_index(parts)) for p in parts]
+        parts = [_with_index_type(p, _widest_index(parts)) for p in parts]
     return pa.concat_arrays(parts)
 
 
@@ -120,7 +118,7 @@ def _widest_index(parts: list[pa.DictionaryArray]) -> pa.DataType:
     return max((p.indices.type for p in parts), key=lambda t: t.bit_width)
 
 
-def _widen(array: pa.DictionaryArray, index_type: pa.DataType) -> pa.DictionaryArray:
+def _with_index_type(array: pa.DictionaryArray, index_type: pa.DataType) -> pa.DictionaryArray:
     if array.indices.type == index_type:
         return array
     return pa.DictionaryArray.from_arrays(array.indices.cast(index_type), array.dictionary)

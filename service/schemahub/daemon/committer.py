@@ -24,7 +24,13 @@ from pyiceberg.table import Table
 
 from schemahub.batching import Drained
 from schemahub.daemon.metrics import DaemonMetrics
-from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
+from schemahub.lake import (
+    QUARANTINE_TABLE,
+    RAW_TABLE_VENUES,
+    UNIFIED_TABLE,
+    WATERMARKS_TABLE,
+    Lake,
+)
 from schemahub.lake.append import LeanTransaction
 from schemahub.lake.dedupe import drop_committed
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
@@ -152,7 +158,7 @@ class Committer:
         for name, raw in flush.drained.tables.items():
             result = self._mappings[name].apply(raw)
             mapped.append(result.table)
-            venue = next(v for v, table in RAW_TABLES.items() if table == name)
+            venue = RAW_TABLE_VENUES[name]
             flush.quarantine.extend(rejected_entries(venue, f"map:{name}", result.rejected))
         if not mapped:
             return self._table(UNIFIED_TABLE).schema().as_arrow().empty_table()

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.daemon.metrics import DaemonMetrics
-from schemahub.daemon.streams import StreamRows, split_streams
+from schemahub.daemon.streams import StreamRows, single_array, split_streams
 from schemahub.decode import decoder_for
 from schemahub.decode.base import DecodedFrame
 from schemahub.decode.batch import FRAME_COLUMN
@@ -188,7 +188,7 @@ class Ingest:
             if buffer is None:
                 buffer = route.buffer = self.buffers[decoder_for(venue).RAW_TABLE]
             native = trades.columns[: trades.num_columns - 1]  # FRAME_COLUMN is last
-            arrays = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in native]
+            arrays = [single_array(column) for column in native]
             buffer.append_columns(arrays, source, pa.array(times[frame_of - first]))
             route.trades_from(source).inc(fresh)
         opened = stats.gaps_opened - gaps_before

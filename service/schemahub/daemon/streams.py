@@ -45,10 +45,7 @@ def split_streams(trades: pa.Table, stream_field: str) -> Streams:
     stream."""
     ids = trade_ids(trades.column("trade_id"))
     frames = trades.column(FRAME_COLUMN).to_numpy()
-    column = trades.column(stream_field)
-    # the decoder's one chunk as it is: combine_chunks would copy it
-    whole = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-    symbols = whole.dictionary_encode()
+    symbols = single_array(trades.column(stream_field)).dictionary_encode()
     names = symbols.dictionary.to_pylist()
     if len(names) == 1:
         every = np.arange(len(ids))
@@ -67,6 +64,12 @@ def split_streams(trades: pa.Table, stream_field: str) -> Streams:
         streams.append(StreamRows(name, rows, ids[rows], frames[rows]))
         start = end
     return Streams(streams, symbols)
+
+
+def single_array(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: a burst's single chunk as it is (combine_chunks would copy
+    it), several chunks combined."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def trade_ids(column: pa.ChunkedArray) -> np.ndarray:

@@ -17,7 +17,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
 from schemahub.errors import UsageError
-from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, Lake
+from schemahub.lake import QUARANTINE_TABLE, RAW_TABLE_VENUES, UNIFIED_TABLE, Lake
 from schemahub.lake.dedupe import dedupe_within, drop_committed
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
 from schemahub.lake.schemas import (
@@ -65,7 +65,7 @@ def run_unify(lake: Lake, mappings_dir: Path, target: str = UNIFIED_TABLE, full:
         report.read[raw_name] = rows.num_rows
         result = mapping.apply(rows)
         mapped.append(result.table)
-        venue = next(v for v, name in RAW_TABLES.items() if name == raw_name)
+        venue = RAW_TABLE_VENUES[raw_name]
         rejects.extend(rejected_entries(venue, f"unify:{raw_name}", result.rejected))
         positions[POSITION_PREFIX + raw_name] = str(snapshot.snapshot_id)
     if not positions:

@@ -12,6 +12,7 @@ from schemahub.config import LakeConfig
 from schemahub.lake.catalog import open_catalog
 from schemahub.lake.tables import (
     QUARANTINE_TABLE,
+    RAW_TABLE_VENUES,
     RAW_TABLES,
     UNIFIED_TABLE,
     WATERMARKS_TABLE,
@@ -25,6 +26,7 @@ from schemahub.lake.tables import (
 __all__ = [
     "QUARANTINE_TABLE",
     "RAW_TABLES",
+    "RAW_TABLE_VENUES",
     "UNIFIED_TABLE",
     "WATERMARKS_TABLE",
     "Lake",

@@ -33,7 +33,7 @@ def store_value(table: Table, value: str) -> str:
     else a reference to a new file holding it (written now, before the commit)."""
     if len(value) <= INLINE_MAX:
         return value
-    path = f"{table.metadata.location.rstrip('/')}/{FOLDER}/{uuid.uuid4().hex}.txt"
+    path = f"{_folder(table)}{uuid.uuid4().hex}.txt"
     try:
         with table.io.new_output(path).create(overwrite=False) as out:
             out.write(value.encode())
@@ -59,7 +59,7 @@ def load_value(table: Table, stored: str) -> str:
 
 def sidecar_files(table: Table, snapshots: Iterable[Snapshot]) -> set[str]:
     """The property files ``snapshots`` reference (only files in this table's folder)."""
-    prefix = f"{table.metadata.location.rstrip('/')}/{FOLDER}/"
+    prefix = _folder(table)
     files = set()
     for snapshot in snapshots:
         summary = snapshot.summary
@@ -69,3 +69,8 @@ def sidecar_files(table: Table, snapshots: Iterable[Snapshot]) -> set[str]:
             if value.startswith(REFERENCE) and value[len(REFERENCE) :].startswith(prefix):
                 files.add(value[len(REFERENCE) :])
     return files
+
+
+def _folder(table: Table) -> str:
+    """Where this table's property files live, ending in a slash."""
+    return f"{table.metadata.location.rstrip('/')}/{FOLDER}/"

@@ -26,6 +26,7 @@ UNIFIED_TABLE = "trades_unified"
 WATERMARKS_TABLE = "schemahub_watermarks"
 QUARANTINE_TABLE = "quarantine"
 RAW_TABLES = {m.VENUE: m.RAW_TABLE for m in (binance, coinbase, kraken)}
+RAW_TABLE_VENUES = {table: venue for venue, table in RAW_TABLES.items()}
 
 
 def raw_schemas() -> dict[str, pa.Schema]:

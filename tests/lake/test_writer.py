@@ -6,7 +6,7 @@ import pytest
 from schemahub.errors import LakeError
 from schemahub.lake import UNIFIED_TABLE
 from schemahub.lake.dedupe import dedupe_within, drop_committed
-from schemahub.lake.schemas import UNIFIED_KEY
+from schemahub.lake.schemas import UNIFIED_KEY, UNIFIED_SCHEMA, concat_alike, decoded
 from schemahub.lake.writer import commit_append, latest_property
 from tests.lake.test_tables import unified_rows
 
@@ -92,6 +92,40 @@ def test_drop_committed_only_drops_exact_keys(lake):
         ("binance", "ETHUSDT", 10),
         ("kraken", "BTCUSDT", 10),
     ]
+
+
+def encoded_strings(rows: pa.Table) -> pa.Table:
+    """``rows`` with its string columns dictionary-encoded, as a flush's mapping keeps them."""
+    for i, field in enumerate(rows.schema):
+        if field.type == pa.string():
+            array = rows.column(i).combine_chunks().dictionary_encode()
+            rows = rows.set_column(i, field.with_type(array.type), array)
+    return rows
+
+
+def test_drop_committed_takes_dictionary_encoded_rows(lake):
+    table = lake.table(UNIFIED_TABLE)
+    commit_append(table, lambda _t: (encoded_strings(unified_rows([10, 11])), {}))
+    incoming = concat_alike(
+        [encoded_strings(unified_rows([11, 12])), unified_rows([10], symbol="ETHUSDT")]
+    )
+    kept = drop_committed(lake.table(UNIFIED_TABLE), incoming)
+    assert keys(kept) == [("binance", "BTCUSDT", 12), ("binance", "ETHUSDT", 10)]
+
+
+def test_concat_alike_decodes_only_the_columns_typed_differently():
+    plain = unified_rows([1])
+    encoded = encoded_strings(unified_rows([2], symbol="ETHUSDT"))
+    int16 = pa.dictionary(pa.int16(), pa.string())
+    exchange = encoded.schema.field("exchange").with_type(int16)
+    wide = encoded.set_column(0, exchange, encoded["exchange"].cast(int16))
+    both = concat_alike([encoded, wide])
+    assert both.schema.field("symbol").type == pa.dictionary(pa.int32(), pa.string())
+    assert both.schema.field("exchange").type == pa.string()  # int32 vs int16 indices
+    assert decoded(both).equals(decoded(pa.concat_tables([encoded, encoded])))
+    mixed = concat_alike([plain, encoded])
+    assert mixed.schema == UNIFIED_SCHEMA
+    assert mixed["symbol"].to_pylist() == ["BTCUSDT", "ETHUSDT"]
 
 
 def test_rows_written_are_read_back_identically_by_duckdb(lake, duckdb_con):

@@ -7,6 +7,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemahub.lake.schemas import decoded
 from schemahub.mapping import CompiledMapping
 
 from .conftest import SOURCE_SCHEMAS, raw_table
@@ -116,3 +117,50 @@ def test_a_refused_value_is_reported_on_every_row_that_holds_it(
     assert result.rejected.column("row").to_pylist() == [0, 3, 6]
     assert set(result.reasons) == {"price: to_double refused 'abc' (expected a decimal number)"}
     assert result.table.column("trade_id").to_pylist() == [1, 2, 4, 5, 7, 8]
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw_rows(), st.booleans())
+def test_kept_encoded_outputs_hold_the_rows_of_the_plain_mapping(
+    shipped: dict[str, CompiledMapping], drawn: tuple[str, pa.Table, list[str]], sliced: bool
+) -> None:
+    source, plain, names = drawn
+    mapping = shipped[source]
+    expected = mapping.apply(plain)
+    got = mapping.apply(encoded(plain, names, sliced), keep_encoded=True)
+    assert decoded(got.table).equals(expected.table)
+    assert got.rejected.equals(expected.rejected)
+    # The constant exchange stays encoded whatever the input; the other columns keep the
+    # target's type unless they are strings.
+    assert got.table.schema.field("exchange").type == pa.dictionary(pa.int8(), pa.string())
+    for name, field in zip(got.table.column_names, expected.table.schema, strict=True):
+        kept = got.table.schema.field(name).type
+        assert kept == field.type or kept.value_type == field.type == pa.string()
+
+
+def test_kept_encoded_string_columns_come_from_their_source_dictionary(
+    shipped: dict[str, CompiledMapping],
+) -> None:
+    natives = [coinbase_trade(str(i), "10") for i in range(1, 6)]
+    natives[2]["side"] = "sell"
+    table = encoded(raw_table("raw_coinbase_trades", natives), ["product_id", "side"], False)
+    result = shipped["raw_coinbase_trades"].apply(table, keep_encoded=True)
+    side = result.table.column("side").combine_chunks()
+    assert pa.types.is_dictionary(side.type)
+    # Coinbase names the maker's side: one taker side per distinct value, spread by index.
+    assert side.dictionary.to_pylist() == ["SELL", "BUY"]
+    assert side.to_pylist() == ["SELL", "SELL", "BUY", "SELL", "SELL"]
+    assert result.table.column("symbol").to_pylist() == ["BTC-USD"] * 5
+    assert result.table.column("exchange").to_pylist() == ["coinbase"] * 5
+
+
+def test_a_column_with_a_refused_value_is_kept_plain(
+    shipped: dict[str, CompiledMapping],
+) -> None:
+    natives = [coinbase_trade(str(i), "10") for i in range(1, 5)]
+    natives[1]["side"] = "sideways"
+    table = encoded(raw_table("raw_coinbase_trades", natives), ["side"], sliced=False)
+    result = shipped["raw_coinbase_trades"].apply(table, keep_encoded=True)
+    assert result.table.schema.field("side").type == pa.string()
+    assert result.table.column("side").to_pylist() == ["SELL", "SELL", "SELL"]
+    assert result.rejected.column("row").to_pylist() == [1]

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from schemahub.benchmark.frames import frame_blocks
 from schemahub.config import VENUE_NAMES, Config
+from schemahub.daemon.heap import settle_heap
 from schemahub.daemon.service import Daemon
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import decode_batch
@@ -102,6 +103,7 @@ def fresh_daemon(
         stack.callback(daemon._executor.shutdown, wait=True)  # run() ends with this too
         start = daemon._prepare_lake()  # what run() does first, in its worker thread
         daemon._build(dict(start.offsets), {}, start)
+        stack.callback(settle_heap())  # what `schemahub serve` does once the daemon is built
         yield BenchDaemon(daemon, start.mappings)
 
 

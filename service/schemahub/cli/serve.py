@@ -32,13 +32,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _run(config) -> None:
+    from schemahub.daemon.heap import settle_heap
     from schemahub.daemon.service import Daemon
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await Daemon(config).run(stop)
+    await Daemon(config).run(stop, ready=lambda _daemon: settle_heap())
 
 
 def _loop_factory():

@@ -34,6 +34,7 @@ from schemahub.lake import (
 from schemahub.lake.append import LeanTransaction
 from schemahub.lake.dedupe import drop_committed
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
+from schemahub.lake.schemas import concat_alike
 from schemahub.lake.sidecar import load_value, store_value
 from schemahub.lake.tables import WATERMARKS_SCHEMA
 from schemahub.lake.writer import CommitResult, commit_append, latest_property
@@ -156,14 +157,14 @@ class Committer:
     def _map(self, flush: PendingFlush) -> pa.Table:
         mapped = []
         for name, raw in flush.drained.tables.items():
-            result = self._mappings[name].apply(raw)
+            result = self._mappings[name].apply(raw, keep_encoded=True)
             mapped.append(result.table)
             venue = RAW_TABLE_VENUES[name]
             flush.quarantine.extend(rejected_entries(venue, f"map:{name}", result.rejected))
         if not mapped:
             return self._table(UNIFIED_TABLE).schema().as_arrow().empty_table()
         # No key repeats within a flush: the sequencer admitted each (stream, id) once.
-        return pa.concat_tables(mapped)
+        return concat_alike(mapped)
 
     def _merged_offsets(
         self, table: Table, ours: dict[StreamKey, StreamState], head_id: int | None

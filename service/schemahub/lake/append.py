@@ -48,7 +48,7 @@ from pyiceberg.transforms import IdentityTransform, TimeTransform
 from pyiceberg.utils.config import Config
 
 from schemahub.lake.datafiles import file_layout, write_data_files
-from schemahub.lake.schemas import plain_schema
+from schemahub.lake.schemas import decoded, plain_schema
 
 
 class LeanTransaction(Transaction):
@@ -162,17 +162,6 @@ def single_partition_key(metadata: TableMetadata, data: pa.Table) -> PartitionKe
         field_values=[PartitionFieldValue(field=field, value=low)],
         partition_spec=spec,
         schema=schema,
-    )
-
-
-def decoded(data: pa.Table) -> pa.Table:
-    """``data`` with its dictionary columns decoded (pyiceberg would write them as dictionary
-    types, which pyarrow-based readers of the file then return instead of the plain type)."""
-    if not any(pa.types.is_dictionary(t) for t in data.schema.types):
-        return data
-    return pa.Table.from_arrays(
-        [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in data.columns],
-        schema=plain_schema(data.schema),
     )
 
 

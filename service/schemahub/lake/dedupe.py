@@ -17,6 +17,8 @@ from pyiceberg.expressions import (
 )
 from pyiceberg.table import Table
 
+from schemahub.lake.schemas import decoded
+
 _ROW = "__schemahub_row"
 
 
@@ -38,6 +40,7 @@ def drop_committed(table: Table, rows: pa.Table) -> pa.Table:
     """
     if rows.num_rows == 0 or table.current_snapshot() is None:
         return rows
+    rows = decoded(rows)  # a flush's strings may be dictionary-encoded; joins want them plain
     existing = table.scan(
         row_filter=_key_ranges_filter(rows),
         selected_fields=("exchange", "symbol", "trade_id"),

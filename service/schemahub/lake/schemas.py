@@ -6,6 +6,8 @@ Arrow is the lingua franca between modules: decoders fill raw-table columns, map
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 import pyarrow as pa
 
 TS = pa.timestamp("us", tz="UTC")
@@ -65,3 +67,28 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
         f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema
     ]
     return pa.schema(fields, schema.metadata)
+
+
+def decoded(data: pa.Table, names: Collection[str] | None = None) -> pa.Table:
+    """``data`` with its dictionary columns (those of ``names`` only, when given) decoded to
+    their value types."""
+    wanted = [
+        pa.types.is_dictionary(f.type) and (names is None or f.name in names) for f in data.schema
+    ]
+    if not any(wanted):
+        return data
+    columns, fields = [], []
+    for column, field, decode in zip(data.columns, data.schema, wanted, strict=True):
+        columns.append(column.cast(field.type.value_type) if decode else column)
+        fields.append(field.with_type(field.type.value_type) if decode else field)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, data.schema.metadata))
+
+
+def concat_alike(tables: Sequence[pa.Table]) -> pa.Table:
+    """``tables`` (the same columns, each maybe dictionary-encoded or not, with any index
+    type) as one table: a column typed differently across them is decoded in all of them."""
+    first = tables[0].schema
+    differing = {
+        f.name for t in tables[1:] for f in t.schema if not f.type.equals(first.field(f.name).type)
+    }
+    return pa.concat_tables([decoded(t, differing) for t in tables] if differing else tables)

@@ -94,7 +94,9 @@ class CompiledMapping:
     source_schema: pa.Schema
     columns: tuple[ColumnPlan, ...]
 
-    def apply(self, data: pa.Table | pa.RecordBatch) -> MappingResult:
+    def apply(
+        self, data: pa.Table | pa.RecordBatch, *, keep_encoded: bool = False
+    ) -> MappingResult:
         """Map ``data`` (rows of the source table) to target rows; refused rows are returned
         in ``rejected`` with a reason naming the column, the transform and the value.
 
@@ -103,17 +105,23 @@ class CompiledMapping:
         batches (a flush, a REST page, a short window of frames), not one trade at a time.
         A source column may be dictionary-encoded (as the raw buffers drain repetitive ones):
         its transforms then run once per distinct value.
+
+        With ``keep_encoded`` a string target column stays dictionary-encoded where its values
+        repeat by construction: mapped from a dictionary-encoded source, or a constant. The
+        rows are the same; only the table's type for those columns is the dictionary one (the
+        lake writes them from their dictionary, and every reader sees plain strings).
         """
         sources = self._source_columns(data)
         rows = data.num_rows
         outputs: list[pa.Array] = []
         failures: list[_Failure] = []
         for plan in self.columns:
-            values, column_failures = _evaluate(plan, sources, rows)
+            values, column_failures = _evaluate(plan, sources, rows, keep_encoded)
             outputs.append(values)
             failures.extend(column_failures)
             failures.extend(_missing_required(plan, values, column_failures))
-        table = pa.Table.from_arrays(outputs, schema=self.target_schema)
+        fields = [f.with_type(v.type) for f, v in zip(self.target_schema, outputs, strict=True)]
+        table = pa.Table.from_arrays(outputs, schema=pa.schema(fields, self.target_schema.metadata))
         refused = merge_invalid(*(failure.mask for failure in failures))
         if refused is None:
             return MappingResult(table, _NO_REJECTS)
@@ -167,29 +175,41 @@ def _value_type(type_: pa.DataType) -> pa.DataType:
 
 
 def _evaluate(
-    plan: ColumnPlan, sources: dict[str, pa.Array], rows: int
+    plan: ColumnPlan, sources: dict[str, pa.Array], rows: int, keep_encoded: bool
 ) -> tuple[pa.Array, list[_Failure]]:
     """One target column's values (null where refused) and the failures met on the way."""
     if plan.source is None:
         scalar = plan.constant if plan.constant is not None else pa.scalar(None, plan.field.type)
         if not scalar.is_valid:
             return pa.nulls(rows, plan.field.type), []
+        if keep_encoded and _is_text(scalar.type):
+            zeros = pa.repeat(pa.scalar(0, pa.int8()), rows)
+            return pa.DictionaryArray.from_arrays(zeros, pa.array([scalar], scalar.type)), []
         return pa.repeat(scalar, rows), []
     values = sources[plan.source]
     if isinstance(values, pa.DictionaryArray):
-        return _evaluate_encoded(plan, values)
+        return _evaluate_encoded(plan, values, keep_encoded)
     return _run_steps(plan, values)
 
 
 def _evaluate_encoded(
-    plan: ColumnPlan, encoded: pa.DictionaryArray
+    plan: ColumnPlan, encoded: pa.DictionaryArray, keep_encoded: bool
 ) -> tuple[pa.Array, list[_Failure]]:
     """The steps on the distinct values, then each row takes its value's outcome (the steps
     are value by value, so this equals running them on the decoded column)."""
     values, failures = _run_steps(plan, encoded.dictionary)
     indices = encoded.indices
-    spread = (failure.spread(indices) for failure in failures)
-    return values.take(indices), [failure for failure in spread if failure is not None]
+    spread = [failure.spread(indices) for failure in failures]
+    failures = [failure for failure in spread if failure is not None]
+    # A refused value is a null in the dictionary, which a row's null check would not see
+    # through its index: such a column is spread out plain.
+    if keep_encoded and _is_text(values.type) and values.null_count == 0:
+        return pa.DictionaryArray.from_arrays(indices, values), failures
+    return values.take(indices), failures
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
 
 def _run_steps(plan: ColumnPlan, values: pa.Array) -> tuple[pa.Array, list[_Failure]]:

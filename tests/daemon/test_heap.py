@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gc
+import platform
 
-from schemahub.daemon.heap import settle_heap
+import pytest
+
+from schemahub.daemon.heap import keep_freed_pages, settle_heap
 
 
 class _Node:
@@ -32,3 +35,8 @@ def test_settle_heap_freezes_what_lives_now_and_undo_restores_the_collector() ->
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
     assert any(o is kept for o in gc.get_objects())
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_glibc_takes_the_allocator_thresholds() -> None:
+    assert keep_freed_pages() is True

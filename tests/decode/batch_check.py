@@ -32,12 +32,12 @@ def plain(table: pa.Table) -> pa.Table:
 
 
 def check_encoded(table: pa.Table) -> None:
-    """Each dictionary-encoded column is a valid one: int32 indices in range under every
+    """Each dictionary-encoded column is a valid one: int8 indices in range under every
     valid row, and a dictionary of distinct strings."""
     for name, column in zip(table.column_names, table.columns, strict=True):
         if not pa.types.is_dictionary(column.type):
             continue
-        assert column.type.index_type == pa.int32(), name
+        assert column.type.index_type == pa.int8(), name
         for chunk in column.chunks:
             chunk.validate(full=True)
             entries = chunk.dictionary.to_pylist()

@@ -53,8 +53,8 @@ def assert_array_cut(array: pa.Array) -> None:
     validity, values, *chars = array.buffers()
     rows = len(array)
     assert validity is None or validity.size == (rows + 7) // 8
-    if isinstance(array, pa.DictionaryArray):  # int32 indices, then the dictionary itself
-        assert values.size == rows * 4
+    if isinstance(array, pa.DictionaryArray):  # int8 indices, then the dictionary itself
+        assert values.size == rows
         assert_array_cut(array.dictionary)
     elif pa.types.is_string(array.type):
         assert values.size == (rows + 1) * 4

@@ -1,6 +1,6 @@
 """Dictionary-encoded string columns of the native decoder, and what the daemon does with them.
 
-The parser writes the venues' repetitive string columns (symbols, sides, order types) as int32
+The parser writes the venues' repetitive string columns (symbols, sides, order types) as int8
 indices into a small per-call table of distinct values. These tests go past the table's bound
 (the column must come plain, values intact), refuse frames after they added entries (the
 table must be cut back: no entry only a dropped row used), mix nulls in, and hand the encoded
@@ -27,7 +27,7 @@ from tests.decode import frames as F
 from tests.decode.batch_check import check_batch, plain
 from tests.decode.test_native_buffers import assert_buffers_cut, assert_null_counts, refused_last
 
-ENCODED = pa.dictionary(pa.int32(), pa.string())
+ENCODED = pa.dictionary(pa.int8(), pa.string())
 
 
 def encoded_columns(venue: str) -> set[str]:

@@ -91,3 +91,59 @@ def test_a_required_column_added_later_is_added_as_optional(lake):
     assert changes[WATERMARKS_TABLE] is TableChange.EVOLVED
     field = lake.table(WATERMARKS_TABLE).schema().find_field("new_count")
     assert not field.required
+
+
+def test_raw_tables_keep_bounds_only_on_the_columns_they_are_read_by(lake, tmp_path):
+    from urllib.parse import urlparse
+
+    import pyarrow.parquet as pq
+
+    from schemahub.lake.append import append_table
+
+    name = RAW_TABLES["kraken"]
+    table = lake.table(name)
+    none = {
+        key.removeprefix("write.metadata.metrics.column.")
+        for key, value in table.properties.items()
+        if key.startswith("write.metadata.metrics.column.") and value == "none"
+    }
+    assert none == {"price", "qty", "side", "ord_type", "timestamp", "_source", "_raw_payload"}
+    rows = pa.Table.from_pylist(
+        [
+            {
+                "symbol": "BTC/USD", "trade_id": i, "price": 100.0 + i, "qty": 1.0,
+                "side": "buy", "ord_type": "market", "timestamp": "2026-11-27T12:00:00.5Z",
+                "_source": "ws:kraken/1", "_source_ingest_ts": datetime(2026, 11, 27, tzinfo=UTC),
+                "_raw_payload": None,
+            }
+            for i in (5, 9)
+        ],
+        schema=table.schema().as_arrow(),
+    )  # fmt: skip
+    append_table(table, rows, {})
+    (task,) = lake.table(name).scan().plan_files()
+    by_id = {f.field_id: f.name for f in table.schema().fields}
+    bounded = {by_id[i] for i in task.file.lower_bounds}
+    assert bounded == {"symbol", "trade_id", "_source_ingest_ts"}
+    assert {by_id[i] for i in task.file.value_counts} == bounded
+    footer = pq.ParquetFile(urlparse(task.file.file_path).path).metadata.row_group(0)
+    with_stats = {
+        footer.column(i).path_in_schema
+        for i in range(footer.num_columns)
+        if footer.column(i).is_stats_set
+    }
+    assert with_stats == bounded  # nothing computed that Iceberg would throw away
+    assert lake.table(name).scan(row_filter="trade_id >= 9").to_arrow()["price"].to_pylist() == [
+        109.0
+    ]
+
+
+def test_init_gives_an_existing_raw_table_the_metrics_settings(lake):
+    name = RAW_TABLES["binance"]
+    key = "write.metadata.metrics.column.price"
+    with lake.table(name).transaction() as txn:
+        txn.remove_properties(key)  # a table created before the setting existed
+    assert key not in lake.table(name).properties
+    changes = lake.init(table_defs())
+    assert changes[name] is TableChange.EVOLVED
+    assert lake.table(name).properties[key] == "none"

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyiceberg.table import Table
 
 from schemahub.batching import Drained
@@ -105,7 +104,10 @@ class Committer:
         self._retries = retries
         self.last_offsets: dict[StreamKey, StreamState] = {}
         self._flush_rows: dict[str, int] = {}
-        self._mirrored_at = 0.0
+        # The mirror holds what the last run left in it (its stop mirrors the final state), so
+        # the first one waits a mirror interval like the rest.
+        self._mirrored_at = time.monotonic()
+        self._mirrored: dict[StreamKey, StreamState] | None = None
 
     def commit(self, flush: PendingFlush) -> None:
         """Land everything ``flush`` holds that has not landed yet; raises on failure."""
@@ -208,15 +210,22 @@ class Committer:
         if rows.num_rows == 0:
             return
         now_us = int(time.time() * 1_000_000)
-        lags = pc.divide(
-            pc.subtract(pa.scalar(now_us), pc.cast(rows["trade_ts"], pa.int64())), 1_000_000.0
-        )
-        self._metrics.tick_to_commit_seconds.observe_many(lags)
+        trade_us = rows.column("trade_ts").cast(pa.int64()).to_numpy()
+        self._metrics.tick_to_commit_seconds.observe_many((now_us - trade_us) / 1_000_000.0)
 
-    def _mirror_watermarks(self, offsets: dict[StreamKey, StreamState]) -> None:
+    def mirror_final_state(self) -> None:
+        """Mirror the last committed state now, unless the mirror already holds it (the
+        daemon's stop calls this after its final flush)."""
+        self._mirror_watermarks({**self._others, **self.last_offsets}, now=True)
+
+    def _mirror_watermarks(
+        self, offsets: dict[StreamKey, StreamState], *, now: bool = False
+    ) -> None:
         """Best effort, at most every few seconds: the mirror is for humans; the offsets in
         trades_unified's snapshots are the truth."""
-        if time.monotonic() - self._mirrored_at < _MIRROR_EVERY_SECONDS:
+        if offsets == self._mirrored:
+            return
+        if not now and time.monotonic() - self._mirrored_at < _MIRROR_EVERY_SECONDS:
             return
         self._mirrored_at = time.monotonic()
         try:
@@ -227,6 +236,7 @@ class Committer:
                 warnings.simplefilter("ignore", UserWarning)
                 with LeanTransaction(table) as txn:
                     txn.overwrite(rows)
+            self._mirrored = offsets
         except Exception as exc:
             log.warning("watermarks mirror not updated", extra={"error": str(exc)})
 

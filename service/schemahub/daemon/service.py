@@ -295,6 +295,8 @@ class Daemon:
     async def _final_flush(self) -> None:
         self._retry_at = 0.0
         await self.flush()
+        if not self._pending:
+            await self._in_thread(self.committer.mirror_final_state)
         if self._pending:
             log.error(
                 "stopping with uncommitted rows; they will be fetched again after restart",

@@ -11,7 +11,7 @@
  * written in place, cut to length and returned as they are (no copy); past the estimate they
  * grow geometrically with overflow checks. The GIL is held.
  *
- * Columns whose values repeat a lot (symbols, sides, order types) are written as int32 indices
+ * Columns whose values repeat a lot (symbols, sides, order types) are written as int8 indices
  * into a small per-call table of their distinct values (Dict), handed over as an Arrow
  * dictionary; a column with more distinct values than the table holds turns plain.
  */
@@ -308,11 +308,11 @@ static int bit_put(Buf *b, Py_ssize_t i, int on)
     return OK;
 }
 
-#define DICT_MAX 64         /* distinct values a dictionary column takes in one call */
+#define DICT_MAX 64         /* distinct values a dictionary column takes in one call (< 128) */
 #define DICT_FIRST_CHARS 512 /* bytes its table's text gets up front */
 
 /* The distinct values a dictionary column met in this call: entry i is the text
- * chars[offsets[i] .. offsets[i + 1]). The column's rows hold an int32 entry index each, so
+ * chars[offsets[i] .. offsets[i + 1]). The column's rows hold an int8 entry index each, so
  * the venues' few symbols, sides and order types are copied once, not once a row (and Arrow
  * needs no hashing to encode them later). Entries are only appended: a frame's rollback cuts
  * the table back to its count before the frame. Past DICT_MAX entries the column turns plain
@@ -327,7 +327,7 @@ typedef struct {
 
 typedef struct {
     Buf values;   /* int64 / double: 8 bytes a row; bool: bits; string: int32 offsets (n+1),
-                     or int32 indices into ``dict`` while dict.on */
+                     or int8 indices into ``dict`` while dict.on */
     Buf validity; /* bits, nullable columns only */
     Buf chars;    /* plain string columns: the UTF-8 bytes */
     Dict dict;
@@ -448,7 +448,8 @@ static int dict_find(Dict *d, const char *s, size_t len, int32_t *index)
     return OK;
 }
 
-/* A dictionary column's value as its entry index; REFUSE when the table is full. */
+/* A dictionary column's value as its entry index, one byte (DICT_MAX < 128: Arrow's int8
+ * indices, so nothing downstream narrows them); REFUSE when the table is full. */
 static int put_index(Column *col, Py_ssize_t row, const char *s, size_t len, int valid)
 {
     int32_t index = 0; /* a null row's: Arrow reads no index under a null */
@@ -457,10 +458,9 @@ static int put_index(Column *col, Py_ssize_t row, const char *s, size_t len, int
         if (r != OK)
             return r;
     }
-    size_t at = (size_t)row * 4;
-    if (buf_reserve(&col->values, at + 4) != OK)
+    if (buf_reserve(&col->values, (size_t)row + 1) != OK)
         return FAIL;
-    memcpy(col->values.data + at, &index, 4);
+    col->values.data[row] = (char)index;
     return OK;
 }
 
@@ -480,7 +480,7 @@ static int to_plain(State *st, int c, Py_ssize_t rows)
     size_t total = 0;
     int32_t index;
     for (Py_ssize_t r = 0; r < rows; r++) {
-        memcpy(&index, col->values.data + (size_t)r * 4, 4);
+        index = (unsigned char)col->values.data[r];
         if (validity == NULL || bit_on(validity, r))
             total += (size_t)(d->offsets[index + 1] - d->offsets[index]);
     }
@@ -493,8 +493,10 @@ static int to_plain(State *st, int c, Py_ssize_t rows)
         buf_reserve(&col->chars, total > st->first_chars ? total : st->first_chars) != OK)
         return FAIL;
     int32_t end = (int32_t)total;
+    /* Backwards, in place: offset r + 1 lands at bytes 4r + 4.., past index byte r, on index
+     * bytes already read. */
     for (Py_ssize_t r = rows - 1; r >= 0; r--) {
-        memcpy(&index, col->values.data + (size_t)r * 4, 4);
+        index = (unsigned char)col->values.data[r];
         memcpy(col->values.data + (size_t)(r + 1) * 4, &end, 4);
         if (validity == NULL || bit_on(validity, r)) {
             int32_t len = d->offsets[index + 1] - d->offsets[index];
@@ -565,15 +567,28 @@ static inline uint64_t load8(const char *p)
 
 #define BYTES(b) (0x0101010101010101ull * (uint64_t)(b))
 
-/* Whether any of the 8 bytes of ``word`` is a STRING_STOP byte (no false negatives; order and
- * endianness do not matter: it only picks between the 8-byte step and the byte loop). */
-static inline int stop_in_word(uint64_t word)
+/* The high bit of each of the 8 bytes of ``word`` that may be a STRING_STOP byte: none is
+ * missed, and the lowest one flagged is exact (a false flag needs a borrow, which only a
+ * flagged byte below it gives). */
+static inline uint64_t stop_flags(uint64_t word)
 {
     uint64_t quote = word ^ BYTES('"'), backslash = word ^ BYTES('\\');
     uint64_t found = (quote - BYTES(1)) & ~quote;          /* a zero byte: a quote */
     found |= (backslash - BYTES(1)) & ~backslash;          /* a backslash */
     found |= (word - BYTES(0x20)) & ~word;                 /* a byte below 0x20 */
-    return (found & BYTES(0x80)) != 0;
+    return found & BYTES(0x80);
+}
+
+/* Bytes before the first flagged one, where memory order is the word's low bytes first; 0
+ * elsewhere (the byte loop then finds it). */
+static inline size_t bytes_before_flag(uint64_t flags)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(flags) >> 3;
+#else
+    (void)flags;
+    return 0;
+#endif
 }
 
 /* A string token without escapes or control characters: its bytes between the quotes. */
@@ -582,8 +597,14 @@ static int scan_string(Cursor *cur, const char **s, size_t *len)
     if (cur->p >= cur->end || *cur->p != '"')
         return REFUSE;
     const char *start = cur->p + 1, *q = start;
-    while (cur->end - q >= 8 && !stop_in_word(load8(q)))
+    while (cur->end - q >= 8) {
+        uint64_t flags = stop_flags(load8(q));
+        if (flags) {
+            q += bytes_before_flag(flags);
+            break;
+        }
         q += 8;
+    }
     while (q < cur->end && !STRING_STOP[(unsigned char)*q])
         q++;
     if (q >= cur->end || *q != '"')
@@ -752,8 +773,9 @@ static int is_utc_time(const char *s, size_t len)
         minute < 0 || minute > 59 || second < 0 || second > 59)
         return 0;
     static const int DAYS[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return day <= DAYS[month - 1] + (month == 2 && leap);
+    if (day <= DAYS[month - 1])
+        return 1;
+    return month == 2 && day == 29 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0);
 }
 
 /* ---- the walker -------------------------------------------------------------------------- */
@@ -1202,7 +1224,7 @@ static PyObject *column_result(State *st, int c)
     PyObject *validity = nulls ? buf_finish(&col->validity, bitmap) : Py_NewRef(Py_None);
     PyObject *values, *chars, *entries;
     if (d->on) {
-        values = buf_finish(&col->values, rows * 4);
+        values = buf_finish(&col->values, rows);
         chars = buf_finish(&col->dict.chars, (size_t)d->offsets[d->count]);
         entries = PyBytes_FromStringAndSize((const char *)d->offsets,
                                             ((Py_ssize_t)d->count + 1) * 4);
@@ -1297,7 +1319,7 @@ PyDoc_STRVAR(parse_doc,
 "Decode the frames (a list or tuple) of venue spec ``spec`` into column buffers.\n"
 "columns: per spec column (see columns()), (null_count, validity bitmap or None, values,\n"
 "chars or None, entries or None): int64/float64 little-endian values, bool bits, or string\n"
-"int32 offsets with UTF-8 chars; for a dictionary column (entries not None), int32 indices\n"
+"int32 offsets with UTF-8 chars; for a dictionary column (entries not None), int8 indices\n"
 "into a dictionary of len(entries) // 4 - 1 strings with int32 offsets entries and text\n"
 "chars (a dictionary column with more than 64 distinct values in the call comes plain).\n"
 "frame_ids: int32 frame index per row. per_frame: per per-frame column,\n"

@@ -85,7 +85,7 @@ class DecodedBatch:
 
     # Trades of the frames the columnar path took: the venue's NATIVE_SCHEMA columns (no
     # _raw_payload) plus FRAME_COLUMN, in frame order and, within a frame, in the frame's order.
-    # A string column may come dictionary-encoded (int32 indices; the native path encodes the
+    # A string column may come dictionary-encoded (int8 indices; the native path encodes the
     # repetitive ones), so the schema equals NATIVE_SCHEMA's once dictionaries are decoded.
     trades: pa.Table
     # Frames the columnar path did not take, by index: decode_frame(frame, keep_payload=False).

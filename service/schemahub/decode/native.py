@@ -11,7 +11,7 @@ gives.
 
 The string columns whose values repeat a lot (symbols, sides, order types) come
 dictionary-encoded: the parser keeps the call's few distinct values in a small table and
-writes an int32 index per row, so nothing downstream hashes those strings again. Such a column
+writes an int8 index per row, so nothing downstream hashes those strings again. Such a column
 with more distinct values than the table holds comes plain for that call, and a string
 constant (Coinbase's ``feed``) comes as a one-entry dictionary. Both forms are accepted
 downstream; the msgspec path returns plain columns.
@@ -113,11 +113,11 @@ def _array(kind: pa.DataType, rows: int, source: tuple[str, Any], columns: list[
         return _constant(kind, what, rows)
     nulls, validity, values, chars, entries = columns[what]
     bits = None if validity is None else pa.py_buffer(validity)
-    if entries is not None:  # int32 indices into the call's distinct values
+    if entries is not None:  # int8 indices into the call's distinct values
         words = pa.Array.from_buffers(
             kind, len(entries) // 4 - 1, [None, pa.py_buffer(entries), pa.py_buffer(chars)], 0
         )
-        encoded = pa.dictionary(pa.int32(), kind)
+        encoded = pa.dictionary(pa.int8(), kind)
         return pa.DictionaryArray.from_buffers(
             encoded, rows, [bits, pa.py_buffer(values)], words, nulls
         )
@@ -128,11 +128,11 @@ def _array(kind: pa.DataType, rows: int, source: tuple[str, Any], columns: list[
 
 
 def _constant(kind: pa.DataType, value: Any, rows: int) -> pa.Array:
-    """``value`` on every row; a string as a one-entry dictionary (zeroed int32 indices)."""
+    """``value`` on every row; a string as a one-entry dictionary (zeroed int8 indices)."""
     if not pa.types.is_string(kind):
         return pa.repeat(pa.scalar(value, kind), rows)
-    indices = pa.py_buffer(bytes(4 * rows))
-    encoded = pa.dictionary(pa.int32(), kind)
+    indices = pa.py_buffer(bytes(rows))
+    encoded = pa.dictionary(pa.int8(), kind)
     return pa.DictionaryArray.from_buffers(
         encoded, rows, [None, indices], pa.array([value], kind), 0
     )

@@ -30,6 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import (
+    MetricModeTypes,
+    MetricsMode,
     StatisticsCollector,
     _get_parquet_writer_kwargs,
     bin_pack_arrow_table,
@@ -51,6 +53,7 @@ from pyiceberg.utils.properties import property_as_int
 from schemahub.batching.columns import repeats_a_lot
 
 _LAYOUT_CACHE_SIZE = 64  # (table, schema, input types) combinations kept; a daemon uses ~5
+_NO_METRICS = MetricsMode(MetricModeTypes.NONE)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class FileLayout:
     dictionary_columns: tuple[str, ...]  # arrive dictionary-encoded: always written so
     string_columns: tuple[str, ...]  # plain strings: dictionary-encoded when a sample repeats
     writer_options: dict[str, Any]  # pq.ParquetWriter keywords from the table properties
+    statistics_columns: list[str]  # the columns whose Parquet statistics Iceberg keeps
     row_group_rows: int
     target_file_bytes: int  # in-memory Arrow bytes per file, as bin_pack_arrow_table counts
     statistics_plan: dict[int, StatisticsCollector]
@@ -103,11 +107,15 @@ def _build_layout(metadata: TableMetadata, data_schema: pa.Schema) -> FileLayout
             return None
         fields.append(wanted.with_type(given.type))
     arrow_schema = pa.schema(fields)
+    plan = compute_statistics_plan(schema, properties)
     return FileLayout(
         arrow_schema=arrow_schema,
         dictionary_columns=tuple(f.name for f in fields if pa.types.is_dictionary(f.type)),
         string_columns=tuple(f.name for f in fields if _is_string(f.type)),
         writer_options=_get_parquet_writer_kwargs(properties),
+        statistics_columns=[
+            field.name for field in schema.fields if plan[field.field_id].mode != _NO_METRICS
+        ],
         row_group_rows=property_as_int(
             properties,
             TableProperties.PARQUET_ROW_GROUP_LIMIT,
@@ -118,7 +126,7 @@ def _build_layout(metadata: TableMetadata, data_schema: pa.Schema) -> FileLayout
             TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
             TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT,
         ),
-        statistics_plan=compute_statistics_plan(schema, properties),
+        statistics_plan=plan,
         path_to_field_id=parquet_path_to_id_mapping(schema),
     )
 
@@ -211,6 +219,8 @@ def _write_one(
             use_dictionary=dictionary,
             store_schema=False,  # readers then see dictionary columns as their plain type
             store_decimal_as_integer=True,
+            # Statistics cost a pass over each column: only those the table's metrics keep.
+            write_statistics=layout.statistics_columns,
             **layout.writer_options,
         )
         with writer:

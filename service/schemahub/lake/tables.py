@@ -50,6 +50,24 @@ _COMMON_PROPERTIES = {
     "commit.manifest-merge.enabled": "true",
 }
 
+# Raw tables are archives, read by ingest time (their partition), stream and trade id. Bounds
+# on their other columns (prices, sizes, sides, the venue's own time text, the source) prune
+# nothing, since every file holds every symbol's prices, yet computing them took ~20 % of a
+# raw file's Parquet CPU, and they fill the manifests. Those columns keep no metrics.
+_RAW_BOUNDED_COLUMNS = frozenset(
+    {"symbol", "product_id", "trade_id", "trade_time", "event_time", "sequence_num"}
+    | {"_source_ingest_ts"}
+)
+
+
+def _raw_metrics(schema: pa.Schema) -> dict[str, str]:
+    return {
+        f"write.metadata.metrics.column.{f.name}": "none"
+        for f in schema
+        if f.name not in _RAW_BOUNDED_COLUMNS
+    }
+
+
 # pyiceberg would otherwise rebase a conflicting append onto the new head on its own, without
 # letting us drop the keys the other writer just committed: that could double trades. Our
 # writer (lake.writer.commit_append) retries instead, re-checking the keys each time.
@@ -91,8 +109,9 @@ class TableChange(enum.Enum):
 def table_defs(unified_extra: Sequence[pa.Field] = ()) -> list[TableDef]:
     """Every table of the design; ``unified_extra`` are enrichment columns from the mappings."""
     raw = [
-        TableDef(m.RAW_TABLE, raw_table_schema(m.NATIVE_SCHEMA), "_source_ingest_ts")
+        TableDef(m.RAW_TABLE, schema, "_source_ingest_ts", properties=_raw_metrics(schema))
         for m in (binance, coinbase, kraken)
+        for schema in [raw_table_schema(m.NATIVE_SCHEMA)]
     ]
     unified = TableDef(
         UNIFIED_TABLE,

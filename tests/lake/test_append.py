@@ -3,11 +3,14 @@
 import inspect
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from pyiceberg.catalog import MetastoreCatalog
+from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.io import pyarrow as iceberg_arrow
 from pyiceberg.partitioning import PartitionKey
 from pyiceberg.schema import sanitize_column_names
@@ -21,6 +24,8 @@ from schemahub.lake import QUARANTINE_TABLE, UNIFIED_TABLE, WATERMARKS_TABLE, La
 from schemahub.lake.append import (
     LeanTransaction,
     append_table,
+    committed_metadata,
+    data_files,
     single_partition_key,
 )
 from schemahub.lake.datafiles import file_layout
@@ -86,6 +91,25 @@ def test_the_pyiceberg_internals_used_keep_their_shape():
     assert parameters(WriteTask.generate_data_file_filename) == ["self", "extension"]
     assert {"field_values", "partition_spec", "schema"} <= {f.name for f in fields(PartitionKey)}
     assert parameters(update_table_metadata)[:2] == ["base_metadata", "updates"]
+    # schemahub/lake/lean_catalog.py stages commits as these do, minus the deep copy.
+    assert parameters(iceberg_update._update_table_metadata_log) == [
+        "base_metadata",
+        "metadata_location",
+        "last_updated_ms",
+    ]
+    staging = inspect.getsource(MetastoreCatalog._update_and_stage_table)
+    for call in (
+        "requirement.validate(",
+        "update_table_metadata(",
+        "new_table_metadata_file_location(",
+    ):
+        assert call in staging, call
+    updating = inspect.getsource(update_table_metadata)
+    for call in ("_update_table_metadata_log(", "check_compatible(", "model_copy(deep=True)"):
+        assert call in updating, call
+    assert "FromInputFile.table_metadata(file)" in inspect.getsource(
+        SqlCatalog._convert_orm_to_iceberg
+    )
     assert parameters(Transaction._append_snapshot_producer)[:2] == ["self", "snapshot_properties"]
     assert isinstance(inspect.getattr_static(Transaction, "table_metadata"), property)
     # Our files are written as ParquetFormatWriter writes them, statistics included.
@@ -335,6 +359,25 @@ def test_lean_transaction_builds_its_metadata_once_per_staged_state(lake):
     txn.set_properties({"schemahub.note": "2"})
     assert txn.table_metadata.properties["schemahub.note"] == "2"
     assert "schemahub.note" not in table.metadata.properties  # the table's own is untouched
+
+
+def test_committed_metadata_is_what_the_catalog_would_have_committed(lake):
+    table = lake.table(UNIFIED_TABLE)
+    append_table(table, rows(range(3), spread=timedelta(0)), {"schemahub.test": "first"})
+    table = lake.table(UNIFIED_TABLE)
+    txn = LeanTransaction(table)
+    with txn._append_snapshot_producer({"schemahub.test": "second"}) as append_files:
+        more = rows(range(3, 6), spread=timedelta(0))
+        for data_file in data_files(txn.table_metadata, more, table.io, uuid4()):
+            append_files.append_data_file(data_file)
+    location = table.metadata_location
+    ours = committed_metadata(table.metadata, txn._updates, location)
+    theirs = update_table_metadata(table.metadata, txn._updates, metadata_location=location)
+    stamp = {"last_updated_ms": 0}
+    assert ours.model_copy(update=stamp) == theirs.model_copy(update=stamp)
+    assert ours.metadata_log[-1].metadata_file == location
+    assert ours.snapshots[:-1] == table.metadata.snapshots  # shared, not copied
+    assert ours.snapshots[0] is table.metadata.snapshots[0]
 
 
 def test_many_appends_in_a_row_keep_every_row_and_snapshot(lake):

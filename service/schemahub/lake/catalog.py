@@ -14,17 +14,26 @@ from pyiceberg.catalog import Catalog, load_catalog
 
 from schemahub.config import CatalogConfig, LakeConfig
 from schemahub.errors import LakeError
+from schemahub.lake.lean_catalog import LeanGlueCatalog, LeanSqlCatalog
 
 
 def open_catalog(lake: LakeConfig) -> Catalog:
     """Load the configured catalog; raises :class:`LakeError` with the reason when it cannot."""
     props = catalog_properties(lake)
+    lean = _LEAN_CATALOGS.get(lake.catalog.type)
     try:
+        if lean is not None:
+            return lean(lake.catalog.name, **props)
         return load_catalog(lake.catalog.name, **props)
     except Exception as exc:  # pyiceberg and its drivers raise many unrelated types here
         raise LakeError(
             f"cannot open the {lake.catalog.type} catalog '{lake.catalog.name}': {_reason(exc)}"
         ) from exc
+
+
+# The catalog types whose commits skip a deep copy and a metadata re-read (lake.lean_catalog);
+# others (REST) are pyiceberg's own.
+_LEAN_CATALOGS: dict[str, type[Catalog]] = {"sql": LeanSqlCatalog, "glue": LeanGlueCatalog}
 
 
 def catalog_properties(lake: LakeConfig) -> dict[str, str]:

@@ -164,3 +164,23 @@ def test_a_column_with_a_refused_value_is_kept_plain(
     assert result.table.schema.field("side").type == pa.string()
     assert result.table.column("side").to_pylist() == ["SELL", "SELL", "SELL"]
     assert result.rejected.column("row").to_pylist() == [1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(raw_rows(), st.integers(min_value=1, max_value=7), st.booleans())
+def test_chunked_columns_map_as_one_chunk(
+    shipped: dict[str, CompiledMapping],
+    drawn: tuple[str, pa.Table, list[str]],
+    pieces: int,
+    keep_encoded: bool,
+) -> None:
+    source, plain, _ = drawn
+    mapping = shipped[source]
+    expected = mapping.apply(plain, keep_encoded=keep_encoded)
+    size = max(1, plain.num_rows // pieces)
+    chunked = pa.concat_tables(
+        [plain.slice(start, size) for start in range(0, plain.num_rows, size)]
+    )  # several chunks per column, as a drained buffer holds them
+    got = mapping.apply(chunked, keep_encoded=keep_encoded)
+    assert got.table.equals(expected.table)
+    assert got.rejected.equals(expected.rejected)

@@ -127,8 +127,10 @@ class CompiledMapping:
             return MappingResult(table, _NO_REJECTS)
         return MappingResult(table.filter(pc.invert(refused)), _rejected(data, failures))
 
-    def _source_columns(self, data: pa.Table | pa.RecordBatch) -> dict[str, pa.Array]:
-        columns: dict[str, pa.Array] = {}
+    def _source_columns(
+        self, data: pa.Table | pa.RecordBatch
+    ) -> dict[str, pa.Array | pa.ChunkedArray]:
+        columns: dict[str, pa.Array | pa.ChunkedArray] = {}
         for plan in self.columns:
             if plan.source is None or plan.source in columns:
                 continue
@@ -143,7 +145,7 @@ class CompiledMapping:
                     f"{self.path}: input column {plan.source!r} is {column.type}, "
                     f"but the mapping was compiled for {expected}"
                 )
-            columns[plan.source] = _as_array(column)
+            columns[plan.source] = column  # combined only if a transform needs it
         return columns
 
 
@@ -175,8 +177,11 @@ def _value_type(type_: pa.DataType) -> pa.DataType:
 
 
 def _evaluate(
-    plan: ColumnPlan, sources: dict[str, pa.Array], rows: int, keep_encoded: bool
-) -> tuple[pa.Array, list[_Failure]]:
+    plan: ColumnPlan,
+    sources: dict[str, pa.Array | pa.ChunkedArray],
+    rows: int,
+    keep_encoded: bool,
+) -> tuple[pa.Array | pa.ChunkedArray, list[_Failure]]:
     """One target column's values (null where refused) and the failures met on the way."""
     if plan.source is None:
         scalar = plan.constant if plan.constant is not None else pa.scalar(None, plan.field.type)
@@ -187,6 +192,9 @@ def _evaluate(
             return pa.DictionaryArray.from_arrays(zeros, pa.array([scalar], scalar.type)), []
         return pa.repeat(scalar, rows), []
     values = sources[plan.source]
+    if not plan.steps and not pa.types.is_dictionary(values.type):
+        return values, []  # taken as it is: a flush's chunks are not copied into one
+    values = _as_array(values)
     if isinstance(values, pa.DictionaryArray):
         return _evaluate_encoded(plan, values, keep_encoded)
     return _run_steps(plan, values)

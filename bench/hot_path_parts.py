@@ -21,7 +21,7 @@ from schemahub.decode.batch import decode_batch
 from schemahub.venues.connection import BURST_FRAMES, Connection
 from schemahub.venues.events import ReceivedBatch
 
-FLUSH_ROWS = 250_000  # the shipped flush.max_rows
+FLUSH_ROWS = 500_000  # the shipped flush.max_rows
 PARTS = ("take", "decode", "on_batch", "flush")
 
 

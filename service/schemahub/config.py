@@ -75,10 +75,11 @@ class FlushConfig(_Strict):
     """When buffered rows are committed."""
 
     interval_seconds: float = Field(default=10.0, gt=0)
-    # Commit early when this many rows wait: bounds memory and latency at high rates while
-    # keeping commits (snapshots, small files, per-commit metadata work) few: at 50,000 trades/s
-    # a commit every 5 s rather than every 2 s.
-    max_rows: int = Field(default=250_000, gt=0)
+    # Commit early when this many rows wait: bounds memory at high rates while keeping commits
+    # (snapshots, small files, per-commit metadata work) few. At 50,000 trades/s the interval
+    # still decides; catching up a backlog, each commit takes half the cap, so the next half
+    # is read while it lands.
+    max_rows: int = Field(default=500_000, gt=0)
     # Backpressure cap on rows held in memory (invariant 3).
     max_buffered_rows: int = Field(default=1_000_000, gt=0)
 

@@ -542,6 +542,9 @@ static int put_null(State *st, int c)
 
 static inline void skip_ws(Cursor *cur)
 {
+    /* The venues send compact JSON: almost always the next byte is not whitespace. */
+    if (cur->p < cur->end && (unsigned char)*cur->p > ' ')
+        return;
     while (cur->p < cur->end) {
         char ch = *cur->p;
         if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t')

@@ -20,6 +20,8 @@ async def test_clean_feed_lands_every_trade_once(tmp_path):
             sim.pause()
             await settle(daemon)
             table = unified(config.lake)
+            lags = daemon.metrics.tick_to_commit_seconds
+            observed, lag_sum = lags.count(), sum(lags.sums.values())
             async with aiohttp.ClientSession() as http:
                 base = f"http://127.0.0.1:{daemon.http_port}"
                 async with http.get(f"{base}/readyz") as response:
@@ -31,6 +33,9 @@ async def test_clean_feed_lands_every_trade_once(tmp_path):
     assert_same_trades(table, truth)
     assert 'schemahub_commits_total{table="trades_unified"}' in metrics
     assert "schemahub_tick_to_commit_seconds_bucket" in metrics
+    # one lag per committed trade, each between the trade's time and now (a few seconds)
+    assert observed == table.num_rows
+    assert 0 < lag_sum / observed < 30
 
 
 @pytest.mark.slow

@@ -160,6 +160,26 @@ def test_venue_shapes(text: str, moment: datetime) -> None:
         assert as_rows(expected) == ([None, micros(moment), micros(moment)], None)
 
 
+def test_rows_sharing_a_date_are_each_checked_in_full() -> None:
+    # Rows of one column mostly share their date, which the parser remembers: a row with that
+    # date must still be refused for its own time or zone, and a refused date never remembered.
+    texts = [
+        "2028-02-29T23:59:59.999999Z",
+        "2028-02-29T24:00:00Z",  # the remembered date, an hour that does not exist
+        "2028-02-29T10:00:00+24:00",  # the remembered date, a zone that does not exist
+        "2028-02-29 10:00:00.5+01:00",
+        "2027-02-29T10:00:00Z",  # not a leap year: refused, and not remembered
+        "2027-02-29T10:00:00Z",
+        "2027-02-28T10:00:00Z",
+        "2028-02-29T00:00:00Z",
+    ]
+    result = assert_same(pa.array(texts))
+    values, refused = as_rows(result)
+    assert refused == [False, True, True, False, True, True, False, False]
+    assert values[0] == micros(datetime(2028, 2, 29, 23, 59, 59, 999999, tzinfo=UTC))
+    assert values[3] == micros(datetime(2028, 2, 29, 9, 0, 0, 500000, tzinfo=UTC))
+
+
 # --- buffers: slices, nulls, empty and broken arrays -----------------------------------------
 
 

@@ -30,6 +30,7 @@ them fails there, loudly.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -195,5 +196,8 @@ def single_partition_key(metadata: TableMetadata, data: pa.Table) -> PartitionKe
     )
 
 
+@functools.cache
 def _downcast_ns() -> bool:
+    # pyiceberg's setting (its config file or environment), read once: reading it parses the
+    # whole environment, ~0.5 ms an append.
     return Config().get_bool(DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE) or False

@@ -95,30 +95,53 @@ static size_t parse_fraction(const unsigned char *s, size_t len, int64_t *micros
     return n;
 }
 
-/* The date and time of the first 19 bytes, as zone-less seconds since 1970; 0 when refused. */
-static int parse_date_time(const unsigned char *s, int64_t *seconds)
+/* The last date text accepted and its day number: a column's rows mostly share their date. */
+typedef struct {
+    unsigned char text[10];
+    int64_t days;
+    int known;
+} DateMemo;
+
+/* Days since 1970 of the date ``YYYY-MM-DD`` at s; 0 when refused. */
+static int parse_date(const unsigned char *s, int64_t *days, DateMemo *memo)
 {
+    if (memo->known && memcmp(s, memo->text, 10) == 0) {
+        *days = memo->days;
+        return 1;
+    }
     int century = two(s), year_low = two(s + 2), month = two(s + 5), day = two(s + 8);
-    int hour = two(s + 11), minute = two(s + 14), second = two(s + 17);
-    if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' ||
-        s[16] != ':')
-        return 0;
-    if (century < 0 || year_low < 0 || month < 1 || month > 12 || day < 1 || hour < 0 ||
-        hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
+    if (s[4] != '-' || s[7] != '-' || century < 0 || year_low < 0 || month < 1 || month > 12 ||
+        day < 1)
         return 0;
     unsigned year = (unsigned)(century * 100 + year_low);
     if ((unsigned)day > days_in_month(year, (unsigned)month))
         return 0;
-    int64_t days = days_from_civil(year, (unsigned)month, (unsigned)day);
+    *days = days_from_civil(year, (unsigned)month, (unsigned)day);
+    memcpy(memo->text, s, 10);
+    memo->days = *days;
+    memo->known = 1;
+    return 1;
+}
+
+/* The date and time of the first 19 bytes, as zone-less seconds since 1970; 0 when refused. */
+static int parse_date_time(const unsigned char *s, int64_t *seconds, DateMemo *memo)
+{
+    int hour = two(s + 11), minute = two(s + 14), second = two(s + 17);
+    if ((s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' || hour < 0 ||
+        hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
+        return 0;
+    int64_t days;
+    if (!parse_date(s, &days, memo))
+        return 0;
     *seconds = days * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second;
     return 1;
 }
 
 /* One text -> UTC microseconds in years 1..9999; 0 when refused. */
-static int parse_iso(const unsigned char *s, size_t len, int64_t *out)
+static int parse_iso(const unsigned char *s, size_t len, int64_t *out, DateMemo *memo)
 {
     int64_t local_seconds, micros = 0, east;
-    if (len < 20 || !parse_date_time(s, &local_seconds))
+    if (len < 20 || !parse_date_time(s, &local_seconds, memo))
         return 0;
     size_t pos = 19;
     if (s[pos] == '.') {
@@ -168,6 +191,7 @@ static void set_bit(unsigned char *bits, Py_ssize_t i)
 /* Parses every row; runs without the GIL. */
 static void parse_rows(const Column *col, Parsed *out)
 {
+    DateMemo memo = {{0}, 0, 0};
     for (Py_ssize_t row = 0; row < col->length; row++) {
         Py_ssize_t at = col->offset + row;
         out->values[row] = 0;
@@ -180,7 +204,7 @@ static void parse_rows(const Column *col, Parsed *out)
             out->bad_offsets = 1;
             return;
         }
-        if (parse_iso(col->data + start, (size_t)(end - start), &out->values[row])) {
+        if (parse_iso(col->data + start, (size_t)(end - start), &out->values[row], &memo)) {
             set_bit(out->valid, row);
         } else {
             set_bit(out->refused, row);

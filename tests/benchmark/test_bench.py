@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -137,3 +138,38 @@ def test_cryptofeed_sees_every_trade_of_the_capture(tmp_path: Path, venue: str) 
     assert run.skipped is None
     assert run.frames == summary.frames
     assert run.trades == 333  # the rewritten frames carry the same trades, none lost
+
+
+_NOTHING_IMPORTED_LATE = """
+import asyncio, json, sys
+from pathlib import Path
+from schemahub.benchmark.replay import PipelineRun, _replay, fresh_daemon
+
+with fresh_daemon(sys.argv[1], 200) as bench:
+    run = PipelineRun(sys.argv[1], True, bench.daemon.KEEP_PAYLOAD, 200)
+    before = set(sys.modules)
+    asyncio.run(_replay(bench, run, Path(sys.argv[2])))
+    assert run.trades_admitted == 600, run.trades_admitted
+    print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_built_daemon_imports_nothing_while_it_ingests_and_commits(
+    tmp_path: Path, venue: str
+) -> None:
+    # A module imported on first use stalls the first burst or commit (tens of ms holding the
+    # GIL) and would count in the benchmark: everything is imported while the daemon starts.
+    capture = tmp_path / f"{venue}.jsonl"
+    write_capture(capture, venue, 600, symbols=("BTC", "ETH"), rate=2_000)
+    done = subprocess.run(
+        [sys.executable, "-c", _NOTHING_IMPORTED_LATE, venue, str(capture)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    late = json.loads(done.stdout.strip().splitlines()[-1])
+    # the replay builds its own connection (the daemon imports venue modules as it opens them)
+    assert [name for name in late if not name.startswith("schemahub.venues.")] == []

@@ -13,6 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+# pa.array() of a numpy array looks at np.ma, which numpy 2 imports on first touch (~9 ms, in
+# the first burst otherwise): imported with this module, at start-up.
+import numpy.ma
 import pyarrow as pa
 
 from schemahub.batching import BufferSet, RawBuffer

@@ -37,6 +37,13 @@ from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+# pyiceberg imports these on first use, which is in the middle of a daemon's first commit
+# (~30 ms of the GIL): the schema check builds its report with rich, and the day transform of
+# a partition key runs in pyiceberg_core. Imported with this module instead, at start-up.
+import pyiceberg_core.transform  # noqa: F401
+import rich.console
+import rich.table  # noqa: F401
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile

@@ -18,7 +18,7 @@ from schemahub.benchmark.frames import frame_blocks
 from schemahub.cli import main
 from schemahub.decode import decoder_for
 from schemahub.decode.base import FrameKind
-from schemahub.venues.connection import BURST_FRAMES
+from schemahub.venues.connection import BURST_BYTES, BURST_FRAMES
 
 VENUES = ["binance", "coinbase", "kraken"]
 STREAM_FIELD = {"binance": "symbol", "coinbase": "product_id", "kraken": "symbol"}
@@ -71,7 +71,9 @@ def test_bench_commits_every_trade_and_prints_the_json_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], venue: str
 ) -> None:
     capture = tmp_path / "cap.jsonl"
-    trades = 5 * BURST_FRAMES // 2  # more than one burst, by frames or by bytes
+    # more than one burst, by frames (Binance: a trade a frame) or by bytes (the others: well
+    # over 100 bytes a trade)
+    trades = max(5 * BURST_FRAMES // 2, 3 * BURST_BYTES // 250)
     write_capture(capture, venue, trades, rate=5_000)
     cpus_before = os.sched_getaffinity(0)
     human, figures = _run_cli(

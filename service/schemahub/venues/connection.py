@@ -46,12 +46,13 @@ QUARANTINE_EXCERPT = 4096
 # Frames are decoded in bursts: up to this many frames or bytes, or what arrived within this
 # time of the first. Live, the time bound closes almost every burst; the size bounds only
 # matter when frames wait in the socket (a backlog, a busy process), which is when throughput
-# counts: a burst has a fixed cost of about a millisecond (a hundred-odd array calls) that 4 MiB
-# bursts spread over ~25,000 trades (1 MiB ones cost Coinbase and Kraken ~0.12 us a trade more).
-# The byte bound caps the text a connection holds waiting, and by how much a burst can overrun
-# flush.max_buffered_rows before backpressure holds the connection.
+# counts: a burst has a fixed cost of most of a millisecond (a hundred-odd array calls) that
+# 8 MiB bursts spread over ~45,000 Coinbase or Kraken trades (4 MiB ones cost them ~0.04 us a
+# trade more, 1 MiB ones ~0.15). The byte bound caps the text a connection holds waiting, and
+# by how much a burst can overrun flush.max_buffered_rows before backpressure holds the
+# connection (a few percent of the default cap).
 BURST_FRAMES = 16_384
-BURST_BYTES = 4 << 20
+BURST_BYTES = 8 << 20
 BURST_SECONDS = 0.02
 
 

@@ -295,13 +295,13 @@ class Daemon:
     async def _final_flush(self) -> None:
         self._retry_at = 0.0
         await self.flush()
-        if not self._pending:
-            await self._in_thread(self.committer.mirror_final_state)
         if self._pending:
             log.error(
                 "stopping with uncommitted rows; they will be fetched again after restart",
                 extra={"rows": sum(p.drained.rows for p in self._pending)},
             )
+        else:
+            await self._in_thread(self.committer.mirror_final_state)
 
     def _enqueue_drain(self) -> None:
         assert self.ingest is not None

@@ -20,6 +20,7 @@ Everything else (requirements, the optimistic pointer swap, conflicts) is pyiceb
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -75,6 +76,7 @@ class LeanSqlCatalog(LeanStaging, SqlCatalog):
     def __init__(self, name: str, **properties: Any) -> None:
         super().__init__(name, **properties)
         self._known: OrderedDict[str, TableMetadata] = OrderedDict()
+        self._known_lock = threading.Lock()  # the commit thread and start-up or checks share it
 
     def commit_table(
         self,
@@ -87,12 +89,11 @@ class LeanSqlCatalog(LeanStaging, SqlCatalog):
         return response
 
     def _convert_orm_to_iceberg(self, orm_table: IcebergTables) -> Table:
-        known = self._known.get(orm_table.metadata_location or "")
+        known = self._recall(orm_table.metadata_location or "")
         if known is None:
             table = super()._convert_orm_to_iceberg(orm_table)
             self._remember(table.metadata_location, table.metadata)
             return table
-        self._known.move_to_end(orm_table.metadata_location)
         namespace = Catalog.identifier_to_tuple(orm_table.table_namespace)
         return Table(
             identifier=(*namespace, orm_table.table_name),
@@ -102,11 +103,19 @@ class LeanSqlCatalog(LeanStaging, SqlCatalog):
             catalog=self,
         )
 
+    def _recall(self, location: str) -> TableMetadata | None:
+        with self._known_lock:
+            known = self._known.get(location)
+            if known is not None:
+                self._known.move_to_end(location)
+            return known
+
     def _remember(self, location: str, metadata: TableMetadata) -> None:
-        self._known[location] = metadata
-        self._known.move_to_end(location)
-        while len(self._known) > _KNOWN_METADATA:
-            self._known.popitem(last=False)
+        with self._known_lock:
+            self._known[location] = metadata
+            self._known.move_to_end(location)
+            while len(self._known) > _KNOWN_METADATA:
+                self._known.popitem(last=False)
 
 
 class LeanGlueCatalog(LeanStaging, GlueCatalog):

@@ -44,7 +44,8 @@ class ColumnPlan:
 
 @dataclass(frozen=True, slots=True)
 class MappingResult:
-    """Mapped rows (exactly the target schema) and the rows that could not be mapped."""
+    """Mapped rows (the target schema; with ``keep_encoded``, repeated strings may be
+    dictionary-encoded) and the rows that could not be mapped."""
 
     table: pa.Table
     rejected: pa.Table  # REJECTED_SCHEMA

@@ -134,6 +134,27 @@ def test_kraken_edge_frames():
     assert batch.trades.num_rows >= 4
 
 
+def test_times_sharing_a_date_are_each_checked_in_full():
+    # A burst's trades share their date: each time is still refused for its own hour, second
+    # or fraction, and a day that does not exist is refused whatever came before.
+    def at(timestamp: str) -> str:
+        return F.kraken_v2([F.kraken_trade(timestamp=timestamp)])
+
+    frames = [
+        at("2024-02-29T23:59:59.999999Z"),
+        at("2024-02-29T24:00:00Z"),  # the remembered date, an hour that does not exist
+        at("2024-02-29T10:00:60Z"),  # a second that does not exist
+        at("2024-02-29T10:00:00.Z"),  # an empty fraction
+        at("2024-02-29T10:00:00.5Z"),
+        at("2023-02-29T10:00:00Z"),  # not a leap year: refused, and not remembered
+        at("2023-02-29T10:00:01Z"),
+        at("2023-02-28T10:00:00Z"),
+    ]
+    batch = check_batch("kraken", frames)
+    assert batch.trades.num_rows == 3
+    assert sorted(batch.slow) == [1, 2, 3, 5, 6]  # refused: the per-frame path gives reasons
+
+
 COINBASE_ODD = [
     F.coinbase_advanced([F.coinbase_trade(trade_id="1" * 18)]),
     F.coinbase_advanced([F.coinbase_trade(trade_id="1" * 19)]),

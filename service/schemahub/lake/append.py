@@ -1,4 +1,4 @@
-"""One Iceberg append, as pyiceberg's ``Transaction.append`` does it, minus two costs.
+"""One Iceberg append, as pyiceberg's ``Transaction.append`` does it, minus three costs.
 
 This module and :mod:`schemahub.lake.lean_catalog` are the ones that use pyiceberg internals
 (written against pyiceberg 0.12.0); ``tests/lake/test_append.py`` checks their signatures and

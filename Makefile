@@ -3,7 +3,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SHARED ?= ../shared
 
 .PHONY: install run demo test lint format clean
 

@@ -1,5 +1,5 @@
 """Fixtures shared by the whole suite: a fresh embedded lake, DuckDB as an independent reader,
-and the real recordings from shared/."""
+and the real venue recordings kept in tests/data/recorded."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from schemahub.config import LakeConfig
 from schemahub.lake import Lake
 
 REPO = Path(__file__).resolve().parents[1]
-RECORDED = REPO.parent / "shared" / "data" / "recorded"
+RECORDED = REPO / "tests" / "data" / "recorded"
 
 
 @pytest.fixture
 def recorded() -> Path:
-    """The folder of real venue recordings (shared/ lies beside the repository)."""
+    """The folder of real venue recordings (copied into the repository with their licence)."""
     if not RECORDED.is_dir():
-        pytest.fail(f"real recordings not found at {RECORDED}; shared/ must lie beside the repo")
+        pytest.fail(f"real recordings not found at {RECORDED}")
     return RECORDED
 
 

@@ -1,4 +1,4 @@
-"""Every real recording in shared/data/recorded through the decoders.
+"""Every real recording in tests/data/recorded through the decoders.
 
 Expected values are derived from the recordings with the plain ``json`` module, independently
 of the decoders, plus a few facts read off the files by hand (noted where used).

@@ -1,6 +1,6 @@
 """The simulator's frames next to the venues' real ones: same decoders, same field checks.
 
-Real references are the recordings in ``shared/data/recorded`` wherever they hold the frame
+Real references are the recordings in ``tests/data/recorded`` wherever they hold the frame
 kind: Coinbase Advanced ``market_trades``/``heartbeats``/``subscriptions``, Coinbase Exchange
 ``match``/``last_match``, Binance frames (``aggTrade`` shares every field of ``trade`` but its
 ids), Binance ``exchangeInfo``, Kraken ``AssetPairs``. No Kraken websocket v2 frame was

@@ -13,6 +13,7 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from schemahub import __version__
 from schemahub.errors import SchemaHubError
@@ -29,18 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Venue trade feeds into one exactly-once Apache Iceberg tick history.",
     )
     parser.add_argument("--version", action="version", version=f"schemahub {__version__}")
-    parser.add_argument(
-        "--config",
-        default=None,
-        help="YAML config file (default: config/schemahub.yaml when present)",
+    _add_global_options(parser, default=None)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser
     )
-    parser.add_argument(
-        "--log-level",
-        default=None,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="override the configured log level",
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
@@ -49,6 +42,32 @@ def build_parser() -> argparse.ArgumentParser:
         if register is not None:
             register(subparsers)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        default=default,
+        help="YAML config file (default: config/schemahub.yaml when present)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=default,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="override the configured log level",
+    )
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: takes the global options too, so they may follow the command.
+
+    Their default is SUPPRESS, so a value given before the command is not overwritten by a
+    subcommand that did not repeat it. Nested subcommands inherit this class from argparse.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_global_options(self, default=argparse.SUPPRESS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,6 +37,8 @@ class DaemonMetrics:
     tick_to_commit_seconds: Histogram
     session_events: Counter
     websocket: Counter
+    task_restarts: Counter
+    task_up: Gauge
 
     @classmethod
     def create(cls, registry: Registry | None = None) -> DaemonMetrics:
@@ -104,6 +106,16 @@ class DaemonMetrics:
                 "schemahub_websocket_total",
                 "Websocket session counters (frames, bytes, malformed, reconnects, ...)",
                 ("venue", "counter"),
+            ),
+            task_restarts=r.counter(
+                "schemahub_task_restarts_total",
+                "Supervised tasks restarted after a failure (sessions, gap workers, flush, ...)",
+                ("task",),
+            ),
+            task_up=r.gauge(
+                "schemahub_task_up",
+                "1 while a supervised task runs, 0 while it waits to restart",
+                ("task",),
             ),
         )
 

@@ -3,6 +3,12 @@
 Start-up reads the committed stream state from the lake (never from a local file), checks the
 configured symbols against each venue's catalogue, then runs until ``stop`` is set (SIGTERM):
 reading stops first, then one last flush commits everything buffered, then it returns.
+
+Every long-running part (a session per venue, a gap worker per venue, the flush loop, table
+maintenance) is a task of :attr:`Daemon.supervisor`, which restarts it with backoff when it
+fails and reports it in ``/readyz`` and ``/metrics`` meanwhile; other features add theirs with
+:meth:`Daemon.supervise`. Only a configuration error (an unknown symbol) stops start-up: a
+venue that cannot be reached or refuses us is retried in its own task while the others ingest.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import aiohttp
 
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.config import Config
@@ -22,8 +30,10 @@ from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
 from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
+from schemahub.daemon.supervisor import READERS, WORKERS, Supervisor, TaskFactory
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
+from schemahub.errors import ConfigError, SchemaHubError, UnknownSymbolError
 from schemahub.jobs.tables import init_all
 from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
@@ -37,6 +47,11 @@ from schemahub.venues import recorder_for as _recorder_for
 log = logging.getLogger(__name__)
 _MAX_COMMIT_BACKOFF = 30.0
 _STUCK_COMMIT_SECONDS = 10.0
+# How long start-up waits for the venues' catalogues; a venue still unanswered is checked again
+# by its own task while the others start ingesting.
+_STARTUP_CHECK_SECONDS = 10.0
+# A venue failing its catalogue check with one of these is retried; anything else stops start-up.
+_CONFIG_ERRORS = (UnknownSymbolError, ConfigError)
 
 
 @dataclass
@@ -80,6 +95,9 @@ class Daemon:
         self.ingest: Ingest | None = None
         self.sessions: dict[str, VenueSession] = {}
         self.gap_filler: GapFiller | None = None
+        self.supervisor = Supervisor(self.metrics.task_restarts, self.metrics.task_up)
+        # Venues whose symbols are not checked yet (unreachable at start-up), with the error.
+        self.venue_errors: dict[str, str] = {}
 
     async def run(self, stop: asyncio.Event, ready: Callable[[Daemon], None] | None = None) -> None:
         """Run until ``stop`` is set, then stop reading, flush, commit and return."""
@@ -118,13 +136,21 @@ class Daemon:
                 await runner.cleanup()
             self._executor.shutdown(wait=True)
 
+    def supervise(self, name: str, factory: TaskFactory, *, stage: str = WORKERS) -> None:
+        """Run ``factory()`` as a supervised task of this daemon (restarted when it fails,
+        reported in /readyz and /metrics, cancelled at stop after the readers)."""
+        self.supervisor.add(name, factory, stage=stage)
+
     def readiness(self) -> Readiness:
-        """Ready when every enabled venue has a live connection and the lake takes commits."""
+        """Ready when every enabled venue has a live connection, the lake takes commits and
+        no supervised task is waiting to be restarted."""
         reasons = []
         connected = self.ingest.connected if self.ingest else {}
         for venue in self.status.venues:
             if not connected.get(venue):
-                reasons.append(f"{venue}: no live connection")
+                error = self.venue_errors.get(venue)
+                reasons.append(f"{venue}: no live connection" + (f" ({error})" if error else ""))
+        reasons.extend(self.supervisor.down_reasons())
         if not self.status.lake_ok:
             reasons.append(f"lake: {self.status.last_commit_error or 'not reachable yet'}")
         elif self.status.commit_started is not None:
@@ -170,9 +196,30 @@ class Daemon:
         return _LakeStart(mappings, offsets, head)
 
     async def _check_symbols(self, clients: dict[str, HistoryClient]) -> None:
-        for name, client in clients.items():
-            catalogue = await client.fetch_catalogue()
-            catalogue.resolve(getattr(self.config.venues, name).symbols)
+        """Check every venue's symbols against its catalogue, concurrently. A configuration
+        error stops start-up; a venue that fails otherwise (or does not answer in time) is
+        noted in :attr:`venue_errors` and checked again by its own task."""
+        checks = {
+            name: asyncio.create_task(self._check_venue(name, client), name=f"check-{name}")
+            for name, client in clients.items()
+        }
+        _, late = await asyncio.wait(checks.values(), timeout=_STARTUP_CHECK_SECONDS)
+        await _cancel(list(late))
+        for name, check in checks.items():
+            error = TimeoutError("no answer at start-up") if check in late else check.exception()
+            if error is None:
+                continue
+            if isinstance(error, _CONFIG_ERRORS) or not _is_venue_failure(error):
+                raise error
+            self.venue_errors[name] = f"{type(error).__name__}: {error}"
+            log.error(
+                "venue unavailable at start-up; retrying it while the others ingest",
+                extra={"venue": name, "error": self.venue_errors[name]},
+            )
+
+    async def _check_venue(self, name: str, client: HistoryClient) -> None:
+        catalogue = await client.fetch_catalogue()
+        catalogue.resolve(getattr(self.config.venues, name).symbols)
 
     def _owns(self, key: StreamKey) -> bool:
         venue = self.config.venues.enabled().get(key[0])
@@ -212,25 +259,22 @@ class Daemon:
             min_gap_age=self.config.gaps.min_age_seconds,
             probe_quiet_seconds=self.config.gaps.probe_quiet_seconds,
         )
-        readers = [
-            asyncio.create_task(s.run(), name=f"session-{n}") for n, s in self.sessions.items()
-        ]
-        workers = [
-            asyncio.create_task(filler.run(), name="gapfill"),
-            asyncio.create_task(self._flush_loop(), name="flush"),
-        ]
-        stopper = asyncio.create_task(stop.wait())
+        for name in self.sessions:
+            self.supervise(
+                f"session-{name}", _bind(self._run_venue, name, clients[name]), stage=READERS
+            )
+        for name in filler.venues:
+            self.supervise(f"gapfill-{name}", _bind(filler.run_venue, name))
+        self.supervise("flush", self._flush_loop)
+        self.supervise("maintenance", self._maintenance_loop)
         try:
-            done, _ = await asyncio.wait([stopper, *readers], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stopper and task.exception() is not None:
-                    raise task.exception()  # a fatal venue error (e.g. refused subscription)
+            self.supervisor.start()
+            await stop.wait()
         finally:
             # Clean stop: first stop reading, then the REST workers, then commit what we hold.
             stopping = time.monotonic()
-            await _cancel(readers)
-            await _cancel(workers)
-            stopper.cancel()
+            await self.supervisor.stop(READERS)
+            await self.supervisor.stop()
             await self._final_flush()
             for recorder in recorders.values():
                 if recorder is not None:
@@ -243,6 +287,19 @@ class Daemon:
                 },
             )
 
+    async def _run_venue(self, name: str, client: HistoryClient) -> None:
+        """A venue's reader: its symbols checked first if start-up could not, then its
+        session until cancelled (a fatal venue error raises to the supervisor)."""
+        if name in self.venue_errors:
+            try:
+                await self._check_venue(name, client)
+            except Exception as exc:
+                self.venue_errors[name] = f"{type(exc).__name__}: {exc}"
+                raise
+            del self.venue_errors[name]
+            log.info("venue reachable again; its symbols are listed", extra={"venue": name})
+        await self.sessions[name].run()
+
     async def _flush_loop(self) -> None:
         assert self.ingest is not None
         interval = self.config.flush.interval_seconds
@@ -251,6 +308,11 @@ class Daemon:
                 await asyncio.wait_for(self.ingest.flush_requested.wait(), interval)
             self.ingest.flush_requested.clear()
             await self.flush()
+
+    async def _maintenance_loop(self) -> None:
+        """Table upkeep, checked as often as the flushes run (see :meth:`maintain_if_due`)."""
+        while True:
+            await asyncio.sleep(self.config.flush.interval_seconds)
             await self.maintain_if_due()
 
     async def maintain_if_due(self) -> MaintenanceRun | None:
@@ -342,6 +404,20 @@ class Daemon:
 
     async def _in_thread(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+
+def _bind(fn: Callable[..., Awaitable[None]], *args: object) -> TaskFactory:
+    """A task factory calling ``fn(*args)`` afresh at every (re)start."""
+
+    def factory() -> Awaitable[None]:
+        return fn(*args)
+
+    return factory
+
+
+def _is_venue_failure(error: BaseException) -> bool:
+    """Whether ``error`` is a venue refusing or failing us (retried), not a bug."""
+    return isinstance(error, SchemaHubError | aiohttp.ClientError | OSError | TimeoutError)
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:

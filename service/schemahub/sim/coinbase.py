@@ -205,6 +205,8 @@ class CoinbaseServer(VenueServer):
             events = [{"type": "snapshot", "trades": [advanced_trade(t) for t in snapshot]}]
             conn.send(self._frame(conn, "market_trades", events))
         channels["market_trades"].update(new)
+        for product in new:
+            self.note_subscribed(product)
         self._send_subscriptions(conn)
         self._replay(conn, new)
 
@@ -212,6 +214,8 @@ class CoinbaseServer(VenueServer):
         channels = conn.state["channels"]
         new = sorted(wanted.get("matches", set()) - channels["matches"])
         channels["matches"].update(new)
+        for product in new:
+            self.note_subscribed(product)
         channels["heartbeat"].update(wanted.get("heartbeat", set()))
         self._send_subscriptions(conn)
         for product in new:

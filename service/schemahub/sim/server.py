@@ -74,6 +74,7 @@ class Simulator:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self._faults = self.config.faults
+        self._faults_set_at = time.monotonic()
         self._stats = SimStats()
         self._dice = FaultDice(self.config.seed)
         self._markets = self.config.markets()
@@ -101,6 +102,7 @@ class Simulator:
             cfg.ping_interval_s,
             cfg.max_connection_age_s,
             cfg.history_limit,
+            lambda: time.monotonic() - self._faults_set_at,
         )
         by_venue = {v: [m for m in self._markets if m.venue == v] for v in VENUES}
         self._servers = {
@@ -194,8 +196,9 @@ class Simulator:
         self.tape.resume(_now_ms())
 
     def set_faults(self, faults: FaultConfig) -> None:
-        """Switch fault injection settings while running."""
+        """Switch fault injection settings while running (timed outages count from now)."""
         self._faults = faults
+        self._faults_set_at = time.monotonic()
 
     @property
     def faults(self) -> FaultConfig:

@@ -29,6 +29,7 @@ lint: install
 
 test: lint
 	$(BIN)/pytest -q
+	SCHEMAHUB_NATIVE=0 $(BIN)/pytest -q -m "not slow" tests/daemon  # the fallback decoder, end to end
 
 format: install
 	$(BIN)/ruff format service tests bench

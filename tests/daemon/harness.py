@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,22 @@ async def settle(daemon: Daemon, timeout: float = 90.0) -> None:
         f"daemon did not settle: gaps {daemon.sequencer.open_gaps()[:5]}, "
         f"buffered {daemon.buffers.total_rows}, pending {daemon.status.pending_flushes}"
     )
+
+
+async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` (a hang guard
+    for conditions that must come true, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.1)
+
+
+def all_connected(daemon: Daemon, venues: tuple[str, ...] = ()) -> bool:
+    """Whether each of ``venues`` (every enabled one by default) has a live connection."""
+    wanted = venues or daemon.status.venues
+    return daemon.ingest is not None and all(daemon.ingest.connected.get(v) for v in wanted)
 
 
 async def resume_and_read(config: Config, sim: Simulator) -> pa.Table:
@@ -164,6 +180,11 @@ def assert_same_trades(table: pa.Table, truth: pa.Table, stats: SimStats) -> Non
     got = _sorted(table.select(COMPARED).cast(want.schema))
     missing = set(_keys(want)) - set(_keys(got))
     extra = set(_keys(got)) - set(_keys(want))
+    if missing:
+        import sys
+        for key in {(k[0], k[1]) for k in missing}:
+            ids = [k[2] for k in _keys(got) if (k[0], k[1]) == key]
+            print("DEBUG", key, "owed", first_owed(stats).get(key), "got min", min(ids, default=None), "runs", stats.dropped_runs.get(f"{key[0]}:{key[1]}"), "missing", sorted(k[2] for k in missing if (k[0],k[1])==key)[:10], file=sys.stderr)
     assert not missing, f"{len(missing)} trades missing, e.g. {sorted(missing)[:5]}"
     assert not extra, f"{len(extra)} trades not in the truth, e.g. {sorted(extra)[:5]}"
     for column in COMPARED:

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 TaskFactory = Callable[[], Awaitable[None]]
 READERS = "readers"
 WORKERS = "workers"
-# A task that ran this long since its last start is healthy again: its backoff starts over.
+# Restart delays; a task that ran ``cap_seconds`` since its last start is healthy again (its
+# backoff starts over).
 DEFAULT_POLICY = RetryPolicy(base_seconds=0.5, cap_seconds=30.0)
 
 
@@ -63,8 +64,10 @@ class Supervisor:
         *,
         policy: RetryPolicy = DEFAULT_POLICY,
         rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._restarts = restarts
+        self._sleep = sleep
         self._up = up
         self._policy = policy
         self._rand = rand
@@ -133,7 +136,7 @@ class Supervisor:
             if time.monotonic() - began >= self._policy.cap_seconds:
                 state.attempt = 0
             delay = self._failed(state, error)
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     def _failed(self, state: TaskState, error: BaseException) -> float:
         """Record and log one failure; returns the delay before the restart."""

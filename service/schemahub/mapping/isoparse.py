@@ -15,11 +15,14 @@ from __future__ import annotations
 import pyarrow as pa
 
 from schemahub.errors import UsageError
+from schemahub.native import native_enabled
 from schemahub.mapping.kernels import TS_US
 
 try:
     from schemahub.mapping import _iso
 except ImportError:  # built without a C compiler: the transform keeps its Arrow path
+    _iso = None
+if not native_enabled():  # SCHEMAHUB_NATIVE=0: run as an install without a compiler
     _iso = None
 
 AVAILABLE = _iso is not None

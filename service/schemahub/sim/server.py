@@ -195,6 +195,12 @@ class Simulator:
         """Generate trades again, from now on."""
         self.tape.resume(_now_ms())
 
+    def drop_connections(self, venue: str) -> int:
+        """Drop every websocket connection of ``venue`` now, abruptly (as a network failure
+        would); returns how many were open."""
+        self._check_venue(venue)
+        return self._servers[venue].drop_connections()
+
     def set_faults(self, faults: FaultConfig) -> None:
         """Switch fault injection settings while running (timed outages count from now)."""
         self._faults = faults

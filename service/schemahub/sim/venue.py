@@ -207,6 +207,15 @@ class VenueServer:
                 await conn.writer
         return ws
 
+    def drop_connections(self) -> int:
+        """Drop every websocket of this venue abruptly (no close frame); returns how many."""
+        dropped = list(self.connections)
+        for conn in dropped:
+            self.connections.discard(conn)
+            conn.abort()
+        self.ctx.stats.disconnects[f"{self.name}:forced"] += len(dropped)
+        return len(dropped)
+
     async def close_with(self, conn: Connection, code: int, reason: str) -> None:
         """Close ``conn`` with a close frame carrying ``code``."""
         self.connections.discard(conn)

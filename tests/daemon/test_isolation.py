@@ -15,6 +15,7 @@ from schemahub.sim import FaultConfig, SimConfig, Simulator
 from schemahub.venues.binance import BinanceHistory
 from tests.daemon.harness import (
     all_connected,
+    all_streaming,
     assert_same_trades,
     daemon_config,
     running,
@@ -53,7 +54,7 @@ async def test_rest_outage_across_a_websocket_drop_then_dropped_runs_elsewhere(t
     async with Simulator(SimConfig(seed=41, rate_per_stream=30)) as sim:
         config = daemon_config(sim, tmp_path / "warehouse")
         async with running(config) as daemon:
-            await wait_until(lambda: all_connected(daemon), "every venue connected")
+            await wait_until(lambda: all_streaming(daemon, sim), "every stream took a trade")
             # Binance's REST answers 503 while its websocket drops: the probe for the trades
             # missed at the drop fails after the REST client's retries (the path that used to
             # kill the gap filler of every venue).
@@ -96,7 +97,7 @@ async def test_a_crashing_gap_worker_of_one_venue_leaves_the_others_working(tmp_
     async with Simulator(SimConfig(seed=42, rate_per_stream=30)) as sim:
         config = daemon_config(sim, tmp_path / "warehouse")
         async with running(config) as daemon:
-            await wait_until(lambda: all_connected(daemon), "every venue connected")
+            await wait_until(lambda: all_streaming(daemon, sim), "every stream took a trade")
             monkeypatch.setattr(BinanceHistory, "latest_trade_id", _raising_latest_trade_id)
             sim.set_faults(FaultConfig(drop_run_probability=0.02))
             sim.drop_connections("binance")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from schemahub.errors import UsageError
-from schemahub.native import native_enabled
 from schemahub.mapping.kernels import TS_US
+from schemahub.native import native_enabled
 
 try:
     from schemahub.mapping import _iso

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -260,11 +261,10 @@ class Daemon:
             probe_quiet_seconds=self.config.gaps.probe_quiet_seconds,
         )
         for name in self.sessions:
-            self.supervise(
-                f"session-{name}", _bind(self._run_venue, name, clients[name]), stage=READERS
-            )
+            reader = functools.partial(self._run_venue, name, clients[name])
+            self.supervise(f"session-{name}", reader, stage=READERS)
         for name in filler.venues:
-            self.supervise(f"gapfill-{name}", _bind(filler.run_venue, name))
+            self.supervise(f"gapfill-{name}", functools.partial(filler.run_venue, name))
         self.supervise("flush", self._flush_loop)
         self.supervise("maintenance", self._maintenance_loop)
         try:
@@ -404,15 +404,6 @@ class Daemon:
 
     async def _in_thread(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-
-def _bind(fn: Callable[..., Awaitable[None]], *args: object) -> TaskFactory:
-    """A task factory calling ``fn(*args)`` afresh at every (re)start."""
-
-    def factory() -> Awaitable[None]:
-        return fn(*args)
-
-    return factory
 
 
 def _is_venue_failure(error: BaseException) -> bool:

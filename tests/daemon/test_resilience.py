@@ -27,10 +27,17 @@ async def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path):
     rng = random.Random(2026)
     async with Simulator(SimConfig(seed=13, rate_per_stream=30)) as sim:
         config = daemon_config(sim, tmp_path / "warehouse", flush={"interval_seconds": 0.3})
-        log = (tmp_path / "daemon.log").open("wb")
+        log_path = tmp_path / "daemon.log"
+        log = log_path.open("wb")
         for _ in range(4):
+            began = log_path.stat().st_size
             process = await spawn_serve(config, tmp_path, log)
-            await asyncio.sleep(rng.uniform(2.5, 5.0))
+            # Once this daemon commits (start-up time varies with the machine's load), kill it
+            # at a random moment of its commit cycle.
+            await wait_until(
+                lambda b=began: '"msg":"flush"' in log_path.read_text()[b:], "a commit"
+            )
+            await asyncio.sleep(rng.uniform(0.0, 2.0))
             process.kill()  # SIGKILL: no flush, no clean-up, maybe mid-commit
             assert await process.wait() == -9
         # A fresh daemon resumes from the offsets in the table and fills what was missed.

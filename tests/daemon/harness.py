@@ -106,6 +106,14 @@ def all_streaming(daemon: Daemon, sim: Simulator) -> bool:
     return owned <= set(daemon.sequencer.streams())
 
 
+async def pause_and_settle(daemon: Daemon, sim: Simulator) -> tuple[pa.Table, SimStats]:
+    """Stop the tape, let the daemon settle, and return trades_unified and what the simulator
+    did (for :func:`assert_same_trades`)."""
+    sim.pause()
+    await settle(daemon)
+    return unified(daemon.config.lake), sim.stats()
+
+
 async def resume_and_read(config: Config, sim: Simulator) -> pa.Table:
     """A fresh daemon resumes from the offsets in the tables; once it caught up, the tape is
     paused and everything settled: trades_unified as it then stands."""

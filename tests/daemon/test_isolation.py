@@ -18,6 +18,7 @@ from tests.daemon.harness import (
     all_streaming,
     assert_same_trades,
     daemon_config,
+    pause_and_settle,
     running,
     settle,
     unified,
@@ -80,10 +81,7 @@ async def test_rest_outage_across_a_websocket_drop_then_dropped_runs_elsewhere(t
             restarts = dict(daemon.metrics.task_restarts.values)
             sim.set_faults(FaultConfig())  # Binance's REST is back
             await asyncio.sleep(1)
-            sim.pause()
-            await settle(daemon)
-            table = unified(config.lake)
-            stats = sim.stats()
+            table, stats = await pause_and_settle(daemon, sim)
         truth = sim.ground_truth()
     assert stats.rest_down_answers["binance"] > 0
     assert binance_filled_during_outage == 0
@@ -168,10 +166,7 @@ async def test_a_region_blocked_venue_is_reported_and_retried_while_the_others_i
             sim.set_faults(FaultConfig())  # the block is lifted
             await wait_until(lambda: all_connected(daemon), "binance connected after the block")
             await asyncio.sleep(1)
-            sim.pause()
-            await settle(daemon)
-            table = unified(config.lake)
-            stats = sim.stats()
+            table, stats = await pause_and_settle(daemon, sim)
         truth = sim.ground_truth()
     assert "HTTP 451" in readyz
     assert 'schemahub_task_restarts_total{task="session-binance"}' in metrics
@@ -201,10 +196,7 @@ async def test_dns_failure_and_a_refused_websocket_leave_the_third_venue_ingesti
             base = f"http://127.0.0.1:{daemon.http_port}"
             readyz = await _until_down(base, "binance: no live connection")
             await wait_until(lambda: _committed(config, ("coinbase",)), "coinbase landed")
-            sim.pause()
-            await settle(daemon)
-            table = unified(config.lake)
-            stats = sim.stats()
+            table, stats = await pause_and_settle(daemon, sim)
         truth = sim.ground_truth()
     assert "nonexistent.invalid" in readyz
     assert set(table["exchange"].to_pylist()) == {"coinbase"}

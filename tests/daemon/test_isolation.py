@@ -195,10 +195,13 @@ async def test_dns_failure_and_a_refused_websocket_leave_the_third_venue_ingesti
             )
             base = f"http://127.0.0.1:{daemon.http_port}"
             readyz = await _until_down(base, "binance: no live connection")
+            _, metrics = await _get(base, "/metrics")
             await wait_until(lambda: _committed(config, ("coinbase",)), "coinbase landed")
             table, stats = await pause_and_settle(daemon, sim)
         truth = sim.ground_truth()
     assert "nonexistent.invalid" in readyz
+    assert 'schemahub_venue_connections{venue="binance"} 0' in metrics
+    assert 'schemahub_venue_connections{venue="coinbase"} 1' in metrics
     assert set(table["exchange"].to_pylist()) == {"coinbase"}
     assert stats.refusals["kraken:ws"] > 0
     assert_same_trades(table, truth, stats)

@@ -39,6 +39,7 @@ class DaemonMetrics:
     websocket: Counter
     task_restarts: Counter
     task_up: Gauge
+    venue_connections: Gauge
 
     @classmethod
     def create(cls, registry: Registry | None = None) -> DaemonMetrics:
@@ -116,6 +117,11 @@ class DaemonMetrics:
                 "schemahub_task_up",
                 "1 while a supervised task runs, 0 while it waits to restart",
                 ("task",),
+            ),
+            venue_connections=r.gauge(
+                "schemahub_venue_connections",
+                "Live websocket connections per enabled venue (0: the venue is down)",
+                venue,
             ),
         )
 

@@ -394,6 +394,9 @@ class Daemon:
     def _collect(self) -> None:
         for name, session in self.sessions.items():
             self.metrics.mirror_session_stats(name, session.stats.as_dict())
+        connected = self.ingest.connected if self.ingest else {}
+        for venue in self.status.venues:
+            self.metrics.venue_connections.set(len(connected.get(venue, ())), venue=venue)
         self._update_gauges()
 
     def _update_gauges(self) -> None:

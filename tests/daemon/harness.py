@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import yaml
 
@@ -17,6 +18,7 @@ from schemahub.config import Config
 from schemahub.daemon.service import Daemon
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sim import SimStats, Simulator, sim_venue_overrides
+from schemahub.sim.server import FIRST_OWED_KEY
 
 COMPARED = ["exchange", "symbol", "trade_id", "side", "price", "quantity", "trade_ts"]
 
@@ -146,28 +148,24 @@ def unified(lake_config) -> pa.Table:
     return Lake(lake_config).table(UNIFIED_TABLE).scan().to_arrow()
 
 
-def first_owed(stats: SimStats) -> dict[tuple[str, str], int]:
-    """Per subscribed stream, the first trade a daemon is owed: the first one the simulator
-    delivered on a websocket after the stream's first subscription (a stream without committed
-    state starts at its first live trade; runs the websockets dropped before it are not seen).
-    This holds when the first connection stays up until the stream's first trade (see
+def first_owed(truth: pa.Table) -> dict[tuple[str, str], int]:
+    """Per subscribed stream, the first trade a daemon is owed, as the simulator recorded it in
+    ``truth`` (``sim.ground_truth()``): the first one it delivered on a websocket after the
+    stream's first subscription. A stream without committed state starts at its first live
+    trade; this holds when the first connection stays up until then (see
     :func:`all_streaming`)."""
-    owed = {}
-    for key, first in stats.first_live_id.items():
-        venue, symbol = key.split(":", 1)
-        dropped = set(stats.dropped_ids(venue, symbol))
-        while first in dropped:
-            first += 1
-        owed[(venue, symbol)] = first
-    return owed
+    metadata = truth.schema.metadata or {}
+    assert FIRST_OWED_KEY in metadata, "compare with sim.ground_truth(), which says what is owed"
+    owed = orjson.loads(metadata[FIRST_OWED_KEY])
+    return {tuple(key.split(":", 1)): first for key, first in owed.items()}
 
 
-def expected_rows(truth: pa.Table, table: pa.Table, stats: SimStats) -> pa.Table:
+def expected_rows(truth: pa.Table, table: pa.Table) -> pa.Table:
     """The truth from each subscribed stream's first owed trade on (see :func:`first_owed`),
     or from the table's first trade of the stream where that is earlier (a snapshot or replay
     at subscription, a state committed before): never later, so a daemon that dropped a
     stream's first trades, or the whole stream, fails."""
-    owed = first_owed(stats)
+    owed = first_owed(truth)
     output = table.group_by(["exchange", "symbol"]).aggregate([("trade_id", "min")])
     for exchange, symbol, lowest in zip(*output.to_pydict().values(), strict=True):
         key = (exchange, symbol)
@@ -184,9 +182,9 @@ def expected_rows(truth: pa.Table, table: pa.Table, stats: SimStats) -> pa.Table
     return joined.filter(keep).select(COMPARED)
 
 
-def assert_same_trades(table: pa.Table, truth: pa.Table, stats: SimStats) -> None:
-    """``table`` holds each owed trade of ``truth`` exactly once, with identical values;
-    ``stats`` (``sim.stats()``) says where each stream's owed trades begin."""
+def assert_same_trades(table: pa.Table, truth: pa.Table) -> None:
+    """``table`` holds each owed trade of ``truth`` (``sim.ground_truth()``) exactly once, with
+    identical values."""
     keys = list(
         zip(
             table["exchange"].to_pylist(),
@@ -196,7 +194,7 @@ def assert_same_trades(table: pa.Table, truth: pa.Table, stats: SimStats) -> Non
         )
     )
     assert len(keys) == len(set(keys)), "duplicate keys in trades_unified"
-    want = _sorted(expected_rows(truth, table, stats))
+    want = _sorted(expected_rows(truth, table))
     got = _sorted(table.select(COMPARED).cast(want.schema))
     missing = set(_keys(want)) - set(_keys(got))
     extra = set(_keys(got)) - set(_keys(want))

@@ -174,6 +174,17 @@ class SimStats:
             for i in range(lo, hi + 1)
         ]
 
+    def first_owed(self) -> dict[str, int]:
+        """Per subscribed stream, the first trade a client that subscribed first is owed: the
+        first one published after that subscription and not left out by a dropped run."""
+        owed = {}
+        for key, first in self.first_live_id.items():
+            dropped = set(self.dropped_ids(*key.split(":", 1)))
+            while first in dropped:
+                first += 1
+            owed[key] = first
+        return owed
+
     def snapshot(self) -> SimStats:
         """A deep copy with plain dicts, safe to keep while the simulator runs on."""
         copied = {

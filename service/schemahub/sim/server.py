@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from schemahub.errors import UsageError
@@ -31,6 +32,8 @@ from schemahub.sim.venue import SimContext, VenueServer
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+# Ground-truth schema metadata: per stream ("venue:symbol"), the first trade a subscriber is owed.
+FIRST_OWED_KEY = b"schemahub.sim.first_owed"
 DEFAULT_LAGS_MS = {"binance": 0, "coinbase": 80, "kraken": 150}
 
 
@@ -215,8 +218,10 @@ class Simulator:
         return self._stats.snapshot()
 
     def ground_truth(self) -> pa.Table:
-        """Every trade generated so far, unified form (see :data:`tape.GROUND_TRUTH_SCHEMA`)."""
-        return self.tape.ground_truth()
+        """Every trade generated so far, unified form (see :data:`tape.GROUND_TRUTH_SCHEMA`);
+        the schema metadata :data:`FIRST_OWED_KEY` holds :meth:`SimStats.first_owed` as JSON."""
+        owed = orjson.dumps(self._stats.first_owed())
+        return self.tape.ground_truth().replace_schema_metadata({FIRST_OWED_KEY: owed})
 
     def write_ground_truth(self, path: str | Path) -> Path:
         """Write the ground truth to ``path``: Parquet for ``.parquet``, else JSON lines."""

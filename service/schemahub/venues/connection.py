@@ -323,7 +323,7 @@ class Connection:
             for seq, at in zip(batch.sequence_nums, times, strict=True):
                 if seq is not None:
                     await self._check_sequence(seq, at)
-        received = ReceivedBatch(self.venue, self.conn_id, times, sizes, batch)
+        received = ReceivedBatch(self.venue, self.conn_id, times, sizes, batch, frames)
         await self.shared.sink.on_batch(received, backpressure=backpressure)
 
     def _decode(self, frames: list[str | bytes], sizes: list[int]) -> DecodedBatch:

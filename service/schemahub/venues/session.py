@@ -78,6 +78,7 @@ class VenueSession:
             recorder=recorder,
             warn=RateLimitedLog(log),
             clock=clock,
+            **Shared.pacing(venue),
         )
         per_connection = min(
             max_streams_per_connection or venue.max_streams_per_connection,
@@ -94,6 +95,11 @@ class VenueSession:
     def new_connection(self, conn_id: str, symbols: list[str]) -> Connection:
         """A connection of this session over ``symbols``, not opened yet."""
         return Connection(self._shared, conn_id, symbols)
+
+    def subscribed(self) -> bool:
+        """Every slot has a connection whose subscriptions are all answered (start-up done)."""
+        live = self._live
+        return len(live) == len(self.slots) and all(c.ready for c in live.values())
 
     def live_connections(self) -> list[str]:
         """Ids of the connections open right now (two per slot during a rotation)."""

@@ -11,7 +11,8 @@ daemon's CPU (its process alone), its peak RSS, bytes per buffered trade (from /
 tick-to-commit p50/p99 (from the histogram's buckets), and the comparison.
 
 A benchmark, not a test: on a shared machine only the order of magnitude means something.
-Bursts (100,000 trades/s for 10 s) are not generated yet: the simulator's rates are static.
+``--burst-rate 100000 --burst-seconds 10`` multiplies every stream's rate for 10 s mid-run
+(``Tape.set_rate_factor``).
 """
 
 from __future__ import annotations
@@ -55,11 +56,20 @@ async def _simulate(pipe, symbols: int, rate: float) -> None:
             if command == "pause":
                 sim.pause()
                 pipe.send(True)
+            elif command == "burst":  # argument: the rate factor from now on
+                sim.tape.set_rate_factor(argument)
+                pipe.send(True)
             elif command == "truth":
                 pq.write_table(sim.ground_truth(), argument)
                 pipe.send(argument)
             else:
                 return
+
+
+def command(pipe, name: str, argument: object) -> object:
+    """Send the simulator process one command; its answer."""
+    pipe.send((name, argument))
+    return pipe.recv()
 
 
 def write_config(folder: Path, venues: dict) -> Path:
@@ -153,6 +163,10 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=1000, help="symbols on each venue")
     parser.add_argument("--rate", type=float, default=20_000.0, help="trades/s, all venues")
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--burst-rate", type=float, default=0.0, help="trades/s during one burst mid-run (0: none)"
+    )
+    parser.add_argument("--burst-seconds", type=float, default=10.0)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
@@ -172,26 +186,34 @@ def main() -> None:
         )
     port = http_port(log, time.monotonic() + 120)
     cpu_start = cpu_seconds(daemon.pid)
-    time.sleep(args.seconds)
+    if args.burst_rate:
+        quiet = max(0.0, args.seconds - args.burst_seconds) / 2
+        time.sleep(quiet)
+        command(ours, "burst", args.burst_rate / args.rate)
+        time.sleep(args.burst_seconds)
+        command(ours, "burst", 1.0)
+        time.sleep(quiet)
+    else:
+        time.sleep(args.seconds)
     cpu_run = cpu_seconds(daemon.pid) - cpu_start
     text = metrics(port)
     buffered = metric_values(text, "schemahub_buffered_bytes")
     rows = metric_values(text, "schemahub_buffered_rows")
-    ours.send(("pause", None))
-    ours.recv()
+    command(ours, "pause", None)
     time.sleep(12)  # one flush interval and a little: what was read is committed
     text = metrics(port)
     peak = peak_rss_mib(daemon.pid)
     daemon.send_signal(signal.SIGTERM)
     daemon.wait(timeout=60)
-    ours.send(("truth", str(folder / "truth.parquet")))
-    truth = ours.recv()
+    truth = command(ours, "truth", str(folder / "truth.parquet"))
     ours.send(("stop", None))
     sim.join(timeout=30)
     trades = sum(v for k, v in metric_values(text, "schemahub_trades_total"))
     per_trade = buffered[0][1] / rows[0][1] if rows and rows[0][1] else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; run {args.seconds} s")
     print(f"streams: 3 x {args.symbols}; offered {args.rate:,.0f} trades/s (skewed)")
+    if args.burst_rate:
+        print(f"burst: {args.burst_rate:,.0f} trades/s for {args.burst_seconds} s mid-run")
     print(f"daemon CPU: {100 * cpu_run / args.seconds:.0f} % of one core over the run")
     print(f"daemon peak RSS: {peak:.0f} MiB (VmHWM)")
     print(f"trades admitted: {trades:,.0f}; bytes per buffered trade: {per_trade:.0f}")

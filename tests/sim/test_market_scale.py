@@ -40,3 +40,22 @@ async def test_two_thousand_symbols_a_venue_are_listed_and_trade_skewed():
     top = max(counts, key=lambda c: c["trade_id_count"])
     assert top["symbol"] == "T0000USDT"
     assert top["trade_id_count"] > 10 * (binance.num_rows / len(counts))
+
+
+def test_a_burst_multiplies_every_streams_rate_and_ends():
+    from schemahub.sim.markets import market
+    from schemahub.sim.tape import Tape
+
+    bases = [f"T{i:04d}" for i in range(200)]
+    markets = [market("kraken", b) for b in bases]
+    tape = Tape(markets, 3, 0, 0.0, {}, rates=skewed_rates(bases, 300.0))
+    before = len(tape.advance_to(10_000))  # 10 s at 300 trades/s
+    tape.set_rate_factor(5.0)
+    during = len(tape.advance_to(20_000))
+    tape.set_rate_factor(1.0)
+    after = len(tape.advance_to(30_000))
+    assert during > 3 * before and during > 3 * after
+    # every trade is kept for the ground truth
+    assert sum(len(s) for s in tape.streams()) == before + during + after
+    with pytest.raises(ValueError, match="rate factor"):
+        tape.set_rate_factor(0)

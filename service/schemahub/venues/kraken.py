@@ -120,6 +120,7 @@ class KrakenHistory(VenueHistory):
     """Kraken REST history (time-cursored, searched by id) and catalogue."""
 
     rest = KrakenRest
+    oldest_probe_requests = None  # each probe is a time search of its own
     _catalogue: Catalogue | None = None
 
     async def fetch_trades(

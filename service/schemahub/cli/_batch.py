@@ -1,0 +1,108 @@
+"""What the original tool's commands (``update-seed``, ``ingest``, ``backfill``) share:
+argument types that refuse impossible values, the venue's REST client, products, sinks."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from schemahub.config import Config
+from schemahub.errors import UsageError
+from schemahub.jobs.checkpoints import CheckpointStore, LocalCheckpoints, S3Checkpoints
+from schemahub.jobs.rawjsonl import validate_product
+from schemahub.jobs.seed import default_seed_path, read_seed
+from schemahub.jobs.sinks import ChunkSink, LakeSink, S3Sink
+from schemahub.s3 import Bucket, endpoint_url
+from schemahub.venues import VENUES, history_client
+from schemahub.venues.rest import VenueHistory
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed: expected an integer >= 1")
+    return value
+
+
+def trade_id_arg(text: str) -> int:
+    """An argparse type: a trade id (an integer >= 0)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a trade id (an integer)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a trade id: expected >= 0")
+    return value
+
+
+def add_venue(parser: argparse.ArgumentParser) -> None:
+    """``--venue`` (default coinbase, as the original tool only knew Coinbase)."""
+    parser.add_argument("--venue", choices=VENUES, default="coinbase", help="default: coinbase")
+
+
+def add_s3(parser: argparse.ArgumentParser) -> None:
+    """``--s3-bucket`` and ``--s3-prefix``."""
+    parser.add_argument(
+        "--s3-bucket", default=None, help="write JSONL objects here (default: the Iceberg lake)"
+    )
+    parser.add_argument(
+        "--s3-prefix",
+        default=None,
+        help="key prefix (default: schemahub/raw_<venue>_trades)",
+    )
+
+
+def s3_prefix(args: argparse.Namespace) -> str:
+    """The prefix given, or the original default for the venue."""
+    return (args.s3_prefix or f"schemahub/raw_{args.venue}_trades").strip("/")
+
+
+def products(args: argparse.Namespace, single: str | None = None) -> list[str]:
+    """``single`` when given, else the seed file's products; each checked for the venue."""
+    if single is not None:
+        return [validate_product(args.venue, single)]
+    path = Path(args.seed_path) if args.seed_path else default_seed_path(args.venue)
+    ids = read_seed(path)
+    if not ids:
+        raise UsageError(f"seed file {path} lists no products")
+    return [validate_product(args.venue, p) for p in ids]
+
+
+def open_history(config: Config, venue: str) -> VenueHistory:
+    """The venue's REST client (limiter, Retry-After, backoff), at the configured URL."""
+    return history_client(venue, getattr(config.venues, venue))
+
+
+def open_bucket(config: Config, name: str) -> Bucket:
+    """The bucket, checked now: missing, refused or unreachable is one line and exit 2."""
+    bucket = Bucket(name, endpoint_url(config.s3.endpoint_url), config.s3.region)
+    bucket.check()
+    return bucket
+
+
+def open_sink(
+    args: argparse.Namespace,
+    config: Config,
+    job: str,
+    checkpoints_in: str,
+    local_checkpoints: bool,
+) -> ChunkSink:
+    """An S3 sink (with checkpoints under ``checkpoints_in`` or in ``--state-dir``) when
+    ``--s3-bucket`` is given, else the lake's raw table."""
+    with_count = job == "backfill"
+    if not args.s3_bucket:
+        from schemahub.lake import Lake
+
+        return LakeSink(Lake(config.lake), args.venue, job, config.mappings_path(), with_count)
+    bucket = open_bucket(config, args.s3_bucket)
+    prefix = s3_prefix(args)
+    store: CheckpointStore
+    if local_checkpoints:
+        store = LocalCheckpoints(args.state_dir, with_count=with_count)
+    else:
+        store = S3Checkpoints(bucket, f"{prefix}/{checkpoints_in}", with_count=with_count)
+    return S3Sink(bucket, prefix, args.venue, job, store)

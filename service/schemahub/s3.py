@@ -7,6 +7,7 @@ a moto or MinIO server on loopback stands in for AWS. Nothing here logs keys or 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ class Bucket:
     def __post_init__(self) -> None:
         import boto3
         from botocore.config import Config
+
+        logging.getLogger("botocore").setLevel(logging.WARNING)  # no "found credentials" chatter
 
         settings = Config(
             connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from schemahub.config import Config
+from schemahub.config import VENUE_NAMES, Config
 from schemahub.errors import UsageError
-from schemahub.jobs.checkpoints import CheckpointStore, LocalCheckpoints, S3Checkpoints
-from schemahub.jobs.rawjsonl import validate_product
-from schemahub.jobs.seed import default_seed_path, read_seed
-from schemahub.jobs.sinks import ChunkSink, LakeSink, S3Sink
-from schemahub.s3 import Bucket, endpoint_url
-from schemahub.venues import VENUES, history_client
-from schemahub.venues.rest import VenueHistory
+
+if TYPE_CHECKING:  # the command modules are imported for every command: keep them light
+    from schemahub.jobs.sinks import ChunkSink
+    from schemahub.s3 import Bucket
+    from schemahub.venues.rest import VenueHistory
 
 
 def positive_int(text: str) -> int:
@@ -41,7 +40,9 @@ def trade_id_arg(text: str) -> int:
 
 def add_venue(parser: argparse.ArgumentParser) -> None:
     """``--venue`` (default coinbase, as the original tool only knew Coinbase)."""
-    parser.add_argument("--venue", choices=VENUES, default="coinbase", help="default: coinbase")
+    parser.add_argument(
+        "--venue", choices=VENUE_NAMES, default="coinbase", help="default: coinbase"
+    )
 
 
 def add_s3(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +64,9 @@ def s3_prefix(args: argparse.Namespace) -> str:
 
 def products(args: argparse.Namespace, single: str | None = None) -> list[str]:
     """``single`` when given, else the seed file's products; each checked for the venue."""
+    from schemahub.jobs.rawjsonl import validate_product
+    from schemahub.jobs.seed import default_seed_path, read_seed
+
     if single is not None:
         return [validate_product(args.venue, single)]
     path = Path(args.seed_path) if args.seed_path else default_seed_path(args.venue)
@@ -74,11 +78,15 @@ def products(args: argparse.Namespace, single: str | None = None) -> list[str]:
 
 def open_history(config: Config, venue: str) -> VenueHistory:
     """The venue's REST client (limiter, Retry-After, backoff), at the configured URL."""
+    from schemahub.venues import history_client
+
     return history_client(venue, getattr(config.venues, venue))
 
 
 def open_bucket(config: Config, name: str) -> Bucket:
     """The bucket, checked now: missing, refused or unreachable is one line and exit 2."""
+    from schemahub.s3 import Bucket, endpoint_url
+
     bucket = Bucket(name, endpoint_url(config.s3.endpoint_url), config.s3.region)
     bucket.check()
     return bucket
@@ -93,6 +101,9 @@ def open_sink(
 ) -> ChunkSink:
     """An S3 sink (with checkpoints under ``checkpoints_in`` or in ``--state-dir``) when
     ``--s3-bucket`` is given, else the lake's raw table."""
+    from schemahub.jobs.checkpoints import CheckpointStore, LocalCheckpoints, S3Checkpoints
+    from schemahub.jobs.sinks import LakeSink, S3Sink
+
     with_count = job == "backfill"
     if not args.s3_bucket:
         from schemahub.lake import Lake

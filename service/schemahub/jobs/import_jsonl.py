@@ -69,6 +69,7 @@ def import_jsonl(
                 raise StorageError(f"{name} line {number} is not a trade record: {exc}") from None
     if report.objects == 0:
         raise UsageError(f"no raw_<venue>_trades_*.jsonl objects found under {source}")
+    lake.init()
     for venue, records in sorted(rows.items()):
         report.lines[venue] = len(records)
         report.landed[venue] = _land(lake, venue, records, source)

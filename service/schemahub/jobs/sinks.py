@@ -91,6 +91,7 @@ class LakeSink:
         self, lake: Lake, venue: str, job: str, mappings_dir: Path, with_count: bool = True
     ) -> None:
         decoder = decoder_for(venue)
+        lake.init()  # idempotent: a first run needs no `tables init` beforehand
         self.lake = lake
         self.venue = venue
         self.job = job

@@ -26,8 +26,9 @@ VENUE_ENV = {"binance": "BINANCE", "coinbase": "COINBASE", "kraken": "KRAKEN"}
 @pytest.fixture
 async def history_sim() -> AsyncIterator[Simulator]:
     """BTC and ETH on every venue, with 60 s of history (about 1,200 trades a stream) already
-    held when it starts, 20 trades a second a stream after that."""
-    config = SimConfig(rate_per_stream=20.0, seed=11, history_seconds=60.0)
+    held when it starts, 20 trades a second a stream after that. Coinbase REST allows 40
+    requests a second (the clients are told 30, see :func:`cli_env`) to keep tests short."""
+    config = SimConfig(rate_per_stream=20.0, seed=11, history_seconds=60.0, coinbase_rest_rate=40.0)
     async with Simulator(config) as running:
         yield running
 
@@ -66,6 +67,7 @@ def cli_env(sim: Simulator, endpoint: str, workdir: Path, **extra: str) -> dict[
     )
     for venue, upper in VENUE_ENV.items():
         env[f"SCHEMAHUB_VENUES__{upper}__REST_URL"] = sim.rest_url(venue)
+    env["SCHEMAHUB_VENUES__COINBASE__REST_REQUESTS_PER_SECOND"] = "30"
     env.update(extra)
     return env
 

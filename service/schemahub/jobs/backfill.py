@@ -84,10 +84,15 @@ async def run_backfill(
         validate_product(options.venue, product)
     report = BackfillReport()
     slots = asyncio.Semaphore(options.workers)
+    # Every checkpoint is read before anything is written: a corrupt one stops the run clean.
+    stored = {
+        p: await asyncio.to_thread(sink.checkpoint, p) if options.resume else None
+        for p in options.products
+    }
 
     async def one(product: str) -> None:
         async with slots:
-            await _walk(history, sink, product, options, progress, report)
+            await _walk(history, sink, product, stored[product], progress, report, options)
 
     await asyncio.gather(*(one(p) for p in options.products))
     report.requests = history.client.requests
@@ -99,11 +104,11 @@ async def _walk(
     history: VenueHistory,
     sink: ChunkSink,
     product: str,
-    options: BackfillOptions,
+    checkpoint: Checkpoint | None,
     progress: Progress,
     report: BackfillReport,
+    options: BackfillOptions,
 ) -> None:
-    checkpoint = await asyncio.to_thread(sink.checkpoint, product) if options.resume else None
     if checkpoint is None:
         newest = await history.latest_trade_id(product)
         if newest is None:

@@ -81,13 +81,30 @@ async def _ingest_one(
     progress.add_total(max(0, last - start))
     size = min(options.limit, history.page_limit)
     written = 0
-    for low in range(start, last, size):
+    low = start
+    while low < last:
         chunk = await history.newer_trades(product, low, min(low + size, last))
         if not chunk:
+            low = await _skip_to_held(history, product, start, low, size, last)
             continue
+        low += size
         top = max(trade_id(t) for t in chunk)
         await asyncio.to_thread(sink.write_chunk, product, chunk, Checkpoint(top, None, now_iso()))
         report.chunks += 1
         written += len(chunk)
         progress.advance(len(chunk))
     return written
+
+
+async def _skip_to_held(
+    history: VenueHistory, product: str, start: int, low: int, size: int, last: int
+) -> int:
+    """After an empty chunk: the start of the chunk holding the venue's oldest trade when the
+    range begins below it (``--after 0``), else the next chunk. Chunks stay aligned on
+    ``start + k * size`` so reruns name their objects the same."""
+    oldest = await history.oldest_trade_id(product, last)
+    if oldest is None:
+        return last
+    if oldest > low + size:
+        return start + ((oldest - 1 - start) // size) * size
+    return low + size

@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from schemahub.decode.base import DecodedFrame
+from schemahub.decode.base import DecodedFrame, NativeRecord
 from schemahub.errors import RateLimitedError, RestError, TransientRestError
 from schemahub.venues.catalog import Catalogue, Listing
 from schemahub.venues.history import IdWindow, trade_id
@@ -149,6 +149,17 @@ class KrakenHistory(VenueHistory):
             "/0/public/Trades", params, 1.0, self.decoder, pair.symbol
         )
         return page
+
+    async def older_trades(self, symbol: str, before_id: int, limit: int) -> list[NativeRecord]:
+        """As the base; but a range running past the oldest trade held gives the id search no
+        start, so then the oldest page (``since=0``) supplies what is left of the range."""
+        found = await super().older_trades(symbol, before_id, limit)
+        if found:
+            return found
+        page = await self._page((await self.catalogue()).get(symbol), 0)
+        low = before_id - limit
+        kept = (t for t in page.trades if low <= trade_id(t) < before_id)
+        return sorted(kept, key=trade_id, reverse=True)
 
     async def fetch_catalogue(self) -> Catalogue:
         """The pairs AssetPairs lists, keyed by websocket v2 name."""

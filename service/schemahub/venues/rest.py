@@ -344,18 +344,31 @@ class VenueHistory:
         return sorted(await self._collect(symbol, after_id + 1, last_id), key=trade_id)
 
     async def oldest_trade_id(self, symbol: str, newest: int) -> int | None:
-        """The oldest id the venue still serves for ``symbol`` (None when it holds none); a
-        binary search over :meth:`older_trades` probes of one trade, about 30 requests."""
-        if not await self.older_trades(symbol, newest + 1, 1):
+        """The oldest id the venue still serves for ``symbol`` (None when it holds none).
+
+        Probes of one trade each: steps down from ``newest`` by a page, two pages, four, ...
+        until nothing is held below, bisects the last step down to a page, and reads that
+        page: about 2 * log2(depth / page) + 2 requests."""
+        if not await self._holds_at_or_below(symbol, newest):
             return None
-        lo, hi = 0, newest  # the oldest held id is in lo..hi
-        while lo < hi:
+        hi, lo, step = newest, 0, self.page_limit  # the oldest held id is in lo..hi
+        while hi > 0:
+            probe = max(0, hi - step)
+            if not await self._holds_at_or_below(symbol, probe):
+                lo = probe + 1
+                break
+            hi, step = probe, step * 2
+        while hi - lo >= self.page_limit:
             middle = (lo + hi) // 2
-            if await self.older_trades(symbol, middle + 1, 1):
+            if await self._holds_at_or_below(symbol, middle):
                 hi = middle
             else:
                 lo = middle + 1
-        return lo
+        page = await self.older_trades(symbol, hi + 1, self.page_limit)
+        return min((trade_id(t) for t in page), default=hi)
+
+    async def _holds_at_or_below(self, symbol: str, tid: int) -> bool:
+        return bool(await self.older_trades(symbol, tid + 1, 1))
 
     async def _collect(self, symbol: str, first: int, last: int) -> list[NativeRecord]:
         """Every trade of ``first..last`` the venue serves (the range may run past its oldest

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import glob
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from schemahub.config import LakeConfig
 from schemahub.lake import Lake
+from tests.moto_server import moto_server
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDED = REPO / "tests" / "data" / "recorded"
@@ -37,37 +33,14 @@ def lake(tmp_path: Path) -> Lake:
     return lake
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (127.0.0.1)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint():
     """A moto server (S3, Glue, ...) on a free port of 127.0.0.1, for the module's tests."""
-    port = free_port()
-    server = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("moto server did not start")
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        with moto_server() as endpoint:
+            yield endpoint
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

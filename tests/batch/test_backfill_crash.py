@@ -90,3 +90,39 @@ async def test_chunks_written_after_the_last_checkpoint_are_replaced_not_doubled
     counts = landed(moto_endpoint, bucket)
     assert sorted(counts["BTC-USD"]) == truth_ids(history_sim, "coinbase", "BTC-USD")
     assert set(counts["BTC-USD"].values()) == {1}
+
+
+async def test_without_a_bucket_backfill_lands_in_the_lake_exactly_once(
+    history_sim, moto_endpoint, tmp_path
+):
+    history_sim.pause()
+    env = cli_env(history_sim, moto_endpoint, tmp_path)
+    line = f"schemahub backfill --seed-path {seed(tmp_path)} --chunk-size 300 --workers 2 --resume"
+    first = await run(line, env, tmp_path)
+    assert first.code == 0, first.err
+    again = await run(line, env, tmp_path)  # resumes below the oldest: nothing more
+    assert again.code == 0, again.err
+    assert "backfill done: 0 trades" in again.out
+    from schemahub.config import LakeConfig
+    from schemahub.lake import Lake
+
+    lake = Lake(LakeConfig(warehouse=str(tmp_path / "warehouse")))
+    raw = lake.table("raw_coinbase_trades").scan().to_arrow()
+    unified = lake.table("trades_unified").scan().to_arrow()
+    for product in PRODUCTS:
+        truth = truth_ids(history_sim, "coinbase", product)
+        raw_ids = [
+            int(t)
+            for t, p in zip(raw["trade_id"].to_pylist(), raw["product_id"].to_pylist(), strict=True)
+            if p == product
+        ]
+        assert sorted(raw_ids) == truth
+        ids = [
+            t
+            for t, p in zip(
+                unified["trade_id"].to_pylist(), unified["symbol"].to_pylist(), strict=True
+            )
+            if p == product
+        ]
+        assert sorted(ids) == truth
+    assert not (tmp_path / "state").exists()  # checkpoints live in the table

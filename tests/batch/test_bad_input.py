@@ -14,7 +14,7 @@ from schemahub.jobs.checkpoints import Checkpoint, LocalCheckpoints, atomic_writ
 from schemahub.jobs.rawjsonl import key_name, validate_product
 from schemahub.s3 import endpoint_url
 from schemahub.venues.binance import BinanceHistory
-from tests.conftest import free_port
+from tests.moto_server import free_port
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,14 @@ QUICK_START = (
     "schemahub backfill --s3-bucket my-bucket --dry-run",
     "schemahub backfill --s3-bucket my-bucket --workers 4 --resume",
 )
+INGEST = "schemahub ingest BTC-USD --s3-bucket my-bucket"
 IMPORT = "schemahub import-jsonl s3://my-bucket/schemahub/raw_coinbase_trades"
+
+
+def test_the_readme_shows_these_commands():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for line in (*QUICK_START, INGEST, IMPORT):
+        assert line in readme
 
 
 async def test_quick_start_then_import(history_sim, moto_endpoint, tmp_path: Path):
@@ -74,6 +81,9 @@ async def test_quick_start_then_import(history_sim, moto_endpoint, tmp_path: Pat
         assert state["trades_processed"] == len(got)
         assert state["last_trade_id"] == min(got)
 
+    ingested = await run(INGEST, env, tmp_path)  # the history is paused: nothing newer
+    assert ingested.code == 0, ingested.err
+    assert "BTC-USD: 100 new trades" in ingested.out  # a first run takes the newest --limit
     imported = await run(IMPORT, env, tmp_path)
     assert imported.code == 0, imported.err
     again = await run(IMPORT, env, tmp_path)

@@ -108,7 +108,9 @@ def open_sink(
     if not args.s3_bucket:
         from schemahub.lake import Lake
 
-        return LakeSink(Lake(config.lake), args.venue, job, config.mappings_path(), with_count)
+        create = not getattr(args, "dry_run", False)
+        lake = Lake(config.lake)
+        return LakeSink(lake, args.venue, job, config.mappings_path(), with_count, create)
     bucket = open_bucket(config, args.s3_bucket)
     prefix = s3_prefix(args)
     store: CheckpointStore

@@ -94,6 +94,8 @@ def decode_line(venue: str, line: bytes) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
     record.update({k: v for k, v in NOT_IN_LAYOUT.get(venue, {}).items() if k not in record})
+    if venue == "coinbase" and isinstance(record.get("trade_id"), int):
+        record["trade_id"] = str(record["trade_id"])  # the REST payload's number, kept as text
     stamp = record.get("_source_ingest_ts")
     if isinstance(stamp, str):
         record["_source_ingest_ts"] = datetime.fromisoformat(stamp.replace("Z", "+00:00"))

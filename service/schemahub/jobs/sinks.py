@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
+from pyiceberg.table import Table
 
 from schemahub.decode import decoder_for
 from schemahub.decode.base import NativeRecord
+from schemahub.errors import LakeError
 from schemahub.jobs.checkpoints import Checkpoint, CheckpointStore, parse_checkpoint
 from schemahub.jobs.rawjsonl import encode_chunk, key_name, object_key
 from schemahub.lake import Lake
@@ -88,17 +90,29 @@ class LakeSink:
     """The venue's raw table; checkpoints as ``schemahub.<job>.<product>`` properties."""
 
     def __init__(
-        self, lake: Lake, venue: str, job: str, mappings_dir: Path, with_count: bool = True
+        self,
+        lake: Lake,
+        venue: str,
+        job: str,
+        mappings_dir: Path,
+        with_count: bool = True,
+        create: bool = True,
     ) -> None:
         decoder = decoder_for(venue)
-        lake.init()  # idempotent: a first run needs no `tables init` beforehand
+        if create:
+            lake.init()  # idempotent: a first run needs no `tables init` beforehand
         self.lake = lake
         self.venue = venue
         self.job = job
         self.source = f"{venue}:rest:{job}"
         self.mappings_dir = mappings_dir
         self.with_count = with_count
-        self.table = lake.table(decoder.RAW_TABLE)
+        try:
+            self.table: Table | None = lake.table(decoder.RAW_TABLE)
+        except LakeError:
+            if create:
+                raise
+            self.table = None  # a dry run on a fresh lake: no table, so no checkpoints
         self.schema = raw_table_schema(decoder.NATIVE_SCHEMA)
         self._rows: list[NativeRecord] = []
         self._props: dict[str, str] = {}
@@ -109,6 +123,8 @@ class LakeSink:
         return f"schemahub.{self.job}.{key_name(self.venue, product)}"
 
     def checkpoint(self, product: str) -> Checkpoint | None:
+        if self.table is None:
+            return None
         key = self._property(product)
         value = latest_property(self.table, key)
         if value is None:
@@ -134,6 +150,7 @@ class LakeSink:
     def _flush(self) -> None:
         if not self._rows:
             return
+        assert self.table is not None, "a LakeSink made with create=False only reads"
         rows = pa.Table.from_pylist(self._rows, schema=self.schema)
         props = dict(self._props)
         commit_append(self.table, lambda _t: (rows, props))
@@ -147,6 +164,6 @@ class LakeSink:
             self._flush()
         report = run_unify(self.lake, self.mappings_dir)
         return (
-            f"{self.committed} rows committed to {self.table.name()[-1]}; "
+            f"{self.committed} rows committed to {decoder_for(self.venue).RAW_TABLE}; "
             f"trades_unified +{report.written} rows ({report.duplicates} already there)"
         )

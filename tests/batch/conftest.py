@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import orjson
 import pyarrow.compute as pc
 import pytest
 
 from schemahub.sim import SimConfig, Simulator
+from tests.moto_server import s3_client
 
 REPO = Path(__file__).resolve().parents[2]
 VENUE_ENV = {"binance": "BINANCE", "coinbase": "COINBASE", "kraken": "KRAKEN"}
@@ -39,17 +39,6 @@ def bucket(moto_endpoint: str) -> str:
     name = f"schemahub-{uuid.uuid4().hex[:12]}"
     s3_client(moto_endpoint).create_bucket(Bucket=name)
     return name
-
-
-def s3_client(endpoint: str):
-    """A boto3 S3 client for the moto server."""
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def cli_env(sim: Simulator, endpoint: str, workdir: Path, **extra: str) -> dict[str, str]:

@@ -16,26 +16,23 @@ if TYPE_CHECKING:  # the command modules are imported for every command: keep th
     from schemahub.venues.rest import VenueHistory
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed: expected an integer >= 1")
-    return value
+def _int_at_least(minimum: int, what: str):
+    """An argparse type: an integer >= ``minimum``, refused with what it should have been."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is not allowed: expected {what}")
+        return value
+
+    return parse
 
 
-def trade_id_arg(text: str) -> int:
-    """An argparse type: a trade id (an integer >= 0)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a trade id (an integer)") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a trade id: expected >= 0")
-    return value
+positive_int = _int_at_least(1, "an integer >= 1")
+trade_id_arg = _int_at_least(0, "a trade id (an integer >= 0)")
 
 
 def add_venue(parser: argparse.ArgumentParser) -> None:

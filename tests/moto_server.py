@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -20,14 +21,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """Run ``moto_server`` on a free port until the block ends; yields its endpoint URL."""
+def moto_server(check_credentials: bool = False) -> Iterator[str]:
+    """Run ``moto_server`` on a free port until the block ends; yields its endpoint URL.
+    ``check_credentials``: refuse unknown access keys, as AWS does (moto's IAM checks)."""
     port = free_port()
     server = Path(sys.executable).with_name("moto_server")
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"} if check_credentials else None
     proc = subprocess.Popen(
         [str(server), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:

@@ -103,7 +103,7 @@ class Bucket:
             NoCredentialsError,
         )
 
-        target = self.where(key)
+        target = self.where(key) if key else f"bucket {self.name!r}"
         try:
             return call()
         except ClientError as exc:

@@ -14,7 +14,7 @@ from schemahub.jobs.checkpoints import Checkpoint, LocalCheckpoints, atomic_writ
 from schemahub.jobs.rawjsonl import key_name, validate_product
 from schemahub.s3 import endpoint_url
 from schemahub.venues.binance import BinanceHistory
-from tests.moto_server import free_port
+from tests.moto_server import free_port, moto_server
 
 
 @pytest.mark.parametrize(
@@ -182,3 +182,17 @@ def test_seed_with_no_file_says_how_to_make_one(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "product_ids_seed.yaml does not exist" in err and "update-seed --fetch --write" in err
     assert not Path("state").exists()
+
+
+@pytest.mark.slow
+def test_wrong_credentials_are_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIANOTAREALKEY00000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with moto_server(check_credentials=True) as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+        assert main(["ingest", "BTC-USD", "--s3-bucket", "some-bucket"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "S3 refused to reach bucket 'some-bucket'" in err[0]
+    assert "check the AWS credentials" in err[0] and "not-the-secret" not in err[0]

@@ -166,3 +166,18 @@ def test_import_of_a_folder_as_the_original_tool_wrote_it(tmp_path, monkeypatch,
     assert main(["import-jsonl", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "raw_coinbase_trades_SOL-USD_20240501T100009Z_999.jsonl line 1" in err
+
+
+def test_a_seed_file_beside_the_mappings_is_not_read_as_one(tmp_path):
+    import shutil
+
+    from schemahub.lake.schemas import UNIFIED_SCHEMA
+    from schemahub.lake.tables import raw_schemas
+    from schemahub.mapping import load_mappings
+
+    folder = tmp_path / "mappings"
+    shutil.copytree(REPO / "config" / "mappings", folder)
+    (folder / "product_ids_seed.yaml").write_text("product_ids: [BTC-USD]\n")
+    (folder / "product_ids_seed_kraken.yaml").write_text("product_ids: [BTC/USD]\n")
+    compiled = load_mappings(folder, raw_schemas(), UNIFIED_SCHEMA)
+    assert set(compiled) == {"raw_binance_trades", "raw_coinbase_trades", "raw_kraken_trades"}

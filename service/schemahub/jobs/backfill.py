@@ -59,16 +59,19 @@ class BackfillReport:
     retries: int = 0
 
 
-async def plan_backfill(history: VenueHistory, sink: ChunkSink, options: BackfillOptions):
+async def plan_backfill(
+    history: VenueHistory, sink: ChunkSink, options: BackfillOptions
+) -> list[ProductPlan]:
     """Per product: the id range still to fetch and the requests it takes (a few probe
     requests a product, nothing written)."""
-    plans = []
+    plans: list[ProductPlan] = []
     page = min(options.chunk_size, history.page_limit)
     for product in options.products:
         validate_product(options.venue, product)
         stored = sink.checkpoint(product) if options.resume else None
         newest = await history.latest_trade_id(product)
-        oldest = await history.oldest_trade_id(product, newest) if newest is not None else None
+        searchable = newest is not None and history.oldest_probe_requests is not None
+        oldest = await history.oldest_trade_id(product, newest) if searchable else None
         below = stored.last_trade_id if stored else (newest + 1 if newest is not None else None)
         trades = max(0, below - oldest) if below is not None and oldest is not None else 0
         requests = math.ceil(trades / page) + 1  # the last, empty page ends the walk

@@ -85,7 +85,9 @@ async def _ingest_one(
     while low < last:
         chunk = await history.newer_trades(product, low, min(low + size, last))
         if not chunk:
-            low = await _skip_to_held(history, product, start, low, size, last)
+            skipped_to = await _skip_to_held(history, product, start, low, size, last)
+            progress.add_total(-max(0, skipped_to - low - size))  # ids the venue never held
+            low = skipped_to
             continue
         low += size
         top = max(trade_id(t) for t in chunk)

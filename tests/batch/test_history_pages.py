@@ -53,5 +53,8 @@ async def test_walking_down_and_up_covers_the_history_once(deep_sim, venue):
                 trade_id(t) for t in await history.newer_trades(symbol, low, min(low + 230, newest))
             )
         assert up == truth
+        # A range that starts below the oldest trade held keeps what is held of it.
+        straddling = await history.newer_trades(symbol, truth[0] - 60, truth[0] + 39)
+        assert [trade_id(t) for t in straddling] == truth[:40]
         if history.oldest_probe_requests is not None:
             assert await history.oldest_trade_id(symbol, newest) == truth[0]

@@ -130,6 +130,23 @@ class BinanceHistory(VenueHistory):
         )
         return sorted((t for t in page.trades if trade_id(t) < before_id), key=trade_id)[::-1]
 
+    async def newer_trades(self, symbol: str, after_id: int, last_id: int) -> list[NativeRecord]:
+        """Pages from ``fromId=after_id+1`` up to ``last_id`` (ids below the oldest held are
+        simply absent: the first page starts at the oldest)."""
+        out: list[NativeRecord] = []
+        cursor = after_id + 1
+        while cursor <= last_id:
+            params = {"symbol": symbol, "fromId": cursor, "limit": PAGE_SIZE}
+            page, _ = await self.client.get_page(
+                "/api/v3/historicalTrades", params, HISTORICAL_TRADES_WEIGHT, self.decoder, symbol
+            )
+            ids = [trade_id(t) for t in page.trades]
+            if not ids:
+                break
+            out.extend(t for t in page.trades if cursor <= trade_id(t) <= last_id)
+            cursor = max(ids) + 1
+        return sorted(out, key=trade_id)
+
     async def oldest_trade_id(self, symbol: str, newest: int) -> int | None:
         """The oldest held id: ``historicalTrades`` from id 0 starts there (one request)."""
         params = {"symbol": symbol, "fromId": 0, "limit": 1}

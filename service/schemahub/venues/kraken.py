@@ -156,10 +156,20 @@ class KrakenHistory(VenueHistory):
         found = await super().older_trades(symbol, before_id, limit)
         if found:
             return found
+        return sorted(await self._oldest_held(symbol, before_id - limit, before_id - 1),
+                      key=trade_id, reverse=True)  # fmt: skip
+
+    async def newer_trades(self, symbol: str, after_id: int, last_id: int) -> list[NativeRecord]:
+        """As the base, with the same fallback as :meth:`older_trades` at the oldest end."""
+        found = await super().newer_trades(symbol, after_id, last_id)
+        if found or last_id <= after_id:
+            return found
+        return sorted(await self._oldest_held(symbol, after_id + 1, last_id), key=trade_id)
+
+    async def _oldest_held(self, symbol: str, first: int, last: int) -> list[NativeRecord]:
+        """The trades ``first..last`` among the oldest page held (``since=0``)."""
         page = await self._page((await self.catalogue()).get(symbol), 0)
-        low = before_id - limit
-        kept = (t for t in page.trades if low <= trade_id(t) < before_id)
-        return sorted(kept, key=trade_id, reverse=True)
+        return [t for t in page.trades if first <= trade_id(t) <= last]
 
     async def fetch_catalogue(self) -> Catalogue:
         """The pairs AssetPairs lists, keyed by websocket v2 name."""

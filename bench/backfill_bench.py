@@ -32,6 +32,7 @@ from schemahub.sim import SimConfig, Simulator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the moto launcher the tests use
+from tests.batch.conftest import cli_env  # noqa: E402
 from tests.moto_server import moto_server, s3_client  # noqa: E402
 
 BASES = ("BTC", "ETH", "SOL", "XRP")
@@ -43,15 +44,8 @@ CHUNK = 100
 async def run_ours(sim: Simulator, endpoint: str, bucket: str, work: Path, rps: float | None):
     seed = work / "seed.yaml"
     seed.write_text(orjson.dumps({"product_ids": PRODUCTS}).decode())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCHEMAHUB_", "AWS_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=endpoint,
-        PYTHONPATH=str(REPO / "service"),
-        SCHEMAHUB_VENUES__COINBASE__REST_URL=sim.rest_url("coinbase"),
-    )
+    env = cli_env(sim, endpoint, work)  # the environment the tests give the commands
+    env.pop("SCHEMAHUB_VENUES__COINBASE__REST_REQUESTS_PER_SECOND")
     if rps is not None:
         env["SCHEMAHUB_VENUES__COINBASE__REST_REQUESTS_PER_SECOND"] = str(rps)
     refused_before = sim.stats().rest_rate_limited.get("coinbase", 0)

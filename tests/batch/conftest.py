@@ -33,6 +33,18 @@ async def history_sim() -> AsyncIterator[Simulator]:
         yield running
 
 
+def fast_config(**settings: object) -> SimConfig:
+    """A simulator config whose REST limits are raised on every venue, so a test walks its
+    history in seconds; ``settings`` set the rest (rates, depth, symbols, seed)."""
+    raised = dict(
+        coinbase_rest_rate=500.0,
+        kraken_rest_rate=500.0,
+        kraken_rest_burst=500.0,
+        binance_weight_limit=1_000_000,
+    )
+    return SimConfig(**{**raised, **settings})  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def bucket(moto_endpoint: str) -> str:
     """A fresh, empty bucket on the moto server."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from schemahub.sim import SimConfig, Simulator
+from schemahub.sim import Simulator
 from schemahub.venues.binance import BinanceHistory
 from schemahub.venues.coinbase import CoinbaseHistory
 from schemahub.venues.history import trade_id
 from schemahub.venues.kraken import KrakenHistory
+from tests.batch.conftest import fast_config
 
 CLIENTS = {"coinbase": CoinbaseHistory, "binance": BinanceHistory, "kraken": KrakenHistory}
 SYMBOLS = {"coinbase": "ETH-USD", "binance": "ETHUSDT", "kraken": "ETH/USD"}
@@ -17,16 +18,7 @@ SYMBOLS = {"coinbase": "ETH-USD", "binance": "ETHUSDT", "kraken": "ETH/USD"}
 
 @pytest.fixture
 async def deep_sim():
-    config = SimConfig(
-        symbols=("ETH",),
-        rate_per_stream=40.0,
-        history_seconds=40.0,
-        seed=5,
-        coinbase_rest_rate=500.0,
-        kraken_rest_rate=500.0,
-        kraken_rest_burst=500.0,
-        binance_weight_limit=1_000_000,
-    )
+    config = fast_config(symbols=("ETH",), rate_per_stream=40.0, history_seconds=40.0, seed=5)
     async with Simulator(config) as sim:
         sim.pause()
         yield sim

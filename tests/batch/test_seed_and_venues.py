@@ -16,8 +16,8 @@ from schemahub.cli import main
 from schemahub.config import LakeConfig
 from schemahub.jobs.progress import Progress
 from schemahub.lake import Lake
-from schemahub.sim import SimConfig, Simulator
-from tests.batch.conftest import VENUE_ENV, jsonl_records, s3_objects, truth_ids
+from schemahub.sim import Simulator
+from tests.batch.conftest import VENUE_ENV, fast_config, jsonl_records, s3_objects, truth_ids
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,16 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 async def fast_sim():
     """Every venue's REST limit raised, so a test walks history in seconds."""
-    config = SimConfig(
-        rate_per_stream=20.0,
-        history_seconds=20.0,
-        seed=4,
-        coinbase_rest_rate=200.0,
-        kraken_rest_rate=200.0,
-        kraken_rest_burst=200.0,
-        binance_weight_limit=1_000_000,
-    )
-    async with Simulator(config) as sim:
+    async with Simulator(fast_config(rate_per_stream=20.0, history_seconds=20.0, seed=4)) as sim:
         sim.pause()
         yield sim
 

@@ -168,6 +168,16 @@ class CaptureConfig(_Strict):
     max_file_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
 
 
+class S3Config(_Strict):
+    """Object storage for the batch commands' JSONL and checkpoints (``--s3-bucket``).
+
+    ``endpoint_url`` (e.g. a moto or MinIO server) wins over ``AWS_ENDPOINT_URL_S3`` and
+    ``AWS_ENDPOINT_URL``; credentials come from the standard AWS variables and files."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
 class Config(_Strict):
     """The whole SchemaHub configuration."""
 
@@ -177,6 +187,7 @@ class Config(_Strict):
     gaps: GapsConfig = Field(default_factory=GapsConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    s3: S3Config = Field(default_factory=S3Config)
     mappings_dir: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

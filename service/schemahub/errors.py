@@ -20,6 +20,8 @@ of them into one clear line and a non-zero exit, and library users can catch the
     │       │   └── IpBannedError    Binance 418: banned for a while, do not retry soon
     │       ├── TransientRestError a 5xx, timeout or non-JSON body: worth retrying
     │       └── HistoryUnavailableError  the venue no longer holds the requested ids
+    ├── StorageError           S3 or a local folder refused (bucket, credentials, endpoint)
+    │   └── CheckpointError      a stored checkpoint is corrupt or truncated (names its path)
     └── UsageError             a command was called with arguments that cannot work
 """
 
@@ -96,6 +98,14 @@ class TransientRestError(RestError):
 
 class HistoryUnavailableError(RestError):
     """The venue no longer serves the requested trade ids."""
+
+
+class StorageError(SchemaHubError):
+    """S3 or a local folder refused a read or a write: the message names which and why."""
+
+
+class CheckpointError(StorageError):
+    """A checkpoint exists but cannot be read: never silently treated as "start over"."""
 
 
 class UsageError(SchemaHubError):

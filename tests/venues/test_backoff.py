@@ -19,7 +19,13 @@ from schemahub.errors import (
     SubscriptionError,
     TransientRestError,
 )
-from schemahub.venues.backoff import RetryPolicy, decide_retry, full_jitter, restart_decision
+from schemahub.venues.backoff import (
+    RetryPolicy,
+    decide_retry,
+    full_jitter,
+    is_internal,
+    restart_decision,
+)
 
 POLICY = RetryPolicy(base_seconds=0.5, cap_seconds=30.0)
 
@@ -104,3 +110,22 @@ def test_a_supervised_restart_always_retries_at_the_same_pace() -> None:
     # A venue's Retry-After still wins over a shorter jittered delay.
     limited_429 = restart_decision(RateLimitedError("429", retry_after=40.0), 0, limited, half)
     assert limited_429.delay == 40.0
+
+
+@pytest.mark.parametrize(
+    ("error", "ours"),
+    [
+        (ValueError("a bug"), True),
+        (KeyError("a bug"), True),
+        (StaleConnectionError("silent"), False),
+        (SubscriptionError("refused"), False),
+        (ConnectionClosedError(Close(1011, "x"), None), False),
+        (_refused(403), False),
+        (OSError("reset"), False),
+        (TimeoutError(), False),
+    ],
+)
+def test_an_error_of_our_own_code_is_told_from_the_venues(error, ours):
+    # a session reconnects after an error of ours instead of giving the venue up
+    assert is_internal(error) is ours
+    assert decide_retry(error, 0, POLICY).retry is False or not ours

@@ -36,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--history-limit", type=int, default=None, help="REST keeps this many trades a stream"
     )
     parser.add_argument(
+        "--history-seconds",
+        type=float,
+        default=0.0,
+        help="start the tape this many seconds in the past (REST history from the start)",
+    )
+    parser.add_argument(
         "--truth-out", default=None, help="write the ground truth here on stop (.parquet or jsonl)"
     )
     parser.set_defaults(handler=_run)
@@ -55,6 +61,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         faults=faults_from_names(args.fault),
         history_limit=args.history_limit,
+        history_seconds=max(0.0, args.history_seconds),
     )
     asyncio.run(_serve(config, args.truth_out))
     return 0

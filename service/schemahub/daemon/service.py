@@ -307,7 +307,11 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ingest.flush_requested.wait(), interval)
             self.ingest.flush_requested.clear()
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # our own code: the loop must outlive it (rows stay buffered)
+                self.metrics.internal_errors.inc(venue="*", stage="flush")
+                log.exception("the flush loop met an error of ours; trying again next interval")
 
     async def _maintenance_loop(self) -> None:
         """Table upkeep, checked as often as the flushes run (see :meth:`maintain_if_due`)."""

@@ -48,6 +48,8 @@ class SimConfig:
     lags_ms: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LAGS_MS))
     faults: FaultConfig = field(default_factory=FaultConfig)
     history_limit: int | None = None  # REST serves at most this many newest trades a stream
+    # The tape starts this long before start(): REST history this deep is there from the start.
+    history_seconds: float = 0.0
     tick_s: float = 0.01  # how often the tape moves
     ping_interval_s: float | None = 20.0  # websocket protocol pings (Binance pings every 20 s)
     max_connection_age_s: float | None = None  # e.g. Binance's 24 h cut, shortened for tests
@@ -94,9 +96,16 @@ class Simulator:
         from aiohttp import web
 
         cfg = self.config
+        now = _now_ms()
         self._tape = Tape(
-            self._markets, cfg.seed, _now_ms(), cfg.rate_per_stream, cfg.lags_ms, cfg.rates
+            self._markets,
+            cfg.seed,
+            now - int(cfg.history_seconds * 1000),
+            cfg.rate_per_stream,
+            cfg.lags_ms,
+            cfg.rates,
         )
+        self._tape.advance_to(now)  # the past: REST history only, never sent on websockets
         ctx = SimContext(
             self._tape,
             self._stats,

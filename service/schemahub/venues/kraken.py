@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from schemahub.decode.base import DecodedFrame
+from schemahub.decode.base import DecodedFrame, NativeRecord
 from schemahub.errors import RateLimitedError, RestError, TransientRestError
 from schemahub.venues.catalog import Catalogue, Listing
 from schemahub.venues.history import IdWindow, trade_id
@@ -120,6 +120,7 @@ class KrakenHistory(VenueHistory):
     """Kraken REST history (time-cursored, searched by id) and catalogue."""
 
     rest = KrakenRest
+    oldest_probe_requests = None  # each probe is a time search of its own
     _catalogue: Catalogue | None = None
 
     async def fetch_trades(
@@ -148,6 +149,27 @@ class KrakenHistory(VenueHistory):
             "/0/public/Trades", params, 1.0, self.decoder, pair.symbol
         )
         return page
+
+    async def older_trades(self, symbol: str, before_id: int, limit: int) -> list[NativeRecord]:
+        """As the base; but a range running past the oldest trade held gives the id search no
+        start, so then the oldest page (``since=0``) supplies what is left of the range."""
+        found = await super().older_trades(symbol, before_id, limit)
+        if found:
+            return found
+        return sorted(await self._oldest_held(symbol, before_id - limit, before_id - 1),
+                      key=trade_id, reverse=True)  # fmt: skip
+
+    async def newer_trades(self, symbol: str, after_id: int, last_id: int) -> list[NativeRecord]:
+        """As the base, with the same fallback as :meth:`older_trades` at the oldest end."""
+        found = await super().newer_trades(symbol, after_id, last_id)
+        if found or last_id <= after_id:
+            return found
+        return sorted(await self._oldest_held(symbol, after_id + 1, last_id), key=trade_id)
+
+    async def _oldest_held(self, symbol: str, first: int, last: int) -> list[NativeRecord]:
+        """The trades ``first..last`` among the oldest page held (``since=0``)."""
+        page = await self._page((await self.catalogue()).get(symbol), 0)
+        return [t for t in page.trades if first <= trade_id(t) <= last]
 
     async def fetch_catalogue(self) -> Catalogue:
         """The pairs AssetPairs lists, keyed by websocket v2 name."""

@@ -24,6 +24,7 @@ from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
+from schemahub.jobs.maintain import compaction_worker
 from schemahub.jobs.tables import init_all
 from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
@@ -218,6 +219,7 @@ class Daemon:
         workers = [
             asyncio.create_task(filler.run(), name="gapfill"),
             asyncio.create_task(self._flush_loop(), name="flush"),
+            asyncio.create_task(compaction_worker(self.config.lake), name="compaction"),
         ]
         stopper = asyncio.create_task(stop.wait())
         try:

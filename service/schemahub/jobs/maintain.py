@@ -8,9 +8,12 @@ end of one run. A failure on one table is reported and the others are still main
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 
+from schemahub.config import LakeConfig
 from schemahub.errors import CommitConflictError, LakeError, UsageError
 from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
 from schemahub.lake.compaction import BeforeCommit, PartitionResult, compact_table
@@ -22,6 +25,7 @@ COMPACTED_TABLES = (UNIFIED_TABLE, *RAW_TABLES.values())
 MAINTAINED_TABLES = (*COMPACTED_TABLES, QUARANTINE_TABLE, WATERMARKS_TABLE)
 _KEEP_PROPERTY = {UNIFIED_TABLE: OFFSETS_PROPERTY}
 _EXPIRY_ATTEMPTS = 3
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -187,3 +191,44 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+def compact_all(lake: Lake, horizon_seconds: float) -> list[PartitionResult]:
+    """Compact every compacted table of ours that exists (what the daemon's worker runs);
+    a table that fails is logged and the others are still compacted."""
+    existing = {ident[-1] for ident in lake.catalog.list_tables(lake.namespace)}
+    results: list[PartitionResult] = []
+    for name in COMPACTED_TABLES:
+        if name not in existing:
+            continue
+        try:
+            results.extend(compact_table(lake.table(name), horizon_seconds))
+        except LakeError as exc:
+            log.warning("compaction failed", extra={"table": name, "error": str(exc)})
+    return results
+
+
+async def compaction_worker(config: LakeConfig) -> None:
+    """The daemon's periodic compaction: every ``compaction_interval_seconds`` (0: never), in a
+    thread of its own with its own catalog connection, so ingestion and commits go on
+    meanwhile; a commit of the daemon that lands first only makes a compaction stage again."""
+    interval = config.compaction_interval_seconds
+    if interval <= 0:
+        return
+    lake = Lake(config)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            results = await asyncio.to_thread(compact_all, lake, config.compaction_horizon_seconds)
+        except Exception as exc:  # the lake may be away for a while: try at the next interval
+            log.warning("compaction pass failed", extra={"error": str(exc)})
+            continue
+        log.info(
+            "compacted",
+            extra={
+                "partitions": len(results),
+                "files_before": sum(r.files_before for r in results),
+                "files_after": sum(r.files_after for r in results),
+                "outcomes": sorted({r.outcome.split(":")[0] for r in results}),
+            },
+        )

@@ -1,6 +1,7 @@
 """The maintenance proof: a table of many small commits, maintained while another writer
 keeps appending. Data files drop at least 20x, metadata bytes at least 10x, and the rows are
-exactly the rows committed (sorted keys and a checksum of every value), the other writer's included."""
+exactly the rows committed (sorted keys and a checksum of every value), the other writer's
+included."""
 
 from __future__ import annotations
 

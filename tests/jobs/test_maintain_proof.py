@@ -1,86 +1,79 @@
-"""The maintenance proof: a table of many small commits, maintained while another writer
-keeps appending. Data files drop at least 20x, metadata bytes at least 10x, and the rows are
-exactly the rows committed (sorted keys and a checksum of every value), the other writer's
-included."""
+"""The maintenance proof, with the daemon against the simulator: a lake of 2,000 small commits
+(the daemon at a 20 ms flush interval), then `maintain` while a daemon keeps appending. Live
+data files drop at least 20x and metadata bytes at least 10x, and the final table equals the
+simulator's ground truth: nothing lost, nothing doubled, every value the same."""
 
 from __future__ import annotations
 
-import threading
-import time
-from datetime import timedelta
+import asyncio
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pyarrow as pa
 import pytest
 
-from schemahub.jobs.maintain import MaintainOptions, maintain
-from schemahub.lake import UNIFIED_TABLE, Lake
-from schemahub.lake.writer import commit_append
-from tests.lake.lakerows import day_start, row_fingerprint, unified_rows
+from schemahub.jobs.maintain import COMPACTED_TABLES, MaintainOptions, maintain
+from schemahub.lake import Lake
+from schemahub.sim import SimConfig, Simulator
+from tests.daemon.harness import assert_same_trades, daemon_config, resume_and_read, running
 
-COMMITS = 400  # 2,000 took over 5 min here (expiry reads every old manifest); see README
-ROWS = 5
-
-
-def folder_bytes(table, sub: str) -> int:
-    root = Path(urlparse(table.metadata.location).path) / sub
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+LAKE_COMMITS = 2_000
+# No upkeep while the small commits pile up: the state `maintain` exists for.
+NO_UPKEEP = {"maintenance_interval_seconds": 86_400, "compaction_interval_seconds": 0}
 
 
-def live_files(table) -> int:
-    table.refresh()
-    return sum(1 for _ in table.scan().plan_files())
+def lake_commits(daemon) -> int:
+    return int(sum(daemon.metrics.commits.values.values()))
+
+
+def live_data_files(lake: Lake) -> int:
+    return sum(len(list(lake.table(n).scan().plan_files())) for n in COMPACTED_TABLES)
+
+
+def metadata_bytes(lake: Lake) -> int:
+    total = 0
+    for name in COMPACTED_TABLES:
+        root = Path(urlparse(lake.table(name).metadata.location).path) / "metadata"
+        total += sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    return total
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_maintain_shrinks_a_table_of_small_commits_and_loses_no_concurrent_append(lake: Lake):
-    table = lake.table(UNIFIED_TABLE)
-    committed = []
-    start = day_start(2)
-    for n in range(COMMITS):  # a day of small flushes of a streaming writer, two days back
-        rows = unified_rows(n * ROWS, ROWS, start + timedelta(seconds=n * ROWS))
-        commit_append(table, lambda _t, r=rows: (r, {}))
-        committed.append(rows)
-    files_before = live_files(table)
-    metadata_before = folder_bytes(table, "metadata")
-    assert files_before == COMMITS
+async def test_maintain_during_ingestion_shrinks_the_lake_and_loses_no_trade(tmp_path):
+    async with Simulator(SimConfig(seed=11, rate_per_stream=40)) as sim:
+        warehouse = tmp_path / "warehouse"
+        fast = daemon_config(sim, warehouse, flush={"interval_seconds": 0.02}, lake=NO_UPKEEP)
+        async with running(fast) as daemon:
+            for _ in range(3_000):  # bounded: until the lake took 2,000 commits
+                await asyncio.sleep(0.1)
+                if lake_commits(daemon) >= LAKE_COMMITS:
+                    break
+            commits = lake_commits(daemon)
+        lake = Lake(fast.lake)
+        files_before, metadata_before = live_data_files(lake), metadata_bytes(lake)
 
-    stop = threading.Event()
-    other = Lake(lake.config)  # another process's connection: the writer that keeps going
-
-    def keep_appending() -> None:
-        writer_table = other.table(UNIFIED_TABLE)
-        n = 0
-        while not stop.is_set() or n < 3:
-            rows = unified_rows(1_000_000 + n * ROWS, ROWS, day_start(2) + timedelta(hours=20))
-            commit_append(writer_table, lambda _t, r=rows: (r, {}))
-            committed.append(rows)
-            n += 1
-
-    writer = threading.Thread(target=keep_appending)
-    writer.start()
-    try:
+        steady = daemon_config(sim, warehouse, flush={"interval_seconds": 0.5}, lake=NO_UPKEEP)
         options = MaintainOptions(
             retention_seconds=1.0,
-            orphan_age_seconds=3_600.0,  # the writer's files in flight are never touched
-            horizon_seconds=0.0,
-            tables=(UNIFIED_TABLE,),
+            orphan_age_seconds=3_600.0,  # files a writer is about to commit are never touched
+            horizon_seconds=0.0,  # today's partitions too: the daemon is writing into them
+            tables=COMPACTED_TABLES,
         )
-        time.sleep(1.5)  # every snapshot of the build is now past the 1 s retention
-        report = maintain(lake, options)
-    finally:
-        stop.set()
-        writer.join()
+        async with running(steady):  # keeps appending while maintain runs
+            await asyncio.sleep(1.0)
+            report = await asyncio.to_thread(maintain, Lake(fast.lake), options)
+            files_after, metadata_after = live_data_files(lake), metadata_bytes(lake)
+        table = await resume_and_read(steady, sim)
+        truth = sim.ground_truth()
 
-    (done,) = report.tables
-    assert done.errors == []
-    assert [p.outcome for p in done.partitions] == ["compacted"]
-    table.refresh()
-    files_after = live_files(table)
-    metadata_after = folder_bytes(table, "metadata")
-    print(f"files {files_before} -> {files_after}, metadata {metadata_before} -> {metadata_after}")
+    print(
+        f"{commits} commits; live data files {files_before} -> {files_after}; "
+        f"metadata bytes {metadata_before} -> {metadata_after}; maintain {report.seconds} s"
+    )
+    assert commits >= LAKE_COMMITS
+    assert [t.errors for t in report.tables] == [[] for _ in COMPACTED_TABLES]
+    outcomes = {p.outcome for t in report.tables for p in t.partitions}
+    assert outcomes == {"compacted"}
     assert files_before >= 20 * files_after
     assert metadata_before >= 10 * metadata_after
-    assert row_fingerprint(table.scan().to_arrow()) == row_fingerprint(pa.concat_tables(committed))
+    assert_same_trades(table, truth)

@@ -70,3 +70,37 @@ def row_fingerprint(rows: pa.Table) -> tuple[list[tuple], str]:
         digest.update(name.encode())
         digest.update(repr(column.to_pylist()).encode())
     return keys, digest.hexdigest()
+
+
+RAW = "raw_binance_trades"
+
+
+def raw_rows(first_id: int, count: int, start: datetime) -> pa.Table:
+    """``count`` binance raw rows with ids from ``first_id``, ingested a second apart from
+    ``start`` (their partition is the day of ``start``)."""
+    from schemahub.lake.tables import raw_schemas
+
+    ids = range(first_id, first_id + count)
+    return pa.Table.from_pydict(
+        {
+            "symbol": [SYMBOLS[i % 3] for i in ids],
+            "trade_id": list(ids),
+            "price": [f"{60000 + i % 100}.5" for i in ids],
+            "qty": ["0.01"] * count,
+            "trade_time": [int(start.timestamp() * 1000) + i for i in ids],
+            "is_buyer_maker": [i % 2 == 0 for i in ids],
+            "event_time": [int(start.timestamp() * 1000) + i for i in ids],
+            "_source": ["test"] * count,
+            "_source_ingest_ts": [start + timedelta(seconds=i - first_id) for i in ids],
+            "_raw_payload": [None] * count,
+        },
+        schema=raw_schemas()[RAW],
+    )
+
+
+def append_raw_commits(lake: Lake, commits: int, size: int, start: datetime, first_id: int = 0):
+    """``commits`` appends of ``size`` binance raw rows each, one per call."""
+    table = lake.table(RAW)
+    for n in range(commits):
+        rows = raw_rows(first_id + n * size, size, start + timedelta(seconds=n * size))
+        commit_append(table, lambda _t, r=rows: (r, {}))

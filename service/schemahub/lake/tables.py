@@ -50,6 +50,7 @@ _COMMON_PROPERTIES = {
     "commit.manifest-merge.enabled": "true",
 }
 TARGET_FILE_BYTES = 128 * 1024 * 1024  # what compaction writes (lake/compaction.py)
+ROW_GROUP_ROWS = 131_072
 
 # Raw tables are archives, read by ingest time (their partition), stream and trade id. Bounds
 # on their other columns (prices, sizes, sides, the venue's own time text, the source) prune
@@ -129,7 +130,13 @@ def table_defs(
 ) -> list[TableDef]:
     """Every table of the design; ``unified_extra`` are enrichment columns from the mappings,
     ``target_file_bytes`` the data file size compaction aims at."""
-    size = {"write.target-file-size-bytes": str(target_file_bytes)}
+    size = {
+        "write.target-file-size-bytes": str(target_file_bytes),
+        # Row groups of a compacted file are its unit of pruning: at 128 Ki rows a day of a
+        # busy table is dozens of row groups, each spanning few symbols, so a reader of one
+        # symbol skips most of them by their min/max. (A flush's file is one row group anyway.)
+        "write.parquet.row-group-limit": str(ROW_GROUP_ROWS),
+    }
     raw = [
         TableDef(
             m.RAW_TABLE,

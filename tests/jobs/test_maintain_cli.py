@@ -9,13 +9,6 @@ from schemahub.lake import UNIFIED_TABLE, Lake
 from tests.lake.lakerows import append_commits, day_start
 
 
-@pytest.fixture
-def cli_lake(lake: Lake, monkeypatch, tmp_path) -> Lake:
-    monkeypatch.setenv("SCHEMAHUB_LAKE__WAREHOUSE", lake.config.warehouse)
-    monkeypatch.chdir(tmp_path)
-    return lake
-
-
 def test_maintain_prints_per_partition_files_and_bytes_and_the_time(cli_lake: Lake, capsys):
     append_commits(cli_lake, 4, 10, day_start(2))
     append_commits(cli_lake, 2, 10, day_start(0), first_id=1_000)

@@ -9,7 +9,6 @@ import json
 import time
 
 import pyarrow.parquet as pq
-import pytest
 
 from schemahub.cli import main
 from schemahub.lake import UNIFIED_TABLE, Lake
@@ -18,14 +17,6 @@ from schemahub.lake.maintenance import expire_snapshots
 from schemahub.lake.orphans import delete_orphans
 from schemahub.lake.tags import create_tag, list_tags
 from tests.lake.lakerows import append_commits, day_start, row_fingerprint
-
-
-@pytest.fixture
-def cli_lake(lake: Lake, monkeypatch, tmp_path) -> Lake:
-    """The lake fixture, named by the environment for commands run through ``main``."""
-    monkeypatch.setenv("SCHEMAHUB_LAKE__WAREHOUSE", lake.config.warehouse)
-    monkeypatch.chdir(tmp_path)
-    return lake
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

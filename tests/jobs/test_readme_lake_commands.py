@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.csv as pacsv
+import pytest
 
 from schemahub.lake import UNIFIED_TABLE, Lake
 from tests.lake.lakerows import append_commits, day_start, row_fingerprint
@@ -32,6 +33,7 @@ def readme_commands() -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_the_readme_commands_run_as_written(lake: Lake, tmp_path: Path):
     append_commits(lake, 8, 25, day_start(2))
     append_commits(lake, 4, 25, day_start(0), first_id=50_000)

@@ -4,8 +4,8 @@ Run: ``.venv/bin/python bench/maintain_bench.py [--rows 1000000] [--days 3] [--c
 
 A fresh embedded lake gets ``--rows`` trades of three venues and six symbols spread evenly over
 ``--days`` closed days, landed in ``--commits`` appends to ``trades_unified`` (as a daemon's
-flushes land them: every file holds every symbol, in arrival order). Then, each timed three
-times in a fresh DuckDB process-local connection (best of three):
+flushes land them: every file holds every symbol, in arrival order). Then, each timed seven
+times in a fresh DuckDB connection (the median is printed):
 
 - one symbol over one day: ``count(*), avg(price)`` for BTCUSDT on the middle day;
 - a count per exchange and day over the whole table;
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.schemas import UNIFIED_SCHEMA
 from schemahub.lake.writer import commit_append
 
+RUNS = 7  # each query, each in a fresh connection; the median is kept
 EXCHANGES = ("binance", "coinbase", "kraken")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT")
 FIRST_DAY = datetime(2026, 1, 5, tzinfo=UTC)
@@ -84,14 +86,14 @@ def timed_queries(metadata_location: str, middle_day: datetime) -> dict[str, flo
     best = {}
     for name, sql in queries.items():
         times = []
-        for _ in range(3):
+        for _ in range(RUNS):
             con = connect()
             con.execute(f"CREATE VIEW t AS SELECT * FROM iceberg_scan('{metadata_location}')")
             started = time.perf_counter()
             con.execute(sql).fetchall()
             times.append(time.perf_counter() - started)
             con.close()
-        best[name] = min(times)
+        best[name] = statistics.median(times)
     return best
 
 

@@ -193,25 +193,39 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def compact_all(lake: Lake, horizon_seconds: float) -> list[PartitionResult]:
-    """Compact every compacted table of ours that exists (what the daemon's worker runs);
-    a table that fails is logged and the others are still compacted."""
+def compact_all(lake: Lake, horizon_seconds: float, orphan_age_seconds: float) -> UpkeepPass:
+    """What the daemon's worker runs: compact every compacted table of ours that exists, then
+    delete the orphan files of every table (snapshot expiry stays in the commit thread). A
+    table that fails is logged and the others are still maintained."""
     existing = {ident[-1] for ident in lake.catalog.list_tables(lake.namespace)}
-    results: list[PartitionResult] = []
-    for name in COMPACTED_TABLES:
+    done = UpkeepPass([], 0)
+    for name in MAINTAINED_TABLES:
         if name not in existing:
             continue
         try:
-            results.extend(compact_table(lake.table(name), horizon_seconds))
+            table = lake.table(name)
+            if name in COMPACTED_TABLES:
+                done.partitions.extend(compact_table(table, horizon_seconds))
+                table.refresh()
+            done.orphans_deleted += delete_orphans(table, orphan_age_seconds).deleted
         except LakeError as exc:
-            log.warning("compaction failed", extra={"table": name, "error": str(exc)})
-    return results
+            log.warning("table upkeep failed", extra={"table": name, "error": str(exc)})
+    return done
+
+
+@dataclass
+class UpkeepPass:
+    """What one pass of the daemon's worker did."""
+
+    partitions: list[PartitionResult]
+    orphans_deleted: int
 
 
 async def compaction_worker(config: LakeConfig) -> None:
-    """The daemon's periodic compaction: every ``compaction_interval_seconds`` (0: never), in a
-    thread of its own with its own catalog connection, so ingestion and commits go on
-    meanwhile; a commit of the daemon that lands first only makes a compaction stage again."""
+    """The daemon's periodic compaction and orphan deletion (:func:`compact_all`): every
+    ``compaction_interval_seconds`` (0: never), in a thread of its own with its own catalog
+    connection, so ingestion and commits go on meanwhile; a commit of the daemon that lands
+    first only makes a compaction stage again."""
     interval = config.compaction_interval_seconds
     if interval <= 0:
         return
@@ -219,16 +233,19 @@ async def compaction_worker(config: LakeConfig) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            results = await asyncio.to_thread(compact_all, lake, config.compaction_horizon_seconds)
+            done = await asyncio.to_thread(
+                compact_all, lake, config.compaction_horizon_seconds, config.orphan_age_seconds
+            )
         except Exception as exc:  # the lake may be away for a while: try at the next interval
             log.warning("compaction pass failed", extra={"error": str(exc)})
             continue
         log.info(
             "compacted",
             extra={
-                "partitions": len(results),
-                "files_before": sum(r.files_before for r in results),
-                "files_after": sum(r.files_after for r in results),
-                "outcomes": sorted({r.outcome.split(":")[0] for r in results}),
+                "partitions": len(done.partitions),
+                "files_before": sum(r.files_before for r in done.partitions),
+                "files_after": sum(r.files_after for r in done.partitions),
+                "outcomes": sorted({r.outcome.split(":")[0] for r in done.partitions}),
+                "orphans_deleted": done.orphans_deleted,
             },
         )

@@ -204,6 +204,7 @@ def _commit(table: Table, plan: PartitionPlan, added: list, retries: int) -> tup
             return "compacted", attempt
         except CommitFailedException:
             log.info("compaction conflict, retrying on the new head", extra={"table": plan.table})
+            time.sleep(0.05 * attempt)  # let a burst of commits pass
             table.refresh()  # the files are re-checked against the new head on the next try
         except ValidationException as exc:
             return f"gave up: another writer rewrote these files ({exc})", attempt

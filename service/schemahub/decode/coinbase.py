@@ -38,6 +38,7 @@ from schemahub.decode.base import (
     FrameKind,
     NativeRecord,
     Reject,
+    TradeTick,
     control,
     decode_envelope,
     decode_fast_or_full,
@@ -61,6 +62,7 @@ from schemahub.decode.fields import (
     spec,
     text,
 )
+from schemahub.decode.quotes import iso_to_micros, quotes_frame, quotes_in
 from schemahub.errors import DecodeError
 
 VENUE = "coinbase"
@@ -132,6 +134,8 @@ def _advanced(value: dict[str, Any], keep_payload: bool) -> DecodedFrame:
     channel = value["channel"]
     if not isinstance(channel, str) or not channel:
         raise DecodeError(f"channel: {channel!r} is not a channel name")
+    if channel == "ticker":
+        return _tickers(value.get("events"), seq)
     if channel != "market_trades":
         label = channel if channel in _ADVANCED_CHANNELS else f"unknown:{channel}"
         return control(label, sequence_num=seq)
@@ -154,6 +158,30 @@ def _advanced(value: dict[str, Any], keep_payload: bool) -> DecodedFrame:
         rejects=rejects,
         sequence_num=seq,
         is_snapshot="snapshot" in kinds,
+    )
+
+
+def _tickers(events: Any, seq: int | None) -> DecodedFrame:
+    """The ``ticker`` channel: ``events[].tickers[]`` with ``product_id``, ``best_bid`` and
+    ``best_ask`` as text."""
+    quotes = []
+    for event in events if isinstance(events, list) else ():
+        tickers = event.get("tickers") if isinstance(event, dict) else None
+        quotes.extend(quotes_in(tickers, "product_id", "best_bid", "best_ask"))
+    return quotes_frame("ticker", quotes, seq)
+
+
+def trade_tick(record: NativeRecord) -> TradeTick:
+    """A native record (raw_coinbase_trades columns) as the live feed shows it: ``side`` is
+    the maker's, so the taker is the opposite."""
+    maker = record["side"].upper()
+    return TradeTick(
+        record["product_id"],
+        str(record["trade_id"]),
+        float(record["price"]),
+        float(record["size"]),
+        "SELL" if maker == "BUY" else "BUY",
+        iso_to_micros(record["time"]),
     )
 
 

@@ -20,7 +20,8 @@ of them into one clear line and a non-zero exit, and library users can catch the
     │       │   └── IpBannedError    Binance 418: banned for a while, do not retry soon
     │       ├── TransientRestError a 5xx, timeout or non-JSON body: worth retrying
     │       └── HistoryUnavailableError  the venue no longer holds the requested ids
-    └── UsageError             a command was called with arguments that cannot work
+    ├── UsageError             a command was called with arguments that cannot work
+    └── FeedError              the live discrepancy feed could not be read (CLI client)
 """
 
 from __future__ import annotations
@@ -100,3 +101,7 @@ class HistoryUnavailableError(RestError):
 
 class UsageError(SchemaHubError):
     """A command was called with arguments that cannot work."""
+
+
+class FeedError(SchemaHubError):
+    """The daemon's live discrepancy feed could not be reached or refused the request."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from importlib import resources
 
 import orjson
@@ -18,6 +19,10 @@ from aiohttp import WSMsgType, web
 from schemahub.discrepancy.feed import Client, Feed
 
 FEED = web.AppKey("discrepancy_feed", Feed)
+# The kernel's send buffer per feed client: small and fixed (no autotuning to megabytes), so
+# a client that stops reading fills it, then its queue, and is dropped within seconds; and
+# hundreds of clients cannot hold much memory in socket buffers.
+SEND_BUFFER_BYTES = 64 * 1024
 # The page's files (service/schemahub/web/), served as they are.
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
 
@@ -83,7 +88,12 @@ def _join(request: web.Request) -> Client:
         )
     client = feed.subscribe(pairs)
     transport = request.transport
-    client.abort = transport.abort if transport is not None else (lambda: None)
+    if transport is not None:
+        client.abort = transport.abort
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     return client
 
 

@@ -105,7 +105,7 @@ function drawChart(canvas, history) {
   ctx.font = "20px system-ui, sans-serif";
   ctx.fillStyle = "#6b7385";
   ctx.fillText(`${top.toFixed(1)} bps`, pad, 20);
-  ctx.fillText("spread over the last minute", pad, h - 6);
+  ctx.fillText("spread, recent updates", pad, h - 6);
   ctx.strokeStyle = "#e3a008";
   ctx.setLineDash([8, 6]);
   ctx.beginPath(); ctx.moveTo(pad, y(threshold)); ctx.lineTo(w - 8, y(threshold)); ctx.stroke();

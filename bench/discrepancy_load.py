@@ -25,7 +25,6 @@ import statistics
 import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -84,7 +83,16 @@ def _daemon(overrides: dict, args: dict, conn: Any) -> None:
             "feed_updates": feed.stats.updates,
         }
 
-    conn.send(asyncio.run(serve()))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:  # as `schemahub serve` runs
+        conn.send(runner.run(serve()))
+
+
+def _loop_factory():
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _epoch(text: str) -> float:
@@ -169,7 +177,8 @@ def _run(overrides: dict, args: argparse.Namespace, with_clients: bool) -> dict:
     port = ours.recv()
     started = time.monotonic()
     if with_clients:
-        result = asyncio.run(_clients(port, args))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            result = runner.run(_clients(port, args))
     else:
         time.sleep(args.seconds)
         result = {}
@@ -216,7 +225,8 @@ def main() -> None:
         f"({args.stuck} stuck): {with_clients['trades_per_s_committed']:,.0f} trades/s "
         f"({change:+.1%}), commit lag p50 {with_clients['commit_lag_p50_s']} s, "
         f"{with_clients['clients_dropped']} dropped; tick-to-client p50 "
-        f"{with_clients['tick_to_client_p50_ms']} ms, p99 {with_clients['tick_to_client_p99_ms']} ms"
+        f"{with_clients['tick_to_client_p50_ms']} ms, "
+        f"p99 {with_clients['tick_to_client_p99_ms']} ms"
     )
     print(json.dumps(result))
 

@@ -26,11 +26,14 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-ARTIFACTS = Path(
-    os.environ.get(
-        "SCHEMAHUB_TEST_ARTIFACTS", Path(__file__).parents[2] / "build" / "test-artifacts"
+ARTIFACTS = (
+    Path(
+        os.environ.get(
+            "SCHEMAHUB_TEST_ARTIFACTS", Path(__file__).parents[2] / "build" / "test-artifacts"
+        )
     )
-) / "discrepancy"
+    / "discrepancy"
+)
 WAIT_MS = 30_000  # a hang guard for each wait, not a timing
 
 
@@ -56,20 +59,24 @@ async def test_live_table_updates_and_a_paused_venue_turns_stale(tmp_path):
         outside: list[str] = []
         page.on(
             "request",
-            lambda r: None if r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1"))
-            else outside.append(r.url),
+            lambda r: (
+                None
+                if r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1"))
+                else outside.append(r.url)
+            ),
         )
         await page.goto(f"{base}/")
-        trade_id = _cell("BTC", "KRAKEN", "trade_ts")
+        trade_ts = _cell("BTC", "KRAKEN", "trade_ts")
         await page.wait_for_function(
-            "s => { const c = document.querySelector(s); return c && c.textContent !== '–'; }",
-            arg=trade_id,
+            # the cell shows an en dash (U+2013) until the venue's first trade
+            "s => { const c = document.querySelector(s); return c && c.textContent != '\\u2013'; }",
+            arg=trade_ts,
             timeout=WAIT_MS,
         )
-        first = await page.text_content(trade_id)
+        first = await page.text_content(trade_ts)
         await page.wait_for_function(
             "([s, v]) => document.querySelector(s).textContent !== v",
-            arg=[trade_id, first],
+            arg=[trade_ts, first],
             timeout=WAIT_MS,
         )
         assert await page.get_attribute(_header("BTC", "KRAKEN"), "class") != "stale"
@@ -77,17 +84,15 @@ async def test_live_table_updates_and_a_paused_venue_turns_stale(tmp_path):
         await page.screenshot(path=str(ARTIFACTS / "live_page.png"), full_page=True)
 
         sim.mute("kraken")
-        await page.wait_for_selector(f'{_header("BTC", "KRAKEN")}.stale', timeout=WAIT_MS)
-        await page.wait_for_selector(f'{_cell("ETH", "KRAKEN", "price")}.stale', timeout=WAIT_MS)
+        await page.wait_for_selector(f"{_header('BTC', 'KRAKEN')}.stale", timeout=WAIT_MS)
+        await page.wait_for_selector(f"{_cell('ETH', 'KRAKEN', 'price')}.stale", timeout=WAIT_MS)
         for venue in ("BINANCE", "COINBASE"):
             assert await page.get_attribute(_header("BTC", venue), "class") != "stale"
         assert "stale" in (await page.text_content(_header("BTC", "KRAKEN"))).lower()
         await page.screenshot(path=str(ARTIFACTS / "live_page_stale.png"), full_page=True)
 
         sim.unmute("kraken")
-        await page.wait_for_selector(
-            f'{_header("BTC", "KRAKEN")}:not(.stale)', timeout=WAIT_MS
-        )
+        await page.wait_for_selector(f"{_header('BTC', 'KRAKEN')}:not(.stale)", timeout=WAIT_MS)
         await browser.close()
     assert errors == [] and outside == []
     assert (ARTIFACTS / "live_page.png").stat().st_size > 10_000

@@ -22,6 +22,10 @@ from schemahub.discrepancy.update import build_update
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 1.0  # an unchanged group is still sent this often (ages move)
+# A client that has taken nothing from a non-empty queue for this long is dropped, however
+# slowly its queue fills (a quiet market fills it slowly; the socket buffers hide a stuck
+# reader for a while).
+STUCK_SECONDS = 10.0
 EVENTS_KEPT = 100
 
 
@@ -31,6 +35,7 @@ class Client:
 
     groups: frozenset[str]
     queue: asyncio.Queue[bytes]
+    taken_at: float  # when the client's writer last took updates (epoch seconds)
     abort: Callable[[], None] = lambda: None  # cut the connection (set by the handler)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -41,6 +46,18 @@ class Client:
         except asyncio.QueueFull:
             return False
         return True
+
+    def take_all(self, now: float) -> list[bytes]:
+        """Every queued update, oldest first (the writer sends them in one go)."""
+        self.taken_at = now
+        taken = []
+        while not self.queue.empty():
+            taken.append(self.queue.get_nowait())
+        return taken
+
+    def stuck(self, now: float) -> bool:
+        """Updates wait and nothing was taken for STUCK_SECONDS."""
+        return not self.queue.empty() and now - self.taken_at > STUCK_SECONDS
 
 
 @dataclass
@@ -102,7 +119,9 @@ class Feed:
         self.latest[group.name] = text
         self.stats.updates += 1
         for client in [c for c in self.clients if group.name in c.groups]:
-            if not client.offer(text):
+            if client.stuck(now):
+                self.drop(client, "not reading")
+            elif not client.offer(text):
                 self.drop(client, "queue full")
 
     def _note_event(self, update: dict) -> None:
@@ -132,7 +151,8 @@ class Feed:
 
     def subscribe(self, pairs: list[str]) -> Client:
         """A new client of ``pairs``, with their newest updates already queued."""
-        client = Client(frozenset(pairs), asyncio.Queue(self.config.client_queue))
+        queue: asyncio.Queue[bytes] = asyncio.Queue(self.config.client_queue)
+        client = Client(frozenset(pairs), queue, self.clock())
         for name in pairs:
             text = self.latest.get(name)
             if text is not None:

@@ -103,7 +103,7 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096, compress=False)
     try:
         await ws.prepare(request)
-        writer = asyncio.create_task(_write_ws(ws, client))
+        writer = asyncio.create_task(_write_ws(ws, client, feed))
         try:
             async for message in ws:  # clients send nothing we need; this sees the close
                 if message.type == WSMsgType.ERROR:
@@ -117,29 +117,28 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _write_ws(ws: web.WebSocketResponse, client: Client) -> None:
+async def _write_ws(ws: web.WebSocketResponse, client: Client, feed: Feed) -> None:
     ended = asyncio.ensure_future(client.closed.wait())
     try:
-        while True:
-            text = await _next(client, ended)
-            if text is None:
-                await ws.close()
-                return
-            await ws.send_str(text.decode())
+        while (texts := await _next(client, ended, feed)) is not None:
+            for text in texts:
+                await ws.send_str(text.decode())
+        await ws.close()
     finally:
         ended.cancel()
 
 
-async def _next(client: Client, ended: asyncio.Future) -> bytes | None:
-    """The next queued update, or None once the client was closed."""
-    if not client.queue.empty():
-        return client.queue.get_nowait()
-    getter = asyncio.ensure_future(client.queue.get())
-    await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
-    if getter.done():
-        return getter.result()
-    getter.cancel()
-    return None
+async def _next(client: Client, ended: asyncio.Future, feed: Feed) -> list[bytes] | None:
+    """Every queued update (waiting for one when none is), or None once the client was
+    closed."""
+    if client.queue.empty():
+        getter = asyncio.ensure_future(client.queue.get())
+        await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
+        if not getter.done():
+            getter.cancel()
+            return None
+        return [getter.result(), *client.take_all(feed.clock())]
+    return client.take_all(feed.clock())
 
 
 async def _sse(request: web.Request) -> web.StreamResponse:
@@ -155,8 +154,8 @@ async def _sse(request: web.Request) -> web.StreamResponse:
     ended = asyncio.ensure_future(client.closed.wait())
     try:
         await response.prepare(request)
-        while (text := await _next(client, ended)) is not None:
-            await response.write(b"data: " + text + b"\n\n")
+        while (texts := await _next(client, ended, feed)) is not None:
+            await response.write(b"".join(b"data: %s\n\n" % text for text in texts))
     except ConnectionError:
         pass  # the client went away
     finally:

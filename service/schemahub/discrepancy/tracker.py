@@ -110,6 +110,14 @@ class Tracker:
         self._group_of = {
             id(state): group for group in self.groups.values() for state in group.venues.values()
         }
+        # per venue: its trade_tick, and (name, position) of the columns it reads
+        self._tick_of: dict[str, Callable[[NativeRecord], TradeTick]] = {}
+        self._tick_fields: dict[str, list[tuple[str, int]]] = {}
+        for venue in self._by_symbol:
+            decoder = decoder_for(venue)
+            self._tick_of[venue] = decoder.trade_tick  # type: ignore[attr-defined]
+            names = decoder.NATIVE_SCHEMA.names
+            self._tick_fields[venue] = [(c, names.index(c)) for c in TICK_COLUMNS[venue]]
 
     def symbols(self, venue: str) -> list[str]:
         """The grouped symbols of ``venue`` (whose quotes the sessions subscribe)."""
@@ -130,17 +138,18 @@ class Tracker:
         if not isinstance(chunk, pa.DictionaryArray):
             chunk = chunk.dictionary_encode()
         names = chunk.dictionary.to_pylist()
-        codes = chunk.indices.to_numpy(zero_copy_only=False)
-        backwards = codes[::-1]
+        backwards = chunk.indices.to_numpy(zero_copy_only=False)[::-1]
         for code, name in enumerate(names):
-            if name not in watched:
+            state = watched.get(name)
+            if state is None:
                 continue
             hits = backwards == code
-            if not hits.any():
+            last = int(hits.argmax())
+            if not hits[last]:
                 continue  # a dictionary entry this slice does not use
-            row = len(codes) - 1 - int(hits.argmax())
-            record = {c: trades.column(c)[row].as_py() for c in TICK_COLUMNS[venue]}
-            self._take(venue, watched[name], record, float(received_us[row]) / 1e6)
+            row = len(backwards) - 1 - last
+            record = _row(trades, self._tick_fields[venue], row)
+            self._take(venue, state, record, float(received_us[row]) / 1e6)
 
     def on_records(
         self, venue: str, stream_field: str, records: Sequence[NativeRecord], received: float
@@ -168,6 +177,17 @@ class Tracker:
                 self._group_of[id(state)].dirty = True
 
     def _take(self, venue: str, state: VenueState, record: NativeRecord, received: float) -> None:
-        tick = decoder_for(venue).trade_tick(record)
+        tick = self._tick_of[venue](record)
         if state.take_trade(tick, received):
             self._group_of[id(state)].dirty = True
+
+
+def _row(trades: pa.Table, fields: list[tuple[str, int]], row: int) -> NativeRecord:
+    """One row of the named columns (at their positions: a burst's columns are the venue's
+    native schema in order) as a dict, read through each column's array."""
+    record = {}
+    for name, index in fields:
+        column = trades.column(index)
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        record[name] = array[row].as_py()
+    return record

@@ -7,10 +7,11 @@ and ``--sse`` SSE clients connected from this process, ``--stuck`` of them never
 tick-to-commit lag (the daemon's histogram), the daemon's resident memory at the end, clients
 dropped; for the second run also the tick-to-client latency of every update a reading client
 got (client receive time minus ``received_ts``, the daemon's receive time of the newest trade
-or quote in the update), which includes up to one coalescing interval.
+or quote in the update), which includes up to one coalescing interval; measured both at the
+reading clients of this (busy) process and at ``--probes`` clients in a process of their own.
 
 Run: ``.venv/bin/python bench/discrepancy_load.py [--rate 2000] [--seconds 30] [--ws 50]
-[--sse 10] [--stuck 5] [--coalesce-ms 250]``. The last line is JSON.
+[--sse 10] [--stuck 6] [--coalesce-ms 250] [--probes 5]``. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -142,6 +143,34 @@ async def _stuck(port: int, path: str) -> socket.socket:
     return sock
 
 
+def _probe(port: int, count: int, seconds: float, conn: Any) -> None:
+    """A few reading WebSocket clients in their own process (so the latency they see is not
+    that of the busy client process); sends back their latencies."""
+
+    async def read() -> list[float]:
+        lags: list[float] = []
+        stop = asyncio.Event()
+        url = f"ws://127.0.0.1:{port}/discrepancy/ws"
+        tasks = [asyncio.create_task(_ws_reader(url, lags, stop)) for _ in range(count)]
+        await asyncio.sleep(seconds)
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return lags
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        conn.send(runner.run(read()))
+
+
+def _percentiles(lags: list[float], prefix: str) -> dict:
+    lags = sorted(lags)
+    if not lags:
+        return {f"{prefix}_p50_ms": None, f"{prefix}_p99_ms": None}
+    return {
+        f"{prefix}_p50_ms": round(statistics.median(lags) * 1000, 1),
+        f"{prefix}_p99_ms": round(lags[int(len(lags) * 0.99)] * 1000, 1),
+    }
+
+
 async def _clients(port: int, args: argparse.Namespace) -> dict:
     base = f"127.0.0.1:{port}"
     lags: list[float] = []
@@ -156,16 +185,22 @@ async def _clients(port: int, args: argparse.Namespace) -> dict:
     ]
     stuck = [await _stuck(port, "/discrepancy/ws") for _ in range(args.stuck // 2)]
     stuck += [await _stuck(port, "/discrepancy/sse") for _ in range(args.stuck - args.stuck // 2)]
+    ours, theirs = mp.Pipe()
+    probe = mp.get_context("spawn").Process(
+        target=_probe, args=(port, args.probes, args.seconds, theirs)
+    )
+    probe.start()
     await asyncio.sleep(args.seconds)
     stop.set()
     await asyncio.gather(*readers, return_exceptions=True)
+    probe_lags = await asyncio.to_thread(ours.recv)
+    probe.join(timeout=30)
     for sock in stuck:
         sock.close()
-    lags.sort()
     return {
         "updates_received": len(lags),
-        "tick_to_client_p50_ms": round(statistics.median(lags) * 1000, 1) if lags else None,
-        "tick_to_client_p99_ms": round(lags[int(len(lags) * 0.99)] * 1000, 1) if lags else None,
+        **_percentiles(lags, "tick_to_client"),
+        **_percentiles(probe_lags, "tick_to_probe"),
     }
 
 
@@ -198,6 +233,9 @@ def main() -> None:
     parser.add_argument("--sse", type=int, default=10, help="SSE clients")
     parser.add_argument("--stuck", type=int, default=6, help="clients (of those) never reading")
     parser.add_argument("--coalesce-ms", type=int, default=250)
+    parser.add_argument(
+        "--probes", type=int, default=5, help="extra reading clients in a process of their own"
+    )
     args = parser.parse_args()
     ours, theirs = mp.Pipe()
     sim = mp.get_context("spawn").Process(target=_simulator, args=(args.rate / STREAMS, theirs))
@@ -226,7 +264,8 @@ def main() -> None:
         f"({change:+.1%}), commit lag p50 {with_clients['commit_lag_p50_s']} s, "
         f"{with_clients['clients_dropped']} dropped; tick-to-client p50 "
         f"{with_clients['tick_to_client_p50_ms']} ms, "
-        f"p99 {with_clients['tick_to_client_p99_ms']} ms"
+        f"p99 {with_clients['tick_to_client_p99_ms']} ms; at the probes p50 "
+        f"{with_clients['tick_to_probe_p50_ms']} ms, p99 {with_clients['tick_to_probe_p99_ms']} ms"
     )
     print(json.dumps(result))
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import multiprocessing as mp
 import socket
@@ -29,11 +28,11 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-import orjson
 from live_lag import STREAMS, SYMBOLS, _quantile, _simulator
 
 from schemahub.config import Config
 from schemahub.daemon.service import Daemon
+from schemahub.discrepancy.client import follow_sse, follow_ws
 
 
 def _daemon(overrides: dict, args: dict, conn: Any) -> None:
@@ -100,29 +99,26 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-async def _ws_reader(url: str, lags: list[float], stop: asyncio.Event) -> None:
-    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                message = await ws.receive(timeout=0.5)
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    return
-                update = orjson.loads(message.data)
-                if update["received_ts"]:
-                    lags.append(time.time() - _epoch(update["received_ts"]))
+def _lag_recorder(lags: list[float]):
+    """A callback noting each update's tick-to-client latency."""
+
+    def note(update: dict) -> None:
+        if update["received_ts"]:
+            lags.append(time.time() - _epoch(update["received_ts"]))
+
+    return note
 
 
-async def _sse_reader(url: str, lags: list[float], stop: asyncio.Event) -> None:
-    async with aiohttp.ClientSession() as http, http.get(url) as response:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                line = await asyncio.wait_for(response.content.readline(), 0.5)
-                if not line:
-                    return
-                if line.startswith(b"data: "):
-                    update = orjson.loads(line[6:])
-                    if update["received_ts"]:
-                        lags.append(time.time() - _epoch(update["received_ts"]))
+async def _reader(url: str, lags: list[float]) -> None:
+    follow = follow_ws if url.startswith("ws") else follow_sse
+    async with aiohttp.ClientSession() as http:
+        await follow(http, url, _lag_recorder(lags))
+
+
+async def _stop(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _stuck(port: int, path: str) -> socket.socket:
@@ -149,12 +145,10 @@ def _probe(port: int, count: int, seconds: float, conn: Any) -> None:
 
     async def read() -> list[float]:
         lags: list[float] = []
-        stop = asyncio.Event()
         url = f"ws://127.0.0.1:{port}/discrepancy/ws"
-        tasks = [asyncio.create_task(_ws_reader(url, lags, stop)) for _ in range(count)]
+        tasks = [asyncio.create_task(_reader(url, lags)) for _ in range(count)]
         await asyncio.sleep(seconds)
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _stop(tasks)
         return lags
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
@@ -174,13 +168,12 @@ def _percentiles(lags: list[float], prefix: str) -> dict:
 async def _clients(port: int, args: argparse.Namespace) -> dict:
     base = f"127.0.0.1:{port}"
     lags: list[float] = []
-    stop = asyncio.Event()
     readers = [
-        asyncio.create_task(_ws_reader(f"ws://{base}/discrepancy/ws", lags, stop))
+        asyncio.create_task(_reader(f"ws://{base}/discrepancy/ws", lags))
         for _ in range(args.ws - args.stuck // 2)
     ]
     readers += [
-        asyncio.create_task(_sse_reader(f"http://{base}/discrepancy/sse", lags, stop))
+        asyncio.create_task(_reader(f"http://{base}/discrepancy/sse", lags))
         for _ in range(args.sse - (args.stuck - args.stuck // 2))
     ]
     stuck = [await _stuck(port, "/discrepancy/ws") for _ in range(args.stuck // 2)]
@@ -191,8 +184,7 @@ async def _clients(port: int, args: argparse.Namespace) -> dict:
     )
     probe.start()
     await asyncio.sleep(args.seconds)
-    stop.set()
-    await asyncio.gather(*readers, return_exceptions=True)
+    await _stop(readers)
     probe_lags = await asyncio.to_thread(ours.recv)
     probe.join(timeout=30)
     for sock in stuck:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 import pyarrow as pa
 
+from schemahub.discrepancy.client import follow_sse, follow_ws
 from schemahub.sim import Simulator
 from tests.daemon.harness import daemon_config, running
 
@@ -27,29 +27,18 @@ async def feed_daemon(sim: Simulator, folder: Path, **discrepancy: Any) -> Async
         yield f"http://127.0.0.1:{daemon.http_port}", daemon
 
 
-async def collect_ws(url: str, updates: list[dict], stop: asyncio.Event) -> None:
-    """Append every update of the websocket at ``url`` until ``stop`` is set."""
-    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                message = await ws.receive(timeout=0.5)
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    return
-                updates.append(orjson.loads(message.data))
+async def collect(url: str, updates: list[dict]) -> None:
+    """Append every update of the WebSocket or event stream at ``url`` (until cancelled)."""
+    follow = follow_ws if url.startswith("ws") else follow_sse
+    async with aiohttp.ClientSession() as http:
+        await follow(http, url, updates.append)
 
 
-async def collect_sse(url: str, updates: list[dict], stop: asyncio.Event) -> None:
-    """Append every update of the event stream at ``url`` until ``stop`` is set."""
-    async with aiohttp.ClientSession() as http, http.get(url) as response:
-        assert response.status == 200
-        assert response.headers["Content-Type"].startswith("text/event-stream")
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                line = await asyncio.wait_for(response.content.readline(), 0.5)
-                if not line:
-                    return
-                if line.startswith(b"data: "):
-                    updates.append(orjson.loads(line[6:]))
+async def stop_collecting(*tasks: asyncio.Task) -> None:
+    """Cancel collectors and wait for them."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def stuck_client(port: int, path: str) -> socket.socket:

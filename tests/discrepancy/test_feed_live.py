@@ -12,11 +12,11 @@ import pytest
 
 from schemahub.sim import SimConfig, Simulator
 from tests.discrepancy.helpers import (
-    collect_sse,
-    collect_ws,
+    collect,
     feed_daemon,
     iso,
     parse_ts,
+    stop_collecting,
     stuck_client,
     truth_index,
 )
@@ -72,10 +72,9 @@ async def test_ws_and_sse_updates_match_the_simulators_truth(tmp_path):
         ws_url = base.replace("http", "ws") + "/discrepancy/ws"
         ws_updates: list[dict] = []
         sse_updates: list[dict] = []
-        stop = asyncio.Event()
         readers = [
-            asyncio.create_task(collect_ws(ws_url, ws_updates, stop)),
-            asyncio.create_task(collect_sse(f"{base}/discrepancy/sse?pair=ETH", sse_updates, stop)),
+            asyncio.create_task(collect(ws_url, ws_updates)),
+            asyncio.create_task(collect(f"{base}/discrepancy/sse?pair=ETH", sse_updates)),
         ]
         await asyncio.sleep(4)
         sim.pause()
@@ -93,8 +92,7 @@ async def test_ws_and_sse_updates_match_the_simulators_truth(tmp_path):
             }
             if last == final:
                 break
-        stop.set()
-        await asyncio.gather(*readers)
+        await stop_collecting(*readers)
         truth = truth_index(sim.ground_truth())
     assert last == final  # after the pause nothing the venues sent is missing from the feed
     assert _check_against_truth(ws_updates, truth) > 100
@@ -123,6 +121,9 @@ async def test_unknown_pairs_are_refused_with_a_json_error(tmp_path):
         async with http.get(f"{base}/discrepancy?pair=BTC") as response:
             assert response.status == 200
             assert list((await response.json())["groups"]) == ["BTC"]
+        async with http.get(f"{base}/discrepancy/sse?pair=ETH") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/event-stream")
         async with http.get(f"{base}/web/secrets.txt") as response:
             assert response.status == 404
 
@@ -135,9 +136,8 @@ async def test_stuck_clients_are_dropped_while_ingestion_and_readers_go_on(tmp_p
     ):
         port = int(base.rsplit(":", 1)[1])
         reading: list[dict] = []
-        stop = asyncio.Event()
         reader = asyncio.create_task(
-            collect_ws(base.replace("http", "ws") + "/discrepancy/ws", reading, stop)
+            collect(base.replace("http", "ws") + "/discrepancy/ws", reading)
         )
         stuck = [
             await stuck_client(port, "/discrepancy/ws?pair=BTC"),
@@ -151,8 +151,8 @@ async def test_stuck_clients_are_dropped_while_ingestion_and_readers_go_on(tmp_p
         admitted_at_drop = daemon.sequencer.stats.admitted
         seen_at_drop = len(reading)
         await asyncio.sleep(1.5)
-        stop.set()
-        await reader
+        await stop_collecting(reader)
+        await asyncio.sleep(0.5)  # the daemon sees the reader leave
         admitted_after = daemon.sequencer.stats.admitted
         for sock in stuck:
             sock.close()

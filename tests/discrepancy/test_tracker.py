@@ -13,6 +13,7 @@ from schemahub.discrepancy import Feed, Tracker, build_update
 from schemahub.discrepancy.tracker import ThresholdWatch
 from schemahub.errors import ConfigError
 from schemahub.sim.binance import trade_event
+from schemahub.sim.coinbase import advanced_trade
 from schemahub.sim.markets import market
 from schemahub.sim.tape import Trade
 
@@ -176,3 +177,26 @@ def test_a_burst_gives_the_newest_trade_of_each_grouped_symbol():
     btc, eth = (_update(tracker, clock, p)["venues"]["BINANCE"] for p in ("BTC", "ETH"))
     assert (btc["trade_id"], btc["price"]) == ("1029", 129.0)
     assert (eth["trade_id"], eth["price"]) == ("1027", 127.0)
+
+
+def test_the_newest_trade_wins_when_a_frame_lists_trades_newest_first():
+    trades = [
+        Trade(market("coinbase", "BTC"), 500 + i, (100 + i) * 10**8, 10**6, 1_700_000_000_000 + i,
+              "BUY", "x")
+        for i in range(6)
+    ]  # fmt: skip
+    frames = [
+        # as Coinbase sends them: each update frame's trades newest first
+        orjson.dumps({"channel": "market_trades", "sequence_num": n, "events": [
+            {"type": "update", "trades": [advanced_trade(t) for t in reversed(chunk)]}
+        ]}).decode()
+        for n, chunk in enumerate([trades[:3], trades[3:]])
+    ]  # fmt: skip
+    tracker, clock = _tracker()
+    received = np.full(6, int(NOW * 1e6), dtype=np.int64)
+    tracker.on_columns("coinbase", "product_id", decode_batch("coinbase", frames).trades, received)
+    assert _update(tracker, clock)["venues"]["COINBASE"]["trade_id"] == "505"
+    fresh, _ = _tracker()
+    records = decode_batch("coinbase", frames[1:]).trades.drop_columns(["_frame"]).to_pylist()
+    fresh.on_records("coinbase", "product_id", records, NOW)
+    assert _update(fresh, clock)["venues"]["COINBASE"]["trade_id"] == "505"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 
 import aiohttp
 import orjson
 
 from schemahub.cli._common import config_from
+from schemahub.discrepancy.client import checked_body, follow_sse
 from schemahub.discrepancy.table import render
 from schemahub.errors import FeedError
 
@@ -59,7 +59,7 @@ async def _once(base: str, params: list[tuple[str, str]]) -> None:
         aiohttp.ClientSession(timeout=_TIMEOUT) as http,
         http.get(f"{base}/discrepancy", params=params) as response,
     ):
-        body = await _checked(response)
+        body = await checked_body(response)
     for update in orjson.loads(body)["groups"].values():
         print(render(update), end="\n\n")
 
@@ -67,25 +67,11 @@ async def _once(base: str, params: list[tuple[str, str]]) -> None:
 async def _follow(base: str, params: list[tuple[str, str]]) -> None:
     clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
     shown: dict[str, str] = {}
-    async with (
-        aiohttp.ClientSession(timeout=_TIMEOUT) as http,
-        http.get(f"{base}/discrepancy/sse", params=params) as response,
-    ):
-        await _checked(response, read=False)
-        async for line in response.content:
-            if not line.startswith(b"data: "):
-                continue
-            update = orjson.loads(line[6:])
-            shown[update["pair"]] = render(update)
-            print(clear + "\n\n".join(shown.values()), end="\n\n", flush=True)
+
+    def show(update: dict) -> None:
+        shown[update["pair"]] = render(update)
+        print(clear + "\n\n".join(shown.values()), end="\n\n", flush=True)
+
+    async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+        await follow_sse(http, f"{base}/discrepancy/sse", show, params)
     raise FeedError(f"{base}: the daemon closed the feed")
-
-
-async def _checked(response: aiohttp.ClientResponse, read: bool = True) -> bytes:
-    """The body of a 200 answer; the daemon's own error message otherwise."""
-    if response.status != 200:
-        text = await response.text()
-        with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):
-            text = orjson.loads(text)["error"]
-        raise FeedError(f"{response.url}: HTTP {response.status}: {text}")
-    return await response.read() if read else b""

@@ -55,7 +55,7 @@ from schemahub.decode.fields import (
     spec,
     text,
 )
-from schemahub.decode.quotes import quotes_frame, quotes_in
+from schemahub.decode.quotes import quotes_frame, quotes_in, tick_of
 from schemahub.errors import DecodeError
 
 VENUE = "binance"
@@ -225,14 +225,8 @@ def _book_ticker(data: dict[str, Any]) -> DecodedFrame:
 
 def trade_tick(record: NativeRecord) -> TradeTick:
     """A native record (raw_binance_trades columns) as the live feed shows it."""
-    return TradeTick(
-        record["symbol"],
-        str(record["trade_id"]),
-        float(record["price"]),
-        float(record["qty"]),
-        "SELL" if record["is_buyer_maker"] else "BUY",
-        record["trade_time"] * 1000,
-    )
+    side = "SELL" if record["is_buyer_maker"] else "BUY"
+    return tick_of(record, "symbol", "qty", side, record["trade_time"] * 1000)
 
 
 def _error_text(value: dict[str, Any]) -> str | None:

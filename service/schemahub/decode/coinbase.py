@@ -62,7 +62,7 @@ from schemahub.decode.fields import (
     spec,
     text,
 )
-from schemahub.decode.quotes import iso_to_micros, quotes_frame, quotes_in
+from schemahub.decode.quotes import iso_to_micros, quotes_frame, quotes_in, tick_of
 from schemahub.errors import DecodeError
 
 VENUE = "coinbase"
@@ -174,15 +174,8 @@ def _tickers(events: Any, seq: int | None) -> DecodedFrame:
 def trade_tick(record: NativeRecord) -> TradeTick:
     """A native record (raw_coinbase_trades columns) as the live feed shows it: ``side`` is
     the maker's, so the taker is the opposite."""
-    maker = record["side"].upper()
-    return TradeTick(
-        record["product_id"],
-        str(record["trade_id"]),
-        float(record["price"]),
-        float(record["size"]),
-        "SELL" if maker == "BUY" else "BUY",
-        iso_to_micros(record["time"]),
-    )
+    taker = "SELL" if record["side"].upper() == "BUY" else "BUY"
+    return tick_of(record, "product_id", "size", taker, iso_to_micros(record["time"]))
 
 
 def _fast_market_trades(value: Any, _raw: str | bytes, keep_payload: bool) -> DecodedFrame | None:

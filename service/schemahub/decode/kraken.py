@@ -56,7 +56,7 @@ from schemahub.decode.fields import (
     text,
     translated,
 )
-from schemahub.decode.quotes import iso_to_micros, quotes_frame, quotes_in
+from schemahub.decode.quotes import iso_to_micros, quotes_frame, quotes_in, tick_of
 from schemahub.errors import DecodeError
 
 VENUE = "kraken"
@@ -203,14 +203,8 @@ def _fast_record(item: Any) -> NativeRecord | None:
 
 def trade_tick(record: NativeRecord) -> TradeTick:
     """A native record (raw_kraken_trades columns) as the live feed shows it."""
-    return TradeTick(
-        record["symbol"],
-        str(record["trade_id"]),
-        float(record["price"]),
-        float(record["qty"]),
-        record["side"].upper(),
-        iso_to_micros(record["timestamp"]),
-    )
+    ts_us = iso_to_micros(record["timestamp"])
+    return tick_of(record, "symbol", "qty", record["side"].upper(), ts_us)
 
 
 def _method_reply(value: dict[str, Any]) -> DecodedFrame:

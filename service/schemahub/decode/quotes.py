@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemahub.decode.base import DecodedFrame, FrameKind, Quote
+from schemahub.decode.base import DecodedFrame, FrameKind, NativeRecord, Quote, TradeTick
 from schemahub.decode.fields import positive_or_none
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -40,6 +40,22 @@ def quotes_in(items: Any, symbol_key: str, bid_key: str, ask_key: str) -> list[Q
         return []
     found = (quote_of(item, symbol_key, bid_key, ask_key) for item in items)
     return [quote for quote in found if quote is not None]
+
+
+def tick_of(
+    record: NativeRecord, symbol_key: str, size_key: str, taker_side: str, trade_ts_us: int
+) -> TradeTick:
+    """A venue's native record as the live feed shows it (``trade_id`` and ``price`` are named
+    so on every venue; the caller says which keys hold the rest and reads the side and time
+    by its venue's conventions)."""
+    return TradeTick(
+        record[symbol_key],
+        str(record["trade_id"]),
+        float(record["price"]),
+        float(record[size_key]),
+        taker_side,
+        trade_ts_us,
+    )
 
 
 def iso_to_micros(text: str) -> int:

@@ -20,6 +20,7 @@ import pyarrow as pa
 from schemahub.config import DiscrepancyConfig, PairGroup
 from schemahub.decode import decoder_for
 from schemahub.decode.base import NativeRecord, Quote, TradeTick
+from schemahub.decode.batch import FRAME_COLUMN
 
 # The native columns each venue's trade_tick reads (the rest of a row is not fetched).
 TICK_COLUMNS = {
@@ -129,7 +130,10 @@ class Tracker:
         self, venue: str, stream_field: str, trades: pa.Table, received_us: np.ndarray
     ) -> None:
         """An admitted burst of ``venue``'s native columns (``received_us``: the receive time
-        of each row, epoch microseconds): keep the newest trade of each grouped symbol."""
+        of each row, epoch microseconds): keep the newest trade of each grouped symbol.
+
+        The newest trade is in the symbol's last frame, but not always its last row (Coinbase
+        lists a frame's trades newest first), so the ids of that frame's rows decide."""
         watched = self._by_symbol.get(venue)
         if not watched or not trades.num_rows:
             return
@@ -138,7 +142,9 @@ class Tracker:
         if not isinstance(chunk, pa.DictionaryArray):
             chunk = chunk.dictionary_encode()
         names = chunk.dictionary.to_pylist()
-        backwards = chunk.indices.to_numpy(zero_copy_only=False)[::-1]
+        codes = chunk.indices.to_numpy(zero_copy_only=False)
+        backwards = codes[::-1]
+        frames: np.ndarray | None = None
         for code, name in enumerate(names):
             state = watched.get(name)
             if state is None:
@@ -147,7 +153,9 @@ class Tracker:
             last = int(hits.argmax())
             if not hits[last]:
                 continue  # a dictionary entry this slice does not use
-            row = len(backwards) - 1 - last
+            if frames is None:
+                frames = trades.column(FRAME_COLUMN).to_numpy()
+            row = _newest_row(trades, codes, frames, code, len(codes) - 1 - last)
             record = _row(trades, self._tick_fields[venue], row)
             self._take(venue, state, record, float(received_us[row]) / 1e6)
 
@@ -159,9 +167,12 @@ class Tracker:
         if not watched:
             return
         newest: dict[str, NativeRecord] = {}
-        for record in records:  # one frame's trades: a handful
-            if record[stream_field] in watched:
-                newest[record[stream_field]] = record
+        for record in records:  # one frame's trades: a handful, in the venue's order
+            symbol = record[stream_field]
+            if symbol in watched:
+                held = newest.get(symbol)
+                if held is None or int(record["trade_id"]) > int(held["trade_id"]):
+                    newest[symbol] = record
         for symbol, record in newest.items():
             self._take(venue, watched[symbol], record, received)
 
@@ -180,6 +191,19 @@ class Tracker:
         tick = self._tick_of[venue](record)
         if state.take_trade(tick, received):
             self._group_of[id(state)].dirty = True
+
+
+def _newest_row(
+    trades: pa.Table, codes: np.ndarray, frames: np.ndarray, code: int, last: int
+) -> int:
+    """The row of the highest trade id among the rows of symbol ``code`` in the frame of row
+    ``last`` (its last row in the burst; a frame's rows are contiguous, frames ascending)."""
+    start = int(np.searchsorted(frames, frames[last]))
+    if start == last:
+        return last
+    rows = [start + i for i in np.flatnonzero(codes[start : last + 1] == code).tolist()]
+    ids = trades.column("trade_id").slice(start, last + 1 - start).to_pylist()
+    return max(rows, key=lambda row: int(ids[row - start]))
 
 
 def _row(trades: pa.Table, fields: list[tuple[str, int]], row: int) -> NativeRecord:

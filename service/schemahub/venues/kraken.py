@@ -74,7 +74,8 @@ class KrakenWs(WsVenue):
             quoted = self.quoted(batch)
             if quoted:  # top of book for the live feed; its acks are not waited for
                 req_id = first_req_id + len(out)
-                params = {"channel": "ticker", "symbol": quoted}
+                # "bbo": an update on every change of the best bid or offer, not only on trades
+                params = {"channel": "ticker", "symbol": quoted, "event_trigger": "bbo"}
                 text = dumps({"method": "subscribe", "params": params, "req_id": req_id})
                 out.append(Subscribe(text, (), req_id))
         return out

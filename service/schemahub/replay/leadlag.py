@@ -41,7 +41,7 @@ class LeadLag:
             "leader": self.leader,
             "follower": self.follower,
             "lag_ms": self.lag_ms,
-            "confidence": round(self.confidence, 3),
+            "confidence": round(float(self.confidence), 3),
         }
         if self.reason:
             out["reason"] = self.reason
@@ -101,10 +101,10 @@ def estimate(
     if scale == 0.0:
         return LeadLag(a, b, None, 0.0, "not enough data (no price moved in the window)")
     peak = int(np.argmax(cov))
-    corr = max(0.0, min(1.0, cov[peak] / scale))
+    corr = max(0.0, min(1.0, float(cov[peak]) / scale))
     far = np.abs(lags - lags[peak]) > NEIGHBOURHOOD_MS
     runner_up = max(0.0, float(cov[far].max())) if far.any() else 0.0
-    clarity = 1.0 - runner_up / cov[peak] if cov[peak] > 0 else 0.0
+    clarity = 1.0 - runner_up / float(cov[peak]) if cov[peak] > 0 else 0.0
     confidence = corr * max(0.0, clarity)
     lag = _peak_centre(lags, cov, peak)
     if lag >= 0:  # b's returns match a's from lag ms earlier: b trails a

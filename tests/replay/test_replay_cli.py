@@ -1,0 +1,84 @@
+"""`schemahub replay` on a lake the daemon filled from the simulator, run as the README says."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+import yaml
+
+from schemahub.sim import SimConfig, Simulator
+from tests.daemon.harness import daemon_config, running, settle, unified
+
+pytestmark = pytest.mark.slow
+
+
+async def _run(folder, *args: str) -> tuple[str, str, int]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "schemahub.cli",
+        *args,
+        cwd=folder,
+        env=os.environ,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)  # a hang guard
+    return out.decode(), err.decode(), process.returncode
+
+
+async def test_replay_reports_the_window_from_the_lake_and_refuses_bad_input(tmp_path):
+    async with Simulator(SimConfig(seed=71, rate_per_stream=25)) as sim:
+        config = daemon_config(sim, tmp_path / "warehouse")
+        async with running(config) as daemon:
+            await asyncio.sleep(8)
+            sim.pause()
+            await settle(daemon)
+        truth = sim.ground_truth()
+    table = unified(config.lake)
+    config_file = tmp_path / "schemahub.yaml"
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    times = sorted(truth.column("trade_ts").to_pylist())
+    at = times[len(times) // 2]
+    at_text = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    base = ["--config", str(config_file), "replay", "--pair", "BTC", "--at", at_text]
+    out, err, code = await _run(tmp_path, *base, "--window", "4s", "--format", "json")
+    assert code == 0, err
+    report = orjson.loads(out)
+    start, end = at - timedelta(seconds=2), at + timedelta(seconds=2)
+    expected = {}
+    for row in table.to_pylist():
+        if row["symbol"] in ("BTCUSDT", "BTC-USD", "BTC/USD") and start <= row["trade_ts"] < end:
+            expected[row["exchange"].upper()] = expected.get(row["exchange"].upper(), 0) + 1
+    assert report["trades"] == expected and sum(expected.values()) > 150
+    assert report["pair"] == "BTC" and set(report["window"]) == {"start", "end"}
+    assert len(report["timeline"]) == sum(expected.values())
+    pairs = {(e["leader"], e["follower"]) for e in report["lead_lag"]}
+    assert len(pairs) == 3
+    for entry in report["lead_lag"]:
+        assert entry["lag_ms"] is None or 0 <= entry["confidence"] <= 1
+    # text, to a file
+    out_file = tmp_path / "replay.txt"
+    out, err, code = await _run(tmp_path, *base, "--window", "4s", "--out", str(out_file))
+    assert code == 0 and out == "", err
+    assert out_file.read_text().startswith("BTC from ")
+    # bad input: one line, exit 2
+    cases = {
+        ("--window", "4s", "--pair", "DOGE"): "unknown pair",
+        ("--window", "forever"): "expected a duration",
+        ("--window", "1h"): "at most 600 s",
+        ("--window", "4s", "--as-of", "2001-01-01T00:00:00Z"): "has no snapshot at or before",
+    }
+    for extra, words in cases.items():
+        out, err, code = await _run(tmp_path, *base, *extra)
+        assert code == 2 and words in err and err.count("\n") == 1, (extra, err)
+    empty_at = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    bad = ["--config", str(config_file), "replay", "--pair", "BTC"]
+    for at_value, words in ((empty_at, "no BTC trades between"), ("yesterday", "ISO 8601")):
+        out, err, code = await _run(tmp_path, *bad, "--at", at_value, "--window", "4s")
+        assert code == 2 and words in err, err

@@ -7,6 +7,7 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import orjson
 import pytest
 import yaml
@@ -32,6 +33,35 @@ async def _run(folder, *args: str) -> tuple[str, str, int]:
     return out.decode(), err.decode(), process.returncode
 
 
+def _middle(truth) -> str:
+    times = sorted(truth.column("trade_ts").to_pylist())
+    return times[len(times) // 2].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def _served_replays(base: str, truth) -> dict:
+    """``/replay`` on the running daemon: JSON and the page, and bad queries refused."""
+    at = _middle(truth)
+    async with aiohttp.ClientSession() as http:
+        query = {"pair": "BTC", "at": at, "window": "4s"}
+        async with http.get(f"{base}/replay", params={**query, "format": "json"}) as response:
+            assert response.status == 200, await response.text()
+            report = await response.json()
+        async with http.get(f"{base}/replay", params=query) as response:
+            assert response.status == 200 and '<input id="slider"' in await response.text()
+        bad = [
+            ({**query, "junk": "1"}, "unknown parameter 'junk'"),
+            ({**query, "pair": "DOGE"}, "unknown pair"),
+            ({**query, "at": "soon"}, "ISO 8601"),
+            ({**query, "window": "1h"}, "at most 600 s"),
+            ({"pair": "BTC"}, "missing parameter 'at'"),
+        ]
+        for params, words in bad:
+            async with http.get(f"{base}/replay", params=params) as response:
+                assert response.status == 400, params
+                assert words in (await response.json())["error"], params
+    return report
+
+
 async def test_replay_reports_the_window_from_the_lake_and_refuses_bad_input(tmp_path):
     async with Simulator(SimConfig(seed=71, rate_per_stream=25)) as sim:
         config = daemon_config(sim, tmp_path / "warehouse")
@@ -39,17 +69,18 @@ async def test_replay_reports_the_window_from_the_lake_and_refuses_bad_input(tmp
             await asyncio.sleep(8)
             sim.pause()
             await settle(daemon)
-        truth = sim.ground_truth()
+            truth = sim.ground_truth()
+            served = await _served_replays(f"http://127.0.0.1:{daemon.http_port}", truth)
     table = unified(config.lake)
     config_file = tmp_path / "schemahub.yaml"
     config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
-    times = sorted(truth.column("trade_ts").to_pylist())
-    at = times[len(times) // 2]
-    at_text = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at_text = _middle(truth)
+    at = datetime.fromisoformat(at_text.replace("Z", "+00:00"))
     base = ["--config", str(config_file), "replay", "--pair", "BTC", "--at", at_text]
     out, err, code = await _run(tmp_path, *base, "--window", "4s", "--format", "json")
     assert code == 0, err
     report = orjson.loads(out)
+    assert served == report  # /replay answers what the command prints
     start, end = at - timedelta(seconds=2), at + timedelta(seconds=2)
     expected = {}
     for row in table.to_pylist():

@@ -31,6 +31,7 @@ from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.maintenance import MaintenanceRun, maintain_tables
 from schemahub.mapping import CompiledMapping
 from schemahub.ops.http import Readiness, bound_port, ops_app, start_ops_server
+from schemahub.replay.http import ReplayService, add_replay_routes
 from schemahub.sequencing import OFFSETS_PROPERTY, Sequencer, StreamKey, StreamState
 from schemahub.venues import HistoryClient, VenueSession, history_client, open_session
 from schemahub.venues import recorder_for as _recorder_for
@@ -94,8 +95,10 @@ class Daemon:
             ours = {k: v for k, v in start.offsets.items() if self._owns(k)}
             others = {k: v for k, v in start.offsets.items() if not self._owns(k)}
             self._build(ours, others, start)
+            app = ops_app(self.metrics.registry, self.readiness, self.feed)
+            add_replay_routes(app, ReplayService(self.config))
             runner = await start_ops_server(
-                ops_app(self.metrics.registry, self.readiness, self.feed),
+                app,
                 self.config.http.host,
                 self.config.http.port,
             )

@@ -8,6 +8,7 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 
 from schemahub.replay.leadlag import estimate
@@ -108,3 +109,13 @@ def render_text(report: dict) -> str:
             f"{tick['size']:>12.8g} {tick['side']}"
         )
     return "\n".join(lines)
+
+
+def render_html(report: dict) -> str:
+    """One self-contained page (script, style and data inline, nothing fetched) whose slider
+    steps through the timeline tick by tick."""
+    from importlib import resources
+
+    template = resources.files("schemahub").joinpath("web", "replay.html").read_text("utf-8")
+    data = orjson.dumps(report).decode().replace("</", "<\\/")  # no early </script>
+    return template.replace("/*REPORT*/null", data, 1)

@@ -33,6 +33,20 @@ async def _run(folder, *args: str) -> tuple[str, str, int]:
     return out.decode(), err.decode(), process.returncode
 
 
+def _widest_second(table) -> float:
+    """The widest cross-venue spread (bps) among each second's last BTC prices."""
+    last: dict[int, dict[str, float]] = {}
+    rows = [r for r in table.to_pylist() if r["symbol"] in ("BTCUSDT", "BTC-USD", "BTC/USD")]
+    for row in sorted(rows, key=lambda r: r["trade_ts"]):
+        last.setdefault(int(row["trade_ts"].timestamp()), {})[row["exchange"]] = row["price"]
+    spreads = [
+        (max(p.values()) - min(p.values())) / ((max(p.values()) + min(p.values())) / 2) * 1e4
+        for p in last.values()
+        if len(p) > 1
+    ]
+    return max(spreads)
+
+
 def _middle(truth) -> str:
     times = sorted(truth.column("trade_ts").to_pylist())
     return times[len(times) // 2].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -108,6 +122,19 @@ async def test_replay_reports_the_window_from_the_lake_and_refuses_bad_input(tmp
     for extra, words in cases.items():
         out, err, code = await _run(tmp_path, *base, *extra)
         assert code == 2 and words in err and err.count("\n") == 1, (extra, err)
+    # finding the moments to replay: the widest spread is that of the lake's rows
+    since = min(truth.column("trade_ts").to_pylist()).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = (at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spikes = ["--config", str(config_file), "replay", "--pair", "BTC", "--find-spikes"]
+    out, err, code = await _run(
+        tmp_path, *spikes, "--since", since, "--until", until, "--format", "json", "--top", "3"
+    )
+    assert code == 0, err
+    found = orjson.loads(out)
+    assert len(found["spread"]) == 3 and len(found["return"]) == 3
+    assert found["spread"][0]["spread_bps"] == pytest.approx(_widest_second(table), abs=1e-3)
+    out, err, code = await _run(tmp_path, *spikes, "--since", since)
+    assert code == 2 and "needs --since and --until" in err
     empty_at = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     bad = ["--config", str(config_file), "replay", "--pair", "BTC"]
     for at_value, words in ((empty_at, "no BTC trades between"), ("yesterday", "ISO 8601")):

@@ -135,6 +135,19 @@ async def test_replay_reports_the_window_from_the_lake_and_refuses_bad_input(tmp
     assert found["spread"][0]["spread_bps"] == pytest.approx(_widest_second(table), abs=1e-3)
     out, err, code = await _run(tmp_path, *spikes, "--since", since)
     assert code == 2 and "needs --since and --until" in err
+    # the README's commands, exactly as written: this lake holds no 2024 trades, so each says so
+    readme = {
+        "schemahub replay --pair BTC --at 2024-02-08T15:12:04Z --window 12s": (
+            "no BTC trades between 2024-02-08T15:11:58.000000Z and 2024-02-08T15:12:10.000000Z"
+        ),
+        "schemahub replay --pair BTC --find-spikes --since 2024-02-08T15:00:00Z "
+        "--until 2024-02-08T16:00:00Z": "no BTC trades between 2024-02-08T15:00:00.000000Z",
+    }
+    (tmp_path / "config").mkdir(exist_ok=True)
+    (tmp_path / "config" / "schemahub.yaml").write_text(config_file.read_text())
+    for command, words in readme.items():
+        out, err, code = await _run(tmp_path, *command.split()[1:])
+        assert code == 2 and words in err, (command, err)
     empty_at = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     bad = ["--config", str(config_file), "replay", "--pair", "BTC"]
     for at_value, words in ((empty_at, "no BTC trades between"), ("yesterday", "ISO 8601")):

@@ -107,11 +107,14 @@ async def test_replay_reports_the_window_from_the_lake_and_refuses_bad_input(tmp
     assert len(pairs) == 3
     for entry in report["lead_lag"]:
         assert entry["lag_ms"] is None or 0 <= entry["confidence"] <= 1
-    # text, to a file
-    out_file = tmp_path / "replay.txt"
-    out, err, code = await _run(tmp_path, *base, "--window", "4s", "--out", str(out_file))
+    # text, to a file, and a chart
+    out_file, png = tmp_path / "replay.txt", tmp_path / "replay.png"
+    out, err, code = await _run(
+        tmp_path, *base, "--window", "4s", "--out", str(out_file), "--png", str(png)
+    )
     assert code == 0 and out == "", err
     assert out_file.read_text().startswith("BTC from ")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     # bad input: one line, exit 2
     cases = {
         ("--window", "4s", "--pair", "DOGE"): "unknown pair",

@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--as-of", default=None, help="a snapshot id, tag or time (time travel)")
     parser.add_argument("--format", choices=("text", "json", "html"), default="text")
     parser.add_argument("--out", default=None, help="write here instead of standard output")
+    parser.add_argument("--png", default=None, metavar="FILE", help="also draw a static chart")
     parser.add_argument(
         "--find-spikes",
         action="store_true",
@@ -48,6 +49,10 @@ def _replay(args: argparse.Namespace) -> int:
     report = replay(config, lake, args.pair, args.at, args.window, args.as_of)
     render = {"json": lambda r: orjson.dumps(r).decode(), "html": render_html, "text": render_text}
     _write(args, render[args.format](report))
+    if args.png:
+        from schemahub.replay.chart import write_png
+
+        write_png(report, args.png)
     return 0
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.daemon.metrics import DaemonMetrics
-from schemahub.daemon.streams import StreamRows, single_array, split_streams
+from schemahub.daemon.streams import StreamRows, Streams, single_array, split_streams
 from schemahub.decode import decoder_for
 from schemahub.decode.base import DecodedFrame
 from schemahub.decode.batch import FRAME_COLUMN
@@ -130,11 +130,24 @@ class Ingest:
     async def on_batch(self, batch: ReceivedBatch, *, backpressure: bool = True) -> None:
         """A burst of websocket frames: admit their trades, then (with ``backpressure``) wait
         while the buffers are full. Everything is admitted before the first await, so a
-        cancelled reader never leaves a burst half taken."""
+        cancelled reader never leaves a burst half taken.
+
+        If our own code fails on the burst (a bug, not the venue's doing), the failure is
+        logged with its traceback and counted, the burst's frames are quarantined with the
+        reason, and the trades it held are fetched again as gaps; the stream goes on."""
         venue = batch.venue
         route = self._routes.get(venue) or self._route(venue)
         route.frames.inc(len(batch))
         source = f"ws:{venue}/{batch.conn_id}"
+        try:
+            self._admit_batch(route, batch, source)
+        except Exception as exc:  # our code, not the venue: contained (invariant 4)
+            self._burst_failed(route, batch, source, exc)
+        if backpressure and not (self._backpressure_clear and self.buffers.has_room()):
+            await self.wait_for_room()
+
+    def _admit_batch(self, route: _Route, batch: ReceivedBatch, source: str) -> None:
+        venue = batch.venue
         decoded, times = batch.decoded, batch.received_at
         trades = decoded.trades
         if decoded.slow:
@@ -152,8 +165,23 @@ class Ingest:
             trades = trades.slice(start)
         if trades.num_rows:
             self.accept_columns(venue, trades, source, times)
-        if backpressure and not (self._backpressure_clear and self.buffers.has_room()):
-            await self.wait_for_room()
+
+    def _burst_failed(
+        self, route: _Route, batch: ReceivedBatch, source: str, exc: Exception
+    ) -> None:
+        """Report a burst our code could not take and quarantine its frames."""
+        self.metrics.internal_errors.inc(venue=route.venue, stage="ingest")
+        log.error(
+            "our code failed on a burst: its frames are quarantined and its trades will be "
+            "fetched again as gaps",
+            exc_info=exc,
+            extra={"venue": route.venue, "conn_id": batch.conn_id, "frames": len(batch)},
+        )
+        reason = f"burst not ingested, our code raised {type(exc).__name__}: {exc}"[:1000]
+        for text in batch.texts:
+            payload = text if isinstance(text, str) else text.decode("utf-8", "replace")
+            self.quarantine.append(QuarantineEntry(route.venue, source, reason, payload))
+        route.quarantined.inc(len(batch.texts))
 
     def _take_controls(
         self,
@@ -187,8 +215,37 @@ class Ingest:
         route = self._routes.get(venue) or self._route(venue)
         stream_field = route.stream_field or STREAM_FIELD[venue]
         stats = self.sequencer.stats
-        gaps_before, admitted_before = stats.gaps_opened, stats.admitted
+        gaps_before = stats.gaps_opened
         split = split_streams(trades, stream_field)
+        admitted_ids: list[tuple[str, np.ndarray]] = []
+        try:
+            return self._admit_columns(route, trades, split, (source, received_at), admitted_ids)
+        except Exception:
+            self._reopen(venue, admitted_ids)  # admitted, never buffered: fetched again
+            raise
+        finally:
+            opened = stats.gaps_opened - gaps_before
+            if opened:
+                self.metrics.gaps_opened.inc(opened)
+            if self.buffers.buffered_rows >= self._flush_rows:
+                self.flush_requested.set()
+
+    def _admit_columns(
+        self,
+        route: _Route,
+        trades: pa.Table,
+        split: Streams,
+        arrival: tuple[str, Sequence[float]],
+        admitted_ids: list[tuple[str, np.ndarray]],
+    ) -> int:
+        """The sequencer's verdict on each stream of ``split``, then the new rows buffered;
+        ``arrival`` is (source, receive time per frame); ``admitted_ids`` gathers what the
+        sequencer took, in case buffering fails."""
+        venue = route.venue
+        source, received_at = arrival
+        stats = self.sequencer.stats
+        admitted_before = stats.admitted
+        stream_field = route.stream_field or STREAM_FIELD[venue]
         keep = None
         for stream in split.streams:
             gaps = stats.gaps_opened
@@ -198,6 +255,7 @@ class Ingest:
                     keep = np.ones(trades.num_rows, dtype=bool)
                 keep[stream.rows] = mask
             admitted = stream.frames if mask is None else stream.frames[mask]
+            admitted_ids.append((stream.symbol, stream.ids if mask is None else stream.ids[mask]))
             if len(admitted):
                 self._note_stream(
                     venue, stream.symbol, admitted, received_at, stats.gaps_opened > gaps
@@ -226,12 +284,20 @@ class Ingest:
             if self.tracker is not None:
                 self.tracker.on_columns(venue, stream_field, trades, row_times)
             route.trades_from(source).inc(fresh)
-        opened = stats.gaps_opened - gaps_before
-        if opened:
-            self.metrics.gaps_opened.inc(opened)
-        if self.buffers.buffered_rows >= self._flush_rows:
-            self.flush_requested.set()
         return fresh
+
+    def _reopen_records(self, venue: str, stream_field: str, records: list[dict]) -> None:
+        """Admitted records that never reached a buffer: their ids become open gaps again."""
+        by_symbol: dict[str, list[int]] = {}
+        for record in records:
+            by_symbol.setdefault(record[stream_field], []).append(int(record["trade_id"]))
+        for symbol, ids in by_symbol.items():
+            self.sequencer.reopen(venue, symbol, ids)
+
+    def _reopen(self, venue: str, admitted: list[tuple[str, np.ndarray]]) -> None:
+        """Admitted trades that never reached a buffer become open gaps again."""
+        for symbol, ids in admitted:
+            self.sequencer.reopen(venue, symbol, ids.tolist())
 
     def _admit_stream(self, venue: str, stream: StreamRows) -> np.ndarray | None:
         """The sequencer's mask for one stream of a burst (None: all new). A stream without
@@ -317,7 +383,11 @@ class Ingest:
             buffer = route.buffer
             if buffer is None:
                 buffer = route.buffer = self.buffers[decoder_for(venue).RAW_TABLE]
-            buffer.append(fresh, source, int(received_at * 1_000_000))
+            try:
+                buffer.append(fresh, source, int(received_at * 1_000_000))
+            except Exception:
+                self._reopen_records(venue, stream_field, fresh)
+                raise
             route.trades_from(source).inc(len(fresh))
         opened = stats.gaps_opened - gaps_before
         if opened:

@@ -281,8 +281,12 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ingest.flush_requested.wait(), interval)
             self.ingest.flush_requested.clear()
-            await self.flush()
-            await self.maintain_if_due()
+            try:
+                await self.flush()
+                await self.maintain_if_due()
+            except Exception:  # our own code: the loop must outlive it (rows stay buffered)
+                self.metrics.internal_errors.inc(venue="*", stage="flush")
+                log.exception("the flush loop met an error of ours; trying again next interval")
 
     async def maintain_if_due(self) -> MaintenanceRun | None:
         """Expire old snapshots of every table we write, at most once per maintenance interval

@@ -41,6 +41,10 @@ class CoinbaseWs(WsVenue):
     name = NAME
     max_streams_per_connection = 100
     symbols_per_message = 100
+    # Advanced Trade: 8 connections and 8 unauthenticated messages a second per IP (its
+    # "WebSocket Rate Limits" page); 1,000 products open 10 connections and send 20 messages.
+    connects_per_second_per_ip = 8.0
+    messages_per_second_per_ip = 8.0
 
     def __init__(self, feed: str | None = None) -> None:
         super().__init__(feed or "advanced")

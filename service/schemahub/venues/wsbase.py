@@ -44,6 +44,10 @@ class WsVenue:
     symbols_per_message: ClassVar[int] = 100
     # Control messages (subscribe, app pings) per second per connection; None: unpaced.
     control_messages_per_second: ClassVar[float | None] = None
+    # Budgets a venue counts per IP, shared by every connection of a session (Coinbase
+    # Advanced: 8 connections and 8 unauthenticated messages a second per IP); None: none.
+    connects_per_second_per_ip: ClassVar[float | None] = None
+    messages_per_second_per_ip: ClassVar[float | None] = None
     # Replace each connection before it reaches this age (Binance cuts at 24 h); None: never.
     max_connection_age_seconds: ClassVar[float | None] = None
     # Send an application-level ping after this fraction of the silence timeout with no frame.

@@ -34,13 +34,16 @@ from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.daemon.supervisor import READERS, WORKERS, Supervisor, TaskFactory
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
+from schemahub.discrepancy import Feed, Tracker
 from schemahub.errors import ConfigError, SchemaHubError, UnknownSymbolError
+from schemahub.jobs.maintain import compaction_worker
 from schemahub.jobs.tables import init_all
 from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.maintenance import MaintenanceRun, maintain_tables
 from schemahub.mapping import CompiledMapping
 from schemahub.ops.http import Readiness, bound_port, ops_app, start_ops_server
+from schemahub.replay.http import ReplayService, add_replay_routes
 from schemahub.sequencing import OFFSETS_PROPERTY, Sequencer, StreamKey, StreamState
 from schemahub.venues import HistoryClient, VenueSession, history_client, open_session
 from schemahub.venues import recorder_for as _recorder_for
@@ -99,6 +102,7 @@ class Daemon:
         self.supervisor = Supervisor(self.metrics.task_restarts, self.metrics.task_up)
         # Venues whose symbols are not checked yet (unreachable at start-up), with the error.
         self.venue_errors: dict[str, str] = {}
+        self.feed: Feed | None = None  # the live discrepancy feed (discrepancy.enabled)
 
     async def run(self, stop: asyncio.Event, ready: Callable[[Daemon], None] | None = None) -> None:
         """Run until ``stop`` is set, then stop reading, flush, commit and return."""
@@ -111,8 +115,10 @@ class Daemon:
             ours = {k: v for k, v in start.offsets.items() if self._owns(k)}
             others = {k: v for k, v in start.offsets.items() if not self._owns(k)}
             self._build(ours, others, start)
+            app = ops_app(self.metrics.registry, self.readiness, self.feed)
+            add_replay_routes(app, ReplayService(self.config))
             runner = await start_ops_server(
-                ops_app(self.metrics.registry, self.readiness),
+                app,
                 self.config.http.host,
                 self.config.http.port,
             )
@@ -237,6 +243,9 @@ class Daemon:
         self.buffers = BufferSet(buffers, self.config.flush.max_buffered_rows)
         self.sequencer = Sequencer(ours)
         self.ingest = Ingest(self.sequencer, self.buffers, self.metrics, self.config.flush.max_rows)
+        if self.config.discrepancy.enabled:
+            self.ingest.tracker = Tracker(self.config.discrepancy)
+            self.feed = Feed(self.ingest.tracker)
         mappings = {name: start.mappings[name] for name in buffers}
         self.committer = Committer(
             self.lake, mappings, self.metrics, start.head, others, self.config.lake.commit_retries
@@ -251,7 +260,12 @@ class Daemon:
         for name, vc in self.config.venues.enabled().items():
             recorders[name] = _recorder_for(name, self.config.capture)
             self.sessions[name] = open_session(
-                name, vc, self.ingest, recorder=recorders[name], keep_payload=self.KEEP_PAYLOAD
+                name,
+                vc,
+                self.ingest,
+                recorder=recorders[name],
+                keep_payload=self.KEEP_PAYLOAD,
+                quote_symbols=self._quote_symbols(name),
             )
         self.metrics.registry.add_collector(self._collect)
         self.gap_filler = filler = GapFiller(
@@ -267,6 +281,10 @@ class Daemon:
             self.supervise(f"gapfill-{name}", functools.partial(filler.run_venue, name))
         self.supervise("flush", self._flush_loop)
         self.supervise("maintenance", self._maintenance_loop)
+        if self.config.lake.compaction_interval_seconds > 0:  # 0: never (the worker returns)
+            self.supervise("compaction", functools.partial(compaction_worker, self.config.lake))
+        if self.feed is not None:
+            self.supervise("discrepancy", self.feed.run)
         try:
             self.supervisor.start()
             await stop.wait()
@@ -299,6 +317,22 @@ class Daemon:
             del self.venue_errors[name]
             log.info("venue reachable again; its symbols are listed", extra={"venue": name})
         await self.sessions[name].run()
+
+    def _quote_symbols(self, venue: str) -> list[str]:
+        """The symbols of ``venue`` whose top-of-book channel the session also subscribes:
+        the grouped ones it trades (a grouped symbol not traded is left out, with a warning)."""
+        tracker = self.ingest.tracker if self.ingest else None
+        if tracker is None or not self.config.discrepancy.quotes:
+            return []
+        traded = set(getattr(self.config.venues, venue).symbols)
+        grouped = tracker.symbols(venue)
+        missing = [s for s in grouped if s not in traded]
+        if missing:
+            log.warning(
+                "grouped symbols not in the venue's symbols: not in the discrepancy feed",
+                extra={"venue": venue, "symbols": missing},
+            )
+        return [s for s in grouped if s in traded]
 
     async def _flush_loop(self) -> None:
         assert self.ingest is not None

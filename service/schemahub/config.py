@@ -169,7 +169,8 @@ class CaptureConfig(_Strict):
 
 
 class S3Config(_Strict):
-    """Object storage for the batch commands' JSONL and checkpoints (``--s3-bucket``).
+    """Object storage: the batch commands' JSONL and checkpoints (``--s3-bucket``), and the
+    endpoint and region of an ``s3://`` lake warehouse (``lake/catalog.py``).
 
     ``endpoint_url`` (e.g. a moto or MinIO server) wins over ``AWS_ENDPOINT_URL_S3`` and
     ``AWS_ENDPOINT_URL``; credentials come from the standard AWS variables and files."""

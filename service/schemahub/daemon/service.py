@@ -67,7 +67,7 @@ class Daemon:
 
     def __init__(self, config: Config, *, metrics: DaemonMetrics | None = None) -> None:
         self.config = config
-        self.lake = Lake(config.lake)
+        self.lake = Lake(config.lake, config.s3)
         self.metrics = metrics or DaemonMetrics.create()
         self.status = DaemonStatus(venues=tuple(config.venues.enabled()))
         self.http_port: int | None = None

@@ -22,7 +22,8 @@ of them into one clear line and a non-zero exit, and library users can catch the
     │       └── HistoryUnavailableError  the venue no longer holds the requested ids
     ├── StorageError           S3 or a local folder refused (bucket, credentials, endpoint)
     │   └── CheckpointError      a stored checkpoint is corrupt or truncated (names its path)
-    └── UsageError             a command was called with arguments that cannot work
+    ├── UsageError             a command was called with arguments that cannot work
+    └── FeedError              the live discrepancy feed could not be read (CLI client)
 """
 
 from __future__ import annotations
@@ -110,3 +111,7 @@ class CheckpointError(StorageError):
 
 class UsageError(SchemaHubError):
     """A command was called with arguments that cannot work."""
+
+
+class FeedError(SchemaHubError):
+    """The daemon's live discrepancy feed could not be reached or refused the request."""

@@ -85,6 +85,7 @@ class Simulator:
         self._ports: dict[str, int] = {}
         self._clock: asyncio.Task[None] | None = None
         self._drop_left: dict[tuple[str, str], int] = {}
+        self._muted: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -202,6 +203,16 @@ class Simulator:
         """Generate trades again, from now on."""
         self.tape.resume(_now_ms())
 
+    def mute(self, venue: str) -> None:
+        """Pause one venue's websocket feed: its trades are still generated (and served over
+        REST) but no trade or quote frame goes out until :meth:`unmute`."""
+        self._check_venue(venue)
+        self._muted.add(venue)
+
+    def unmute(self, venue: str) -> None:
+        """Resume a muted venue's feed (the trades it missed show up as an id jump)."""
+        self._muted.discard(venue)
+
     def set_faults(self, faults: FaultConfig) -> None:
         """Switch fault injection settings while running."""
         self._faults = faults
@@ -240,9 +251,11 @@ class Simulator:
         dropped: dict[str, list[Trade]] = {v: [] for v in VENUES}
         for trade in trades:
             self._stats.trades_generated[f"{trade.venue}:{trade.symbol}"] += 1
-            (dropped if self._drops(trade) else delivered)[trade.venue].append(trade)
+            muted = trade.venue in self._muted
+            (dropped if muted or self._drops(trade) else delivered)[trade.venue].append(trade)
         for venue, server in self._servers.items():
             server.publish(delivered[venue], dropped[venue])
+            server.publish_quotes(delivered[venue])
 
     def _drops(self, trade: Trade) -> bool:
         """Whether the drop-run fault leaves ``trade`` out of the websockets (and record it)."""

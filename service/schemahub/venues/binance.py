@@ -38,6 +38,11 @@ def stream_name(symbol: str) -> str:
     return f"{symbol.lower()}@trade"
 
 
+def book_ticker_name(symbol: str) -> str:
+    """The top-of-book stream of ``symbol``: ``BTCUSDT`` -> ``btcusdt@bookTicker``."""
+    return f"{symbol.lower()}@bookTicker"
+
+
 class BinanceWs(WsVenue):
     """Binance websocket: data and hooks."""
 
@@ -56,6 +61,7 @@ class BinanceWs(WsVenue):
         for offset, batch in enumerate(chunks(symbols, self.symbols_per_message)):
             req_id = first_req_id + offset
             params = [stream_name(s) for s in batch]
+            params += [book_ticker_name(s) for s in self.quoted(batch)]  # same ack
             text = dumps({"method": "SUBSCRIBE", "params": params, "id": req_id})
             out.append(Subscribe(text, tuple(batch), req_id))
         return out

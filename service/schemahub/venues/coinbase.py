@@ -66,6 +66,10 @@ class CoinbaseWs(WsVenue):
             beats = {"type": "subscribe", "product_ids": ids, "channel": "heartbeats"}
             out.append(Subscribe(dumps(trades), tuple(batch)))
             out.append(Subscribe(dumps(beats), ()))
+            quoted = self.quoted(batch)
+            if quoted:  # top of book for the live feed; its ack is not waited for
+                ticker = {"type": "subscribe", "product_ids": quoted, "channel": "ticker"}
+                out.append(Subscribe(dumps(ticker), ()))
         return out
 
     def read_ack(self, text: str, sent: Sequence[Subscribe]) -> AckUpdate:

@@ -66,11 +66,18 @@ class KrakenWs(WsVenue):
 
     def subscribe_messages(self, symbols: Sequence[str], first_req_id: int) -> list[Subscribe]:
         out = []
-        for offset, batch in enumerate(chunks(symbols, self.symbols_per_message)):
-            req_id = first_req_id + offset
+        for batch in chunks(symbols, self.symbols_per_message):
+            req_id = first_req_id + len(out)
             params = {"channel": "trade", "symbol": list(batch), "snapshot": True}
             text = dumps({"method": "subscribe", "params": params, "req_id": req_id})
             out.append(Subscribe(text, tuple(batch), req_id))
+            quoted = self.quoted(batch)
+            if quoted:  # top of book for the live feed; its acks are not waited for
+                req_id = first_req_id + len(out)
+                # "bbo": an update on every change of the best bid or offer, not only on trades
+                params = {"channel": "ticker", "symbol": quoted, "event_trigger": "bbo"}
+                text = dumps({"method": "subscribe", "params": params, "req_id": req_id})
+                out.append(Subscribe(text, (), req_id))
         return out
 
     def read_ack(self, text: str, sent: Sequence[Subscribe]) -> AckUpdate:
@@ -79,6 +86,8 @@ class KrakenWs(WsVenue):
         if reply is None or reply.get("method") != "subscribe":
             return update
         request = next((s for s in sent if s.req_id == reply.get("req_id")), None)
+        if request is not None and not request.symbols:
+            return update  # a ticker subscription: the trades' acks decide readiness
         asked = list(request.symbols) if request else [x for s in sent for x in s.symbols]
         result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         symbol = reply.get("symbol") or result.get("symbol")

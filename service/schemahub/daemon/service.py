@@ -22,6 +22,7 @@ from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
 from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
+from schemahub.daemon.shards import own_streams
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.jobs.tables import init_all
@@ -66,7 +67,7 @@ class Daemon:
     KEEP_PAYLOAD = False
 
     def __init__(self, config: Config, *, metrics: DaemonMetrics | None = None) -> None:
-        self.config = config
+        self.config = own_streams(config)  # this replica's streams only (shard.index of .count)
         self.lake = Lake(config.lake)
         self.metrics = metrics or DaemonMetrics.create()
         self.status = DaemonStatus(venues=tuple(config.venues.enabled()))
@@ -103,6 +104,7 @@ class Daemon:
                 extra={
                     "http_port": self.http_port,
                     "streams": len(ours),
+                    "shard": f"{self.config.shard.index}/{self.config.shard.count}",
                     "venues": list(venues),
                     # msgspec means the native decoder was not built (same results, slower)
                     "frame_decoder": "native" if NATIVE_AVAILABLE else "msgspec",

@@ -1,0 +1,76 @@
+"""Streams split over replicas by rendezvous hashing: every stream once, stable, from config."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemahub.config import Config, load_config
+from schemahub.daemon.shards import assignment, configured_streams, own_streams, shard_of
+from schemahub.errors import ConfigError
+
+STREAMS = [("binance", f"SYM{i}USDT") for i in range(60)] + [
+    ("kraken", f"SYM{i}/USD") for i in range(40)
+]
+
+
+def _config(count: int, index: int) -> Config:
+    return Config.model_validate(
+        {
+            "shard": {"count": count, "index": index},
+            "venues": {
+                "binance": {"symbols": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"]},
+                "coinbase": {"symbols": ["BTC-USD", "ETH-USD"]},
+                "kraken": {"symbols": ["BTC/USD"]},
+            },
+        }
+    )
+
+
+def test_every_stream_has_exactly_one_owner() -> None:
+    for count in (1, 2, 3, 7):
+        shards = assignment(STREAMS, count)
+        owned = [stream for streams in shards.values() for stream in streams]
+        assert sorted(owned) == sorted(STREAMS)
+
+
+def test_adding_a_symbol_moves_no_other_stream() -> None:
+    before = {s: shard_of(*s, 3) for s in STREAMS}
+    grown = {s: shard_of(*s, 3) for s in [*STREAMS, ("coinbase", "NEW-USD")]}
+    assert {s: grown[s] for s in STREAMS} == before
+
+
+def test_a_new_shard_takes_streams_only_from_the_others_never_shuffles_them() -> None:
+    before = {s: shard_of(*s, 3) for s in STREAMS}
+    after = {s: shard_of(*s, 4) for s in STREAMS}
+    moved = [s for s in STREAMS if after[s] != before[s]]
+    assert moved, "a fourth shard must take some streams"
+    assert all(after[s] == 3 for s in moved)
+
+
+def test_each_replica_keeps_its_own_streams_and_disables_a_venue_left_with_none() -> None:
+    whole = configured_streams(_config(1, 0).venues)
+    seen = []
+    for index in range(3):
+        mine = own_streams(_config(3, index))
+        streams = configured_streams(mine.venues)
+        assert all(shard_of(e, s, 3) == index for e, s in streams)
+        for name in ("binance", "coinbase", "kraken"):
+            venue = getattr(mine.venues, name)
+            assert venue.enabled == bool(venue.symbols)
+        seen += streams
+    assert sorted(seen) == sorted(whole)
+
+
+def test_one_shard_owns_everything() -> None:
+    config = _config(1, 0)
+    assert own_streams(config) is config
+
+
+def test_shard_comes_from_the_environment_and_a_bad_index_is_one_clear_error() -> None:
+    env = {"SCHEMAHUB_SHARD__COUNT": "3", "SCHEMAHUB_SHARD__INDEX": "2"}
+    shard = load_config(None, env).shard
+    assert (shard.count, shard.index) == (3, 2)
+    with pytest.raises(ConfigError, match=r"shard.index must be below shard.count \(3\), got 3"):
+        load_config(None, {**env, "SCHEMAHUB_SHARD__INDEX": "3"})
+    with pytest.raises(ConfigError, match=r"'shard\.count'"):
+        load_config(None, {**env, "SCHEMAHUB_SHARD__COUNT": "0"})

@@ -103,6 +103,10 @@ class Committer:
         # writers own (other shards), carried along so that every snapshot holds the state of
         # every stream, and ours as united with any other writer that committed them too.
         self._committed = dict(others)
+        # Our streams whose committed state holds ids our own state does not: another writer
+        # commits them too (a rolling deployment's overlap). Ids we admit later may then be in
+        # the table already, so every flush is checked against it until we have caught up.
+        self._shared: set[StreamKey] = set()
         self._retries = retries
         self.last_offsets: dict[StreamKey, StreamState] = {}
         self._flush_rows: dict[str, int] = {}
@@ -151,11 +155,10 @@ class Committer:
         def prepare(table: Table) -> tuple[pa.Table, dict[str, str]]:
             head = table.current_snapshot()
             head_id = head.snapshot_id if head else None
-            if head_id == self._known_head:
-                fresh = rows
-            else:  # another writer committed: recheck keys, reread the states it wrote
-                fresh = drop_committed(table, rows)
+            if head_id != self._known_head:  # another writer committed: reread its states
                 self._committed = committed_offsets(table)
+            recheck = head_id != self._known_head or self._shared
+            fresh = drop_committed(table, rows) if recheck else rows
             merged.clear()
             merged.update(union_offsets(self._committed, flush.offsets))
             encoded = encode_offsets(merged)
@@ -164,6 +167,7 @@ class Committer:
         result = self._timed(UNIFIED_TABLE, prepare)
         self._known_head = result.snapshot_id
         self._committed = merged
+        self._shared = {key for key, state in flush.offsets.items() if merged[key] != state}
         self.last_offsets = flush.offsets
         self._observe_lag(rows)
 

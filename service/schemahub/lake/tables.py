@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 
@@ -165,7 +165,9 @@ def _ensure_table(catalog: Catalog, namespace: str, spec: TableDef) -> TableChan
         try:
             _create_table(catalog, identifier, spec)
             return TableChange.CREATED
-        except TableAlreadyExistsError:  # another process created it meanwhile
+        except (TableAlreadyExistsError, CommitFailedException):
+            # Another process created it meanwhile (replicas starting together): a create
+            # transaction that loses that race fails its assert-create as a commit failure.
             table = catalog.load_table(identifier)
     return _evolve_table(table, spec)
 

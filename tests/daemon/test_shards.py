@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from schemahub.config import Config, load_config
@@ -74,3 +78,31 @@ def test_shard_comes_from_the_environment_and_a_bad_index_is_one_clear_error() -
         load_config(None, {**env, "SCHEMAHUB_SHARD__INDEX": "3"})
     with pytest.raises(ConfigError, match=r"'shard\.count'"):
         load_config(None, {**env, "SCHEMAHUB_SHARD__COUNT": "0"})
+
+
+def test_the_shards_command_prints_each_replicas_streams(tmp_path) -> None:
+    config = tmp_path / "schemahub.yaml"
+    config.write_text("venues: {coinbase: {enabled: false}, kraken: {symbols: [BTC/USD]}}\n")
+    env = {**os.environ, "SCHEMAHUB_VENUES__BINANCE__SYMBOLS": "[BTCUSDT, ETHUSDT, SOLUSDT]"}
+    run = subprocess.run(
+        [sys.executable, "-m", "schemahub.cli", "shards", "--config", str(config), "--count", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["shard 0 of 2", "shard 1 of 2"]
+    listed = [s for line in lines for s in line.split(": ", 2)[2].split(", ") if s != "(none)"]
+    streams = [("binance", "BTCUSDT"), ("binance", "ETHUSDT"), ("binance", "SOLUSDT")]
+    streams.append(("kraken", "BTC/USD"))
+    assert sorted(listed) == sorted(f"{e} {s}" for e, s in streams)
+    for index, line in enumerate(lines):
+        assert all(shard_of(e, s, 2) == index for e, s in streams if f"{e} {s}" in line)
+    bad = subprocess.run(
+        [sys.executable, "-m", "schemahub.cli", "shards", "--count", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
+    assert "expected a whole number from 1 to 1024, got '0'" in bad.stderr

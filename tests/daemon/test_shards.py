@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 
 import pytest
 
-from schemahub.config import Config, load_config
+from schemahub.config import Config, ShardConfig, load_config
 from schemahub.daemon.shards import assignment, configured_streams, own_streams, shard_of
 from schemahub.errors import ConfigError
+from schemahub.sim import SimConfig, Simulator
+from tests.daemon.harness import daemon_config, running
 
 STREAMS = [("binance", f"SYM{i}USDT") for i in range(60)] + [
     ("kraken", f"SYM{i}/USD") for i in range(40)
@@ -106,3 +109,26 @@ def test_the_shards_command_prints_each_replicas_streams(tmp_path) -> None:
     )
     assert bad.returncode == 2
     assert "expected a whole number from 1 to 1024, got '0'" in bad.stderr
+
+
+def _shard(config: Config, count: int, index: int) -> Config:
+    return config.model_copy(update={"shard": ShardConfig(count=count, index=index)})
+
+
+async def test_a_replica_connects_only_to_its_venues_and_one_with_no_stream_idles_ready(tmp_path):
+    async with Simulator(SimConfig(seed=5)) as sim:
+        base = daemon_config(sim, tmp_path / "warehouse")
+        plans = {i: configured_streams(own_streams(_shard(base, 20, i)).venues) for i in range(20)}
+        idle = next(i for i, streams in plans.items() if not streams)
+        single = next(i for i, streams in plans.items() if len(streams) == 1)
+        async with running(_shard(base, 20, idle)) as daemon:
+            await asyncio.sleep(1)
+            assert daemon.readiness().ready and daemon.sessions == {}
+        async with running(_shard(base, 20, single)) as daemon:
+            for _ in range(100):  # bounded wait for the connection
+                if daemon.readiness().ready:
+                    break
+                await asyncio.sleep(0.1)
+            assert daemon.readiness().ready, daemon.readiness().reasons
+            assert list(daemon.sessions) == [plans[single][0][0]]
+            assert daemon.status.venues == (plans[single][0][0],)

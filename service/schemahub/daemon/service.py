@@ -68,9 +68,9 @@ class Daemon:
 
     def __init__(self, config: Config, *, metrics: DaemonMetrics | None = None) -> None:
         self.config = own_streams(config)  # this replica's streams only (shard.index of .count)
-        self.lake = Lake(config.lake)
+        self.lake = Lake(self.config.lake)
         self.metrics = metrics or DaemonMetrics.create()
-        self.status = DaemonStatus(venues=tuple(config.venues.enabled()))
+        self.status = DaemonStatus(venues=tuple(self.config.venues.enabled()))
         self.http_port: int | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schemahub-commit")
         self._pending: collections.deque[PendingFlush] = collections.deque()

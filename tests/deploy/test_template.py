@@ -192,6 +192,9 @@ def test_no_role_grants_every_action_or_the_task_role_any_resource_wildcard(temp
                     ["ecr:GetAuthorizationToken"],
                 )
     assert "ManagedPolicyArns" not in str(roles)  # AWS's managed task execution policy uses "*"
+    # The bucket policy only denies (plain HTTP); it grants nothing to anyone.
+    policy = template["Resources"]["WarehouseBucketPolicy"]["Properties"]["PolicyDocument"]
+    assert {s["Effect"] for s in policy["Statement"]} == {"Deny"}
 
 
 def test_the_task_role_reaches_only_its_bucket_prefix_and_glue_database(template) -> None:

@@ -65,3 +65,13 @@ def test_other_shards_streams_are_carried_and_ours_are_united() -> None:
     committed = {theirs: StreamState(7), ours: StreamState(100, ((90, 95),))}
     merged = union_offsets(committed, {ours: StreamState(92, ((10, 20),))})
     assert merged == {theirs: StreamState(7), ours: StreamState(100, ((93, 95),))}
+
+
+def test_a_committed_state_that_is_our_previous_one_is_not_recomputed_nor_different() -> None:
+    key = StreamKey("coinbase", "BTC-USD")
+    before, now = StreamState(100, ((50, 60),)), StreamState(120, ((55, 60),))
+    assert union_offsets({key: before}, {key: now}, {key: before}) == {key: now}
+    assert union_state(before, now) == now  # what the shortcut stands for
+    other = StreamState(130, ((58, 60),))  # another writer's: no shortcut
+    merged = union_offsets({key: other}, {key: now}, {key: before})
+    assert merged == {key: StreamState(130, ((58, 60),))}

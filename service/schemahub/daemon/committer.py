@@ -160,7 +160,7 @@ class Committer:
             recheck = head_id != self._known_head or self._shared
             fresh = drop_committed(table, rows) if recheck else rows
             merged.clear()
-            merged.update(union_offsets(self._committed, flush.offsets))
+            merged.update(union_offsets(self._committed, flush.offsets, self.last_offsets))
             encoded = encode_offsets(merged)
             return fresh, {key: store_value(table, value) for key, value in encoded.items()}
 

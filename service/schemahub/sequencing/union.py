@@ -37,12 +37,19 @@ def _unhandled(state: StreamState, top: int) -> list[Range]:
 
 
 def union_offsets(
-    committed: Mapping[StreamKey, StreamState], ours: Mapping[StreamKey, StreamState]
+    committed: Mapping[StreamKey, StreamState],
+    ours: Mapping[StreamKey, StreamState],
+    previous: Mapping[StreamKey, StreamState] | None = None,
 ) -> dict[StreamKey, StreamState]:
     """Every stream's state to commit: ours united with what the table already records (other
-    shards' streams carried as they are)."""
+    shards' streams carried as they are). ``previous``, our states at our last commit, spares
+    the work where the table still holds just that: our handled ids only grow."""
+    previous = previous or {}
     merged = dict(committed)
     for key, state in ours.items():
         theirs = committed.get(key)
-        merged[key] = state if theirs is None else union_state(theirs, state)
+        if theirs is None or theirs == previous.get(key):
+            merged[key] = state
+        else:
+            merged[key] = union_state(theirs, state)
     return merged

@@ -11,6 +11,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
+from sqlalchemy.exc import IntegrityError
 
 from schemahub.decode import binance, coinbase, kraken
 from schemahub.errors import LakeError
@@ -143,8 +144,18 @@ def init_tables(
     Idempotent: a second run reports every table UNCHANGED and writes nothing. Adding a column
     is a metadata-only change; no data file is rewritten.
     """
-    catalog.create_namespace_if_not_exists(namespace)
+    _ensure_namespace(catalog, namespace)
     return {d.name: _ensure_table(catalog, namespace, d) for d in defs}
+
+
+def _ensure_namespace(catalog: Catalog, namespace: str) -> None:
+    try:
+        catalog.create_namespace_if_not_exists(namespace)
+    except IntegrityError:
+        # Replicas starting together: the SQL catalog reports losing the race to create the
+        # namespace as a duplicate row rather than as "already exists".
+        if not catalog.namespace_exists(namespace):
+            raise
 
 
 def open_table(catalog: Catalog, namespace: str, name: str) -> Table:

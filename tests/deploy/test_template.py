@@ -64,15 +64,26 @@ class Resolver:
         self.params = {
             name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()
         }
-        self.params.update(overrides)
         self.params.update({"AWS::Region": REGION, "AWS::StackName": "schemahub"})
         self.params.update({"AWS::AccountId": "123456789012", "AWS::Partition": "aws"})
+        self.params.update(overrides)
 
     def condition(self, name: str) -> bool:
         return bool(self.value(self.template["Conditions"][name]))
 
     def enabled(self, resource: dict[str, Any]) -> bool:
         return "Condition" not in resource or self.condition(resource["Condition"])
+
+    def rules_broken(self) -> list[str]:
+        """The descriptions of the template's rules these parameters break."""
+        broken = []
+        for rule in self.template.get("Rules", {}).values():
+            if "RuleCondition" in rule and not self.value(rule["RuleCondition"]):
+                continue
+            broken += [
+                a["AssertDescription"] for a in rule["Assertions"] if not self.value(a["Assert"])
+            ]
+        return broken
 
     def value(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -122,6 +133,7 @@ _FUNCTIONS = {
     "Fn::Or": lambda r, a: any(r.value(x) for x in a),
     "Fn::And": lambda r, a: all(r.value(x) for x in a),
     "Fn::Condition": lambda r, a: r.condition(a),
+    "Fn::Contains": lambda r, a: str(r.value(a[1])) in [str(x) for x in r.value(a[0])],
     "Fn::GetAtt": lambda _r, a: f"<{'.'.join(a)}>",
     "Fn::Join": lambda r, a: a[0].join(str(x) for x in r.value(a[1])),
     "Fn::Split": lambda r, a: str(r.value(a[1])).split(a[0]),
@@ -375,3 +387,30 @@ def test_the_production_config_file_is_valid() -> None:
     config = load_config(REPO / "deploy" / "aws" / "schemahub.config.yaml", {})
     assert config.lake.catalog.type == "glue"
     assert config.lake.warehouse.startswith("s3://")
+
+
+def test_binance_in_a_us_region_is_refused_before_anything_is_created(template) -> None:
+    assert Resolver(template).rules_broken() == []
+    refused = Resolver(template, **{"AWS::Region": "us-east-1"}).rules_broken()
+    assert len(refused) == 1 and "HTTP 451" in refused[0]
+    assert (
+        Resolver(template, **{"AWS::Region": "us-east-1", "BinanceSymbols": ""}).rules_broken()
+        == []
+    )
+
+
+# Fargate's task sizes for the CPU values the template allows (AWS ECS documentation).
+FARGATE_MEMORY = {
+    "512": {"1024", "2048", "3072", "4096"},
+    "1024": {"2048", "3072", "4096", "5120", "6144", "7168", "8192"},
+    "2048": {str(m) for m in range(4096, 16385, 1024)},
+}
+
+
+def test_only_task_sizes_fargate_offers_pass_the_rules(template) -> None:
+    cpus = [str(c) for c in template["Parameters"]["TaskCpu"]["AllowedValues"]]
+    memories = [str(m) for m in template["Parameters"]["TaskMemory"]["AllowedValues"]]
+    for cpu in cpus:
+        for memory in memories:
+            broken = Resolver(template, TaskCpu=cpu, TaskMemory=memory).rules_broken()
+            assert (not broken) == (memory in FARGATE_MEMORY[cpu]), (cpu, memory, broken)

@@ -105,8 +105,9 @@ class Resolver:
         if name in self.params:
             return self.params[name]
         assert name in self.template["Resources"], f"!Ref to an unknown name {name}"
-        if name == "CatalogDatabase":
-            return self.params["GlueDatabase"]
+        resource = self.template["Resources"][name]
+        if resource["Type"] == "AWS::Glue::Database":  # its Ref is the database's name
+            return self.value(resource["Properties"]["DatabaseInput"]["Name"])
         return f"<{name}>"
 
     def sub(self, arg: Any) -> str:

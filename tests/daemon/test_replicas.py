@@ -130,6 +130,11 @@ async def _three_shards_land_the_truth(tmp_path: Path, catalog: dict) -> None:
         truth = sim.ground_truth()
         stats = sim.stats()
     assert codes == [0, 0, 0], [log.read_text()[-2000:] for log in logs]
+    # each process says which shard it is and how many streams it took
+    said = [_logged(log, "serving")[0] for log in logs]
+    assert [(s["shard"], s["shard_streams"]) for s in said] == [
+        (f"{i}/3", len(streams)) for i, streams in enumerate(owned)
+    ]
     assert all(_unified_rows_committed(log) > 0 for log in logs)
     assert sum(len(runs) for runs in stats.dropped_runs.values()) > 0, "no fault happened"
     assert_same_trades(table, truth)
@@ -184,7 +189,10 @@ async def _serving(log: Path, timeout: float = 90.0) -> None:
     raise AssertionError(f"the daemon never started serving: {log.read_text()[-2000:]}")
 
 
-def _unified_rows_committed(log: Path) -> int:
+def _logged(log: Path, message: str) -> list[dict]:
     lines = [orjson.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    flushes = [line for line in lines if line.get("msg") == "flush"]
-    return sum(line["rows"].get(UNIFIED_TABLE, 0) for line in flushes)
+    return [line for line in lines if line.get("msg") == message]
+
+
+def _unified_rows_committed(log: Path) -> int:
+    return sum(line["rows"].get(UNIFIED_TABLE, 0) for line in _logged(log, "flush"))

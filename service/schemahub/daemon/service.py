@@ -22,7 +22,7 @@ from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
 from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
-from schemahub.daemon.shards import own_streams
+from schemahub.daemon.shards import configured_streams, own_streams
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.jobs.tables import init_all
@@ -105,6 +105,7 @@ class Daemon:
                     "http_port": self.http_port,
                     "streams": len(ours),
                     "shard": f"{self.config.shard.index}/{self.config.shard.count}",
+                    "shard_streams": len(configured_streams(self.config.venues)),
                     "venues": list(venues),
                     # msgspec means the native decoder was not built (same results, slower)
                     "frame_decoder": "native" if NATIVE_AVAILABLE else "msgspec",

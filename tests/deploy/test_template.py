@@ -415,3 +415,15 @@ def test_only_task_sizes_fargate_offers_pass_the_rules(template) -> None:
         for memory in memories:
             broken = Resolver(template, TaskCpu=cpu, TaskMemory=memory).rules_broken()
             assert (not broken) == (memory in FARGATE_MEMORY[cpu]), (cpu, memory, broken)
+
+
+def test_tasks_may_only_reach_out_on_443_and_binances_9443_and_be_reached_if_asked(template):
+    group = template["Resources"]["TaskSecurityGroup"]["Properties"]
+    egress = {(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in group["SecurityGroupEgress"]}
+    assert egress == {("tcp", 443, 443), ("tcp", 9443, 9443)}
+    binance = Config().venues.binance.ws_url
+    assert binance.endswith(":9443")
+    closed = Resolver(template).value(group["SecurityGroupIngress"])
+    opened = Resolver(template, OpsCidr="203.0.113.7/32").value(group["SecurityGroupIngress"])
+    assert closed is _NO_VALUE
+    assert [(r["FromPort"], r["CidrIp"]) for r in opened] == [(8080, "203.0.113.7/32")]

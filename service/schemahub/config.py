@@ -69,6 +69,15 @@ class LakeConfig(_Strict):
     snapshot_retention_seconds: float = Field(default=21_600.0, gt=0, le=366 * 86_400)
     # How often the daemon expires old snapshots (after a successful flush). At most a day.
     maintenance_interval_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    # Compaction (lake/compaction.py, `schemahub maintain`): how often the daemon compacts
+    # (0: never), how old a partition's newest row must be first, and the data file size aimed
+    # at (the tables' write.target-file-size-bytes, set by `tables init`).
+    compaction_interval_seconds: float = Field(default=3_600.0, ge=0, le=7 * 86_400)
+    compaction_horizon_seconds: float = Field(default=86_400.0, ge=0)
+    target_file_size_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
+    # Files no snapshot references are deleted once older than this: longer than any writer
+    # takes from writing a data file to committing it (lake/orphans.py).
+    orphan_age_seconds: float = Field(default=86_400.0, ge=0)
 
 
 class FlushConfig(_Strict):

@@ -26,6 +26,7 @@ from schemahub.daemon.shards import configured_streams, own_streams
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.discrepancy import Feed, Tracker
+from schemahub.jobs.maintain import compaction_worker
 from schemahub.jobs.tables import init_all
 from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
@@ -234,6 +235,7 @@ class Daemon:
         workers = [
             asyncio.create_task(filler.run(), name="gapfill"),
             asyncio.create_task(self._flush_loop(), name="flush"),
+            asyncio.create_task(compaction_worker(self.config.lake), name="compaction"),
         ]
         if self.feed is not None:
             workers.append(asyncio.create_task(self.feed.run(), name="discrepancy"))

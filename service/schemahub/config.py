@@ -257,6 +257,22 @@ class DiscrepancyConfig(_Strict):
         return self
 
 
+class ShardConfig(_Strict):
+    """Which replica this is: the configured streams are split over ``count`` replicas by
+    rendezvous hashing of (exchange, symbol) (``daemon/shards.py``); this one takes ``index``."""
+
+    count: int = Field(default=1, ge=1, le=1024)
+    index: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _index_below_count(self) -> ShardConfig:
+        if self.index >= self.count:
+            raise ValueError(
+                f"shard.index must be below shard.count ({self.count}), got {self.index}"
+            )
+        return self
+
+
 class Config(_Strict):
     """The whole SchemaHub configuration."""
 
@@ -268,6 +284,7 @@ class Config(_Strict):
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
     s3: S3Config = Field(default_factory=S3Config)
     discrepancy: DiscrepancyConfig = Field(default_factory=DiscrepancyConfig)
+    shard: ShardConfig = Field(default_factory=ShardConfig)
     mappings_dir: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

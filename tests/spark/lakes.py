@@ -96,12 +96,15 @@ def _commits(daemon) -> int:
     return int(sum(daemon.metrics.commits.values.values()))
 
 
+def cli_lake(folder: Path, catalog: dict) -> BuiltLake:
+    """A config file for a lake in ``folder`` on the catalog described by ``catalog``."""
+    lake = {"warehouse": str(folder / "warehouse"), "catalog": catalog}
+    return _write_config(Config.model_validate({"lake": lake}), folder)
+
+
 def raw_only_lake(folder: Path, catalog: str) -> BuiltLake:
     """Raw rows of every venue, none unified yet."""
-    config = Config.model_validate(
-        {"lake": {"warehouse": str(folder / "warehouse"), "catalog": {"name": catalog}}}
-    )
-    built = _write_config(config, folder)
+    built = cli_lake(folder, {"name": catalog})
     assert built.cli("tables", "init") == 0
     for venue in ("binance", "coinbase", "kraken"):
         capture = folder / f"{venue}.jsonl"

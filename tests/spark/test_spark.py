@@ -20,7 +20,7 @@ from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, WATERMAR
 from schemahub.mapping.kernels import MAX_EPOCH_US, MIN_EPOCH_US, Kind
 from schemahub.mapping.transforms import TRANSFORMS
 from tests.spark.conftest import attach_sql_catalog
-from tests.spark.lakes import BuiltLake, daemon_lake, raw_only_lake
+from tests.spark.lakes import RECORDED, BuiltLake, cli_lake, daemon_lake, raw_only_lake
 
 pytestmark = pytest.mark.slow
 
@@ -400,3 +400,44 @@ def test_each_transform_translation_equals_the_transform(spark, name, arrow_type
     want = [normal(v) for v in expected.to_pylist()]
     assert got_values == want, list(zip(values, got_values, want, strict=True))
     assert any(v is None for v in want) and any(v is not None for v in want)
+
+
+# --- the PostgreSQL catalog ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg_lake(spark, postgres_uri, tmp_path_factory) -> BuiltLake:
+    """A lake on the PostgreSQL catalog: a recording loaded and unified, through the CLI."""
+    folder = tmp_path_factory.mktemp("pg_lake")
+    built = cli_lake(folder, {"type": "sql", "uri": postgres_uri, "name": "spark_pg"})
+    assert built.cli("tables", "init") == 0
+    capture = str(RECORDED / "coinbase_advanced_ws.jsonl")
+    assert built.cli("capture", "load", "coinbase", capture) == 0
+    assert built.cli("run", "unify", "trades_unified") == 0
+    address = postgres_uri.split("@", 1)[1]  # 127.0.0.1:port/lake
+    attach_sql_catalog(
+        spark,
+        "spark_pg",
+        f"jdbc:postgresql://{address}",
+        built.warehouse_uri,
+        **{"jdbc.user": "postgres"},
+    )
+    return built
+
+
+def test_spark_reads_and_writes_through_the_postgres_catalog(spark, pg_lake):
+    lake = pg_lake.lake()
+    for name in (UNIFIED_TABLE, RAW_TABLES["coinbase"]):
+        expected = lake.table(name).scan().to_arrow()
+        assert expected.num_rows > 200
+        assert spark_rows(spark, qualified(pg_lake, name), expected.schema.names) == arrow_rows(
+            expected
+        )
+    quarantine = qualified(pg_lake, QUARANTINE_TABLE)
+    spark.sql(
+        f"INSERT INTO {quarantine} VALUES ('kraken', 'spark', 'a reason', NULL,"
+        " timestamp_micros(1772413323456789))"
+    )
+    rows = lake.table(QUARANTINE_TABLE).scan().to_arrow().to_pylist()
+    assert [(r["source"], r["reason"]) for r in rows] == [("spark", "a reason")]
+    assert int(rows[0]["quarantined_at"].timestamp() * 1e6) == 1772413323456789

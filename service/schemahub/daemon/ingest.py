@@ -25,6 +25,7 @@ from schemahub.daemon.streams import StreamRows, Streams, single_array, split_st
 from schemahub.decode import decoder_for
 from schemahub.decode.base import DecodedFrame
 from schemahub.decode.batch import FRAME_COLUMN
+from schemahub.discrepancy.tracker import Tracker
 from schemahub.lake.quarantine import QuarantineEntry
 from schemahub.logs import RateLimitedLog
 from schemahub.ops.metrics import Child
@@ -109,6 +110,8 @@ class Ingest:
         self._warn = RateLimitedLog(log)
         self._routes: dict[str, _Route] = {}
         self._backpressure_clear = False  # the gauge already reads 0
+        # The live discrepancy feed's state, fed with admitted trades and quotes (optional).
+        self.tracker: Tracker | None = None
 
     async def on_frame(self, frame: ReceivedFrame) -> None:
         """One websocket frame decoded on its own: admit its trades, then wait while the
@@ -119,6 +122,8 @@ class Ingest:
         route.frames.inc()
         source = f"ws:{venue}/{frame.conn_id}"
         self.accept(venue, frame.decoded, source, frame.received_at, live=True)
+        if frame.decoded.quotes and self.tracker is not None:
+            self.tracker.on_quotes(venue, frame.decoded.quotes, frame.received_at)
         if not (self._backpressure_clear and self.buffers.has_room()):
             await self.wait_for_room()
 
@@ -146,12 +151,12 @@ class Ingest:
         decoded, times = batch.decoded, batch.received_at
         trades = decoded.trades
         if decoded.slow:
-            route.slow_frames.inc(len(decoded.slow))
+            ordered = self._take_controls(venue, decoded.slow, times, route)
             # Frame order matters where a stream starts (at its first trade): the columnar
-            # rows are taken in runs between the slow frames.
+            # rows are taken in runs between the slow frames that hold trades or rejects.
             frame_of = trades.column(FRAME_COLUMN).to_numpy()
             start = 0
-            for index, frame in sorted(decoded.slow.items()):
+            for index, frame in ordered:
                 end = int(np.searchsorted(frame_of, index))
                 if end > start:
                     self.accept_columns(venue, trades.slice(start, end - start), source, times)
@@ -177,6 +182,29 @@ class Ingest:
             payload = text if isinstance(text, str) else text.decode("utf-8", "replace")
             self.quarantine.append(QuarantineEntry(route.venue, source, reason, payload))
         route.quarantined.inc(len(batch.texts))
+
+    def _take_controls(
+        self,
+        venue: str,
+        slow: dict[int, DecodedFrame],
+        times: Sequence[float],
+        route: _Route,
+    ) -> list[tuple[int, DecodedFrame]]:
+        """Hand the quotes of a burst's slow frames to the tracker; return, in frame order,
+        the slow frames that hold trades or rejects (the others need nothing more). Quote
+        frames are the venue's usual top-of-book frames, so they are not counted as slow."""
+        quoted = 0
+        ordered = []
+        for index, frame in sorted(slow.items()):
+            if frame.trades or frame.rejects:
+                ordered.append((index, frame))
+            elif frame.quotes:
+                quoted += 1
+                if self.tracker is not None:
+                    self.tracker.on_quotes(venue, frame.quotes, times[index])
+        if len(slow) > quoted:
+            route.slow_frames.inc(len(slow) - quoted)
+        return ordered
 
     def accept_columns(
         self, venue: str, trades: pa.Table, source: str, received_at: Sequence[float]
@@ -251,7 +279,10 @@ class Ingest:
                 buffer = route.buffer = self.buffers[decoder_for(venue).RAW_TABLE]
             native = trades.columns[: trades.num_columns - 1]  # FRAME_COLUMN is last
             arrays = [single_array(column) for column in native]
-            buffer.append_columns(arrays, source, pa.array(times[frame_of - first]))
+            row_times = times[frame_of - first]
+            buffer.append_columns(arrays, source, pa.array(row_times))
+            if self.tracker is not None:
+                self.tracker.on_columns(venue, stream_field, trades, row_times)
             route.trades_from(source).inc(fresh)
         return fresh
 
@@ -363,6 +394,8 @@ class Ingest:
             self.metrics.gaps_opened.inc(opened)
         if fresh and live:
             self._note_progress(venue, stream_field, fresh, received_at, gap_opened=opened > 0)
+            if self.tracker is not None:
+                self.tracker.on_records(venue, stream_field, fresh, received_at)
         if self.buffers.buffered_rows >= self._flush_rows:
             self.flush_requested.set()
         return len(fresh)

@@ -58,6 +58,14 @@ class Trade:
         return self.market.symbol
 
 
+def touch(trade: Trade) -> tuple[int, int]:
+    """The best bid and ask (1e-8 units) when ``trade`` printed: takers buy at the ask, one
+    tick above the bid, and sell at the bid (see :meth:`Stream.generate`)."""
+    tick = trade.market.tick_units
+    bid = trade.price_units - (tick if trade.side == BUY else 0)
+    return bid, bid + tick
+
+
 class PricePath:
     """A seeded random walk in log price, extended lazily as time moves on."""
 

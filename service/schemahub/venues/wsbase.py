@@ -57,6 +57,12 @@ class WsVenue:
 
     def __init__(self, feed: str | None = None) -> None:
         self.feed = feed
+        # Symbols whose top-of-book channel is subscribed beside their trades (live feed).
+        self.quote_symbols: frozenset[str] = frozenset()
+
+    def quoted(self, symbols: Sequence[str]) -> list[str]:
+        """Those of ``symbols`` that also get the top-of-book channel, in order."""
+        return [s for s in symbols if s in self.quote_symbols]
 
     def connect_url(self, base_url: str, symbols: Sequence[str]) -> str:
         """The URL to open for a connection carrying ``symbols``."""

@@ -2,7 +2,8 @@
 
 - :func:`daemon_lake`: ``schemahub serve``'s daemon against the simulator for a few seconds
   (the daemon's own Parquet files: raw tables, trades_unified, watermarks), plus a real
-  Coinbase recording through ``schemahub capture load`` and ``schemahub run unify``.
+  Coinbase recording through ``schemahub capture load`` and ``schemahub run unify``, and
+  ``schemahub maintain`` compacting one raw table (the compaction's files).
 - :func:`raw_only_lake`: raw rows of all three venues (simulator-built captures through
   ``capture load``, and rows with the values a unify must refuse or read carefully) that are
   not unified yet.
@@ -89,6 +90,8 @@ def daemon_lake(folder: Path, catalog: str) -> BuiltLake:
         built.cli("capture", "load", "coinbase", str(RECORDED / "coinbase_advanced_ws.jsonl")) == 0
     )
     assert built.cli("run", "unify", "trades_unified") == 0
+    # one table compacted, so the lake holds the compaction's files beside the flushes' files
+    assert built.cli("maintain", "--table", RAW_TABLES["binance"], "--horizon", "0") == 0
     return built
 
 

@@ -26,6 +26,7 @@ class FinalStage:
     context_copies: list[tuple[str, str]] = field(default_factory=list)
     # (stage, source, destination) of every COPY --from
     stage_copies: list[tuple[str, str, str]] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)  # the RUN commands
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -76,6 +77,8 @@ def _apply(stage: FinalStage, name: str, args: str) -> None:
         stage.healthcheck = _exec_form(name, command.strip())
     elif name == "COPY":
         _add_copy(stage, shlex.split(args))
+    elif name == "RUN":
+        stage.runs.append(args)
 
 
 def _add_copy(stage: FinalStage, words: list[str]) -> None:

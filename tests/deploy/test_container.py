@@ -45,6 +45,9 @@ def image_root(stage: FinalStage) -> Iterator[Path]:
     """A folder standing for the image's file system: app (read-only) and data (the user's)."""
     if not (IMAGE_VENV / ".installed").exists():
         pytest.fail(f"{IMAGE_VENV} is missing: run `make image-env` (`make test` does) first")
+    closed = [p for p in IMAGE_VENV.parents if not p.stat().st_mode & stat.S_IXOTH]
+    if closed:
+        pytest.fail(f"the image's user cannot reach {IMAGE_VENV}: {closed[0]} is closed to others")
     # Not under pytest's tmp_path: that is private to root, and the command runs as another user.
     root = Path(tempfile.mkdtemp(prefix="schemahub-image-"))
     root.chmod(0o755)
@@ -70,6 +73,8 @@ def test_the_dockerfile_declares_what_the_runtime_test_relies_on(stage: FinalSta
     assert stage.env["PATH"].startswith(f"{IMAGE_PYTHON_ROOT}/bin:")
     assert stage.env["SCHEMAHUB_LAKE__WAREHOUSE"].startswith(f"{DATA}/")
     assert stage.healthcheck, "HEALTHCHECK missing"
+    # The image itself gives the user its data folder (the test stands in for it below).
+    assert any(DATA in run and f"-o {uid}" in run for run in stage.runs), stage.runs
     # The config file the CMD names is copied into the image.
     config_arg = stage.cmd[stage.cmd.index("--config") + 1]
     assert any(
@@ -114,6 +119,19 @@ async def test_the_image_command_starts_ingests_and_stops_cleanly_as_its_user(
     rows = Lake(LakeConfig(warehouse=str(warehouse))).table(UNIFIED_TABLE).scan().to_arrow()
     assert rows.num_rows == served.unified_rows_flushed() > 0
     assert set(rows["exchange"].to_pylist()) == {"binance", "coinbase", "kraken"}
+
+
+def test_a_warehouse_the_user_cannot_write_is_one_clear_error(
+    stage: FinalStage, image_root: Path
+) -> None:
+    # An operator who forgot the data volume and pointed the lake into the read-only /app.
+    env = {**_image_env(stage, image_root), "SCHEMAHUB_LAKE__WAREHOUSE": "/app/warehouse"}
+    env["SCHEMAHUB_LAKE__WAREHOUSE"] = _on_host(env["SCHEMAHUB_LAKE__WAREHOUSE"], image_root)
+    command = [*_as_image_user(stage), *_resolve(stage.entrypoint + stage.cmd, env)]
+    run = _run(command, env, image_root / stage.workdir.lstrip("/"))
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("schemahub: error: lake.warehouse "), run.stderr
+    assert "Permission denied" in run.stderr and len(run.stderr.strip().splitlines()) == 1
 
 
 def _uid_gid(stage: FinalStage) -> tuple[int, int]:

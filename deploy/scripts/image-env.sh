@@ -24,6 +24,8 @@ project)
     "$tools/venv/bin/pip" wheel --quiet --no-deps --no-build-isolation -w "$tools/dist" .
     "$venv/bin/pip" install --quiet --no-deps --force-reinstall "$tools"/dist/schemahub-*.whl
     rm -rf "$tools"
+    # a dependency pyproject.toml asks for but requirements.lock lacks fails here (`make lock`)
+    "$venv/bin/pip" check
     (cd / && "$venv/bin/python" -c "import schemahub.decode._native, schemahub.mapping._iso") || {
         echo "image-env.sh: the C extensions did not compile (is gcc installed?)" >&2
         exit 1

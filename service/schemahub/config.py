@@ -16,6 +16,7 @@ Unknown keys, wrong types and missing required values are :class:`ConfigError` n
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -24,13 +25,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from schemahub.errors import ConfigError
-from schemahub.redact import mask_uri_passwords
+from schemahub.redact import MASK, mask_uri_passwords
 
 DEFAULT_CONFIG_PATH = Path("config/schemahub.yaml")
 ENV_PREFIX = "SCHEMAHUB_"
 VENUE_NAMES = ("binance", "coinbase", "kraken")
 # Where the repository keeps its shipped config; used when the working directory has none.
 _REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+# Catalog property names whose values are secrets (shown masked in reprs).
+_SECRET_PROPERTY = re.compile(r"secret|password|token|credential|session", re.IGNORECASE)
 
 
 class _Strict(BaseModel):
@@ -60,9 +63,14 @@ class CatalogConfig(_Strict):
         return self
 
     def __repr_args__(self) -> Any:
-        # A database URI may carry a password: reprs (and so logs of this model) show it masked.
+        # A database URI may carry a password, properties may carry keys (s3.secret-access-key):
+        # reprs (and so logs of this model) show them masked.
         for name, value in super().__repr_args__():
-            yield name, mask_uri_passwords(value) if name == "uri" and value else value
+            if name == "uri" and value:
+                value = mask_uri_passwords(value)
+            elif name == "properties":
+                value = {k: MASK if _SECRET_PROPERTY.search(k) else v for k, v in value.items()}
+            yield name, value
 
 
 class LakeConfig(_Strict):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from schemahub.config import ConfigError, load_config
+from schemahub.config import CatalogConfig, ConfigError, load_config
 from schemahub.redact import mask_uri_passwords
 from schemahub.sim import SimConfig, Simulator
 from tests.deploy.postgres import password_postgres
@@ -51,6 +51,10 @@ def test_a_database_password_is_masked_in_reprs_and_config_errors() -> None:
         load_config(None, bad)
     assert "lake.catalog.uri is required" in str(error.value)
     assert not [n for n in NEEDLES if n in str(error.value)]
+    # Keys handed to pyiceberg as properties are masked in reprs too.
+    properties = {"s3.secret-access-key": PG_PASSWORD, "s3.endpoint": "http://127.0.0.1:9000"}
+    catalog = CatalogConfig(properties=properties)
+    assert PG_PASSWORD not in repr(catalog) and "http://127.0.0.1:9000" in repr(catalog)
 
 
 def test_uri_passwords_are_masked_in_any_text() -> None:

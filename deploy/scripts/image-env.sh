@@ -21,7 +21,12 @@ project)
     tools=$(mktemp -d)
     "$python" -m venv "$tools/venv"
     "$tools/venv/bin/pip" install --quiet --require-hashes -r requirements-build.lock
-    "$tools/venv/bin/pip" wheel --quiet --no-deps --no-build-isolation -w "$tools/dist" .
+    # Built from a clean copy: no build/ folder or in-place .so of a developer's tree reused.
+    mkdir "$tools/src"
+    cp -R pyproject.toml setup.py README.md service "$tools/src/"
+    find "$tools/src" \( -name '*.so' -o -name '*.egg-info' -o -name __pycache__ \) -prune \
+        -exec rm -rf {} +
+    "$tools/venv/bin/pip" wheel --quiet --no-deps --no-build-isolation -w "$tools/dist" "$tools/src"
     "$venv/bin/pip" install --quiet --no-deps --force-reinstall "$tools"/dist/schemahub-*.whl
     rm -rf "$tools"
     # a dependency pyproject.toml asks for but requirements.lock lacks fails here (`make lock`)

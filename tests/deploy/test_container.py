@@ -109,7 +109,8 @@ async def test_the_image_command_starts_ingests_and_stops_cleanly_as_its_user(
                 assert check.returncode == 0, check.stderr
 
             served = await serve_until_committed(process, port, log_file, healthcheck_passes)
-    assert served.exit_code == 0, served.log[-3000:]
+        assert served.exit_code == 0, served.log[-3000:]
+        assert _run(healthcheck, env, image_root).returncode != 0  # stopped: unhealthy again
     lines = served.json_lines()
     assert next(x for x in lines if x["msg"] == "serving")["frame_decoder"] == "native"
     assert next(x for x in lines if x["msg"] == "stopped")["uncommitted_rows"] == 0

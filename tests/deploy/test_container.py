@@ -128,6 +128,9 @@ def test_a_warehouse_the_user_cannot_write_is_one_clear_error(
     # An operator who forgot the data volume and pointed the lake into the read-only /app.
     env = {**_image_env(stage, image_root), "SCHEMAHUB_LAKE__WAREHOUSE": "/app/warehouse"}
     env["SCHEMAHUB_LAKE__WAREHOUSE"] = _on_host(env["SCHEMAHUB_LAKE__WAREHOUSE"], image_root)
+    for venue in ("BINANCE", "COINBASE", "KRAKEN"):  # nothing leaves this machine either way
+        env[f"SCHEMAHUB_VENUES__{venue}__WS_URL"] = "ws://127.0.0.1:9"
+        env[f"SCHEMAHUB_VENUES__{venue}__REST_URL"] = "http://127.0.0.1:9"
     command = [*_as_image_user(stage), *_resolve(stage.entrypoint + stage.cmd, env)]
     run = _run(command, env, image_root / stage.workdir.lstrip("/"))
     assert run.returncode == 2, run.stderr

@@ -6,20 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from schemahub.sim import Simulator, sim_venue_overrides
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (on 127.0.0.1)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sim_env(sim: Simulator, http_port: int) -> dict[str, str]:

@@ -25,7 +25,8 @@ from schemahub.config import LakeConfig
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sim import SimConfig, Simulator
 from tests.deploy.dockerfile import FinalStage, final_stage
-from tests.deploy.serving import free_port, serve_until_committed, sim_env
+from tests.deploy.serving import serve_until_committed, sim_env
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 

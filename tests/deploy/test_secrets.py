@@ -14,8 +14,9 @@ import pytest
 from schemahub.config import CatalogConfig, ConfigError, load_config
 from schemahub.redact import mask_uri_passwords
 from schemahub.sim import SimConfig, Simulator
-from tests.deploy.postgres import password_postgres
-from tests.deploy.serving import free_port, http_get, serve_until_committed, sim_env
+from tests.deploy.serving import http_get, serve_until_committed, sim_env
+from tests.ports import free_port
+from tests.postgres import postgres_server
 
 PG_PASSWORD = "pgS3cret-7f1c"
 TOKEN = "tok-9a8b #frag-77e1"  # YAML would read this as "tok-9a8b" and a comment
@@ -66,7 +67,7 @@ def test_uri_passwords_are_masked_in_any_text() -> None:
 
 @pytest.mark.slow
 async def test_a_daemon_run_with_known_secrets_shows_none_of_them(tmp_path: Path) -> None:
-    with password_postgres(PG_PASSWORD) as server:
+    with postgres_server(PG_PASSWORD) as server:
         uri = f"postgresql+psycopg2://postgres:{PG_PASSWORD}@{server}/lake"
         secrets = {
             "SCHEMAHUB_LAKE__CATALOG__URI": uri,

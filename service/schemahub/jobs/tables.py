@@ -15,7 +15,8 @@ from schemahub.mapping import read_spec
 
 def init_all(lake: Lake, mappings_dir: Path) -> dict[str, TableChange]:
     """Create or evolve every table; the unified table gains the mappings' extra columns."""
-    return lake.init(table_defs(unified_extra=mapping_extra_fields(mappings_dir)))
+    extra = mapping_extra_fields(mappings_dir)
+    return lake.init(table_defs(extra, target_file_bytes=lake.config.target_file_size_bytes))
 
 
 def mapping_extra_fields(mappings_dir: Path) -> list[pa.Field]:

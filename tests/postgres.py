@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ports import free_port
+from tests.moto_server import free_port
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sim import SimConfig, Simulator
 from tests.deploy.dockerfile import FinalStage, final_stage
 from tests.deploy.serving import serve_until_committed, sim_env
-from tests.ports import free_port
+from tests.moto_server import free_port
 
 pytestmark = pytest.mark.slow
 

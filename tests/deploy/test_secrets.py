@@ -15,7 +15,7 @@ from schemahub.config import CatalogConfig, ConfigError, load_config
 from schemahub.redact import mask_uri_passwords
 from schemahub.sim import SimConfig, Simulator
 from tests.deploy.serving import http_get, serve_until_committed, sim_env
-from tests.ports import free_port
+from tests.moto_server import free_port
 from tests.postgres import postgres_server
 
 PG_PASSWORD = "pgS3cret-7f1c"

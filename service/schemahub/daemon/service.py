@@ -31,6 +31,7 @@ from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
 from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
+from schemahub.daemon.shards import configured_streams, own_streams
 from schemahub.daemon.supervisor import READERS, WORKERS, Supervisor, TaskFactory
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
@@ -85,10 +86,10 @@ class Daemon:
     KEEP_PAYLOAD = False
 
     def __init__(self, config: Config, *, metrics: DaemonMetrics | None = None) -> None:
-        self.config = config
-        self.lake = Lake(config.lake)
+        self.config = own_streams(config)  # this replica's streams only (shard.index of .count)
+        self.lake = Lake(self.config.lake, self.config.s3)
         self.metrics = metrics or DaemonMetrics.create()
-        self.status = DaemonStatus(venues=tuple(config.venues.enabled()))
+        self.status = DaemonStatus(venues=tuple(self.config.venues.enabled()))
         self.http_port: int | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schemahub-commit")
         self._pending: collections.deque[PendingFlush] = collections.deque()
@@ -128,6 +129,8 @@ class Daemon:
                 extra={
                     "http_port": self.http_port,
                     "streams": len(ours),
+                    "shard": f"{self.config.shard.index}/{self.config.shard.count}",
+                    "shard_streams": len(configured_streams(self.config.venues)),
                     "venues": list(venues),
                     # msgspec means the native decoder was not built (same results, slower)
                     "frame_decoder": "native" if NATIVE_AVAILABLE else "msgspec",
@@ -282,7 +285,9 @@ class Daemon:
         self.supervise("flush", self._flush_loop)
         self.supervise("maintenance", self._maintenance_loop)
         if self.config.lake.compaction_interval_seconds > 0:  # 0: never (the worker returns)
-            self.supervise("compaction", functools.partial(compaction_worker, self.config.lake))
+            self.supervise(
+                "compaction", functools.partial(compaction_worker, self.config.lake, self.config.s3)
+            )
         if self.feed is not None:
             self.supervise("discrepancy", self.feed.run)
         try:

@@ -213,6 +213,8 @@ class Daemon:
             name: asyncio.create_task(self._check_venue(name, client), name=f"check-{name}")
             for name, client in clients.items()
         }
+        if not checks:  # a replica whose shard has no stream
+            return
         _, late = await asyncio.wait(checks.values(), timeout=_STARTUP_CHECK_SECONDS)
         await _cancel(list(late))
         for name, check in checks.items():

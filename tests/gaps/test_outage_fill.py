@@ -1,0 +1,96 @@
+"""Done when: after the daemon was stopped for a while, ``gaps --audit`` lists the hole and
+``gap-fill`` makes trades_unified equal the simulator's ground truth again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from datetime import UTC, datetime
+
+import pytest
+
+from schemahub.sim import SimConfig, Simulator
+from tests.daemon.harness import assert_same_trades, daemon_config, spawn_serve, unified
+from tests.gaps.cli import schemahub, write_config
+
+pytestmark = pytest.mark.slow
+
+
+async def _serve_for_a_while(config, tmp_path) -> None:
+    log_file = tmp_path / "daemon.log"
+    with log_file.open("wb") as log:
+        process = await spawn_serve(config, tmp_path, log)
+        for _ in range(600):  # until something is committed (bounded)
+            await asyncio.sleep(0.1)
+            if '"msg":"flush"' in log_file.read_text():
+                break
+        await asyncio.sleep(2)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 60) == 0, log_file.read_text()[-2000:]
+
+
+async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
+    started = datetime.now(UTC).isoformat()
+    async with Simulator(SimConfig(seed=41, rate_per_stream=15)) as sim:
+        config = daemon_config(sim, tmp_path / "warehouse")
+        await _serve_for_a_while(config, tmp_path)
+        committed = unified(config.lake).num_rows
+        await asyncio.sleep(3)  # the daemon is down; the venues keep trading
+        sim.pause()
+        config_file = write_config(config, tmp_path)
+
+        audit = await schemahub(
+            config_file, "gaps", "--audit", "--since", started, "--format", "json"
+        )
+        dry = await schemahub(config_file, "gap-fill", "--dry-run")
+        fill = await schemahub(config_file, "gap-fill")
+        after = unified(config.lake)
+        again = await schemahub(config_file, "gap-fill")
+        truth = sim.ground_truth()
+        listed = await schemahub(config_file, "gaps", "--audit", "--since", started)
+
+    assert audit.code == 0, audit.err
+    report = json.loads(audit.out)
+    tails = {(e["venue"], e["symbol"]): e for e in report["entries"] if e["kind"] == "tail"}
+    streams = {(s["venue"], s["symbol"]): s for s in report["streams"]}
+    assert set(tails) == set(streams) and len(tails) == 6  # every stream traded meanwhile
+    for key, tail in tails.items():
+        assert tail["first_id"] == streams[key]["high_water"] + 1
+    behind = sum(t["ids"] for t in tails.values())
+
+    assert dry.code == 0, dry.err
+    assert "plan (dry run, nothing fetched)" in dry.out and "requests" in dry.out
+
+    assert fill.code == 0, fill.out + fill.err
+    assert "all filled" in fill.out and f"({behind} ids)" in fill.out
+    assert after.num_rows >= committed + behind
+    assert_same_trades(after, truth)
+
+    assert again.code == 0, again.err
+    assert "gaps found: 0 (0 ids)" in again.out  # idempotent: nothing left to fetch
+    assert listed.code == 0 and "0 streams behind the venue" in listed.out
+
+
+async def test_run_ingest_beside_a_running_daemon_never_doubles_a_trade(tmp_path):
+    from tests.daemon.harness import running, settle
+
+    async with Simulator(SimConfig(seed=42, rate_per_stream=20)) as sim:
+        # commits every 4 s: the committed high-water mark trails the venue, so ingest has work
+        config = daemon_config(sim, tmp_path / "warehouse", flush={"interval_seconds": 4})
+        config_file = write_config(config, tmp_path)
+        async with running(config) as daemon:
+            await asyncio.sleep(5)
+            runs = [await schemahub(config_file, "run", "ingest", "binance", "coinbase", "kraken")]
+            await asyncio.sleep(1)
+            runs.append(await schemahub(config_file, "run", "pipeline", "trades_unified"))
+            sim.pause()
+            await settle(daemon)
+            table = unified(config.lake)
+        truth = sim.ground_truth()
+    for run in runs:
+        assert run.code == 0, run.err
+        assert "run ingest:" in run.out
+    first = runs[0].out.splitlines()[-1]
+    assert "run ingest: 0 new" not in first and "from 6 streams" in first, runs[0].out
+    assert_same_trades(table, truth)  # a doubled trade fails here

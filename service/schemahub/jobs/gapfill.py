@@ -29,7 +29,6 @@ from schemahub.jobs.rest_fetch import (
     StreamWork,
     committed_states,
     fetch_and_commit,
-    opened,
 )
 from schemahub.jobs.scope import close_clients, latest_ids, open_clients, select_streams
 from schemahub.lake import UNIFIED_TABLE, Lake
@@ -80,7 +79,7 @@ class StreamPlan:
         return StreamWork(
             self.key.exchange,
             self.key.symbol,
-            opened(self.state, self.missing),
+            self.state,
             tuple(self.missing),
             self.hints,
             keep_state=self.state.high_water is not None,

@@ -41,15 +41,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StreamWork:
-    """What to fetch for one stream: ``ranges`` (ascending, inclusive), starting the sequencer
-    from ``base`` (the committed state with those ranges opened as gaps). ``hints`` gives, per
+    """What to fetch for one stream: ``ranges`` (ascending, inclusive) of a stream whose
+    committed state was ``state`` (the sequencer starts from it with the ranges opened as
+    gaps, see :func:`opened`). ``hints`` gives, per
     range start, an epoch time at or before it (Kraken searches its history by time).
     ``keep_state`` False: the commit leaves the stream's offsets as they were (a stream
     without committed state gets none from a one-off fill)."""
 
     venue: str
     symbol: str
-    base: StreamState
+    state: StreamState
     ranges: tuple[Range, ...]
     hints: Mapping[int, float] = field(default_factory=dict)
     keep_state: bool = True
@@ -58,6 +59,11 @@ class StreamWork:
     def key(self) -> StreamKey:
         """The stream."""
         return StreamKey(self.venue, self.symbol)
+
+    @property
+    def base(self) -> StreamState:
+        """The state the sequencer starts from."""
+        return opened(self.state, list(self.ranges))
 
 
 @dataclass
@@ -116,6 +122,7 @@ class _FetchJob:
         self.progress = progress
         self.run = FetchRun()
         self.metrics = DaemonMetrics.create()
+        self.read = {item.key: item.state for item in work}
         self.bases = {item.key: item.base for item in work}
         self.dropped = {item.key for item in work if not item.keep_state}
         self.sequencer = Sequencer(self.bases)
@@ -151,8 +158,12 @@ class _FetchJob:
                 if key in committed:
                     merged[key] = committed[key]
                 continue
-            base = self.bases.get(key, StreamState())
-            merged[key] = merge_progress(committed.get(key, StreamState()), base, state)
+            merged[key] = merge_progress(
+                committed.get(key, StreamState()),
+                self.read.get(key, StreamState()),
+                self.bases.get(key, StreamState()),
+                state,
+            )
         return merged
 
     async def fetch_venue(self, client: HistoryClient, items: list[StreamWork]) -> None:

@@ -22,7 +22,6 @@ from schemahub.jobs.rest_fetch import (
     StreamWork,
     committed_states,
     fetch_and_commit,
-    opened,
 )
 from schemahub.jobs.scope import check_venues, close_clients, latest_ids, open_clients
 from schemahub.lake import UNIFIED_TABLE, Lake
@@ -88,7 +87,7 @@ def _stream_work(table, key: StreamKey, state: StreamState, latest: int | None):
     if latest is None:
         return None
     if state.high_water is None:
-        return StreamWork(*key, StreamState(), ((latest, latest),))
+        return StreamWork(*key, state, ((latest, latest),))
     if latest <= state.high_water:
         return None
     tail = (state.high_water + 1, latest)
@@ -96,4 +95,4 @@ def _stream_work(table, key: StreamKey, state: StreamState, latest: int | None):
     if key.exchange == "kraken":  # Kraken pages by time: start at the last committed trade
         times = trade_times(table, key, {state.high_water})
         hints = {tail[0]: times[state.high_water]} if state.high_water in times else {}
-    return StreamWork(*key, opened(state, [tail]), (tail,), hints)
+    return StreamWork(*key, state, (tail,), hints)

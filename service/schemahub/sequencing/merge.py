@@ -54,20 +54,23 @@ def above(rngs: Iterable[Range], floor: int) -> list[Range]:
     return [(max(lo, floor + 1), hi) for lo, hi in rngs if hi > floor]
 
 
-def merge_progress(committed: StreamState, base: StreamState, ours: StreamState) -> StreamState:
-    """``ours`` (a job's state, started from ``base``) laid over ``committed`` (the stream's
-    state at commit time): the higher high-water mark; the committed gaps minus what the job
-    landed, plus the job's gaps above the committed mark; the lost ids the job found that are
-    still missing in the committed state."""
-    if committed == base or committed.high_water is None:
+def merge_progress(
+    committed: StreamState, read: StreamState, base: StreamState, ours: StreamState
+) -> StreamState:
+    """A job's state laid over the stream's state at commit time.
+
+    ``read`` is the committed state the job started from, ``base`` that state with the ranges
+    the job fetches opened as gaps, ``ours`` where the job's sequencer ended. When nobody else
+    committed the stream meanwhile (``committed == read``), ours is the answer. Otherwise: the
+    higher high-water mark; the committed gaps minus what the job landed, plus the job's gaps
+    above the committed mark; the ids the job found lost unless the other writer landed them.
+    """
+    if committed == read or committed.high_water is None:
         return ours
     if ours.high_water is None:
         return committed
     top = committed.high_water
-    landed = present_after(base, ours)
-    gaps = union(difference(committed.gaps, landed), above(ours.gaps, top))
+    gaps = union(difference(committed.gaps, present_after(base, ours)), above(ours.gaps, top))
     newly_lost = difference(ours.lost, base.lost)
-    unknown_above = [(top + 1, ours.high_water)] if ours.high_water > top else []
-    still_missing = union(committed.gaps, committed.lost, unknown_above)
-    lost = union(committed.lost, intersect(newly_lost, still_missing))
+    lost = union(committed.lost, difference(newly_lost, present_after(read, committed)))
     return StreamState(max(top, ours.high_water), tuple(difference(gaps, lost)), tuple(lost))

@@ -1,0 +1,72 @@
+"""Bad input to gaps, gap-fill and run ingest: one clear line, exit 2, nothing fetched."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+import yaml
+
+from schemahub.cli import main
+from schemahub.jobs.progress import Progress
+
+CASES = [
+    (["gaps", "--venue", "nasdaq"], "unknown venue 'nasdaq'; expected one of binance"),
+    (
+        ["gaps", "--venue", "binance", "--symbol", "DOGEUSDT"],
+        "unknown symbol 'DOGEUSDT' of binance",
+    ),
+    (["gaps", "--audit"], "--audit needs --since"),
+    (["gaps", "--since", "2026-12-07T05:00:00Z"], "--since/--until only apply with --audit"),
+    (
+        ["gap-fill", "--since", "2026-12-07T06:00:00Z", "--until", "2026-12-07T05:00:00Z"],
+        "--since 2026-12-07T06:00:00+00:00 is after --until 2026-12-07T05:00:00+00:00",
+    ),
+    (["gap-fill", "--since", "yesterday"], "--since 'yesterday' is not a time; expected ISO 8601"),
+    (
+        ["gap-fill", "--venue", "binance", "--symbol", "BTCUSDT", "--from-id", "9", "--to-id", "5"],
+        "--from-id 9 is above --to-id 5; expected from <= to",
+    ),
+    (["gap-fill", "--from-id", "1", "--to-id", "5"], "give --venue and --symbol too"),
+    (["gap-fill", "--venue", "binance", "--from-id", "1"], "--from-id and --to-id go together"),
+    (["gap-fill", "--venue", "kraken", "--symbol", "BTCUSD"], "unknown symbol 'BTCUSD' of kraken"),
+    (["run", "ingest", "binance", "nasdaq"], "unknown venue 'nasdaq'"),
+    (["run", "pipeline", "trades_other"], "unknown pipeline target 'trades_other'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), CASES)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    config = tmp_path / "schemahub.yaml"
+    config.write_text(yaml.safe_dump({"lake": {"warehouse": str(tmp_path / "warehouse")}}))
+    assert main(["--config", str(config), "tables", "init"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("schemahub: error: ") and message in err, err
+
+
+def test_progress_off_a_terminal_logs_json_lines(caplog):
+    logging.getLogger().handlers[:] = []  # main() in other tests left one on a closed stream
+    with caplog.at_level(logging.INFO, logger="schemahub.jobs.progress"):
+        progress = Progress("gap-fill", 1000, stream=io.StringIO())
+        progress.advance(400)
+        progress.close()
+    (record,) = [r for r in caplog.records if r.msg == "progress"]
+    assert (record.done, record.total, record.unit) == (400, 1000, "ids")
+    assert record.per_second > 0 and record.eta_seconds >= 0
+
+
+def test_progress_on_a_terminal_draws_a_bar_with_rate():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = Progress("gap-fill", 1000, stream=screen)
+    progress.advance(1000)
+    progress.close()
+    assert "gap-fill" in screen.getvalue() and "1000/1000" in screen.getvalue()
+    assert "ids/s" in screen.getvalue()

@@ -48,13 +48,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert err.startswith("schemahub: error: ") and message in err, err
 
 
-def test_progress_off_a_terminal_logs_json_lines(caplog):
-    logging.getLogger().handlers[:] = []  # main() in other tests left one on a closed stream
-    with caplog.at_level(logging.INFO, logger="schemahub.jobs.progress"):
+def test_progress_off_a_terminal_logs_json_lines():
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("schemahub.jobs.progress")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
         progress = Progress("gap-fill", 1000, stream=io.StringIO())
         progress.advance(400)
         progress.close()
-    (record,) = [r for r in caplog.records if r.msg == "progress"]
+    finally:
+        logger.removeHandler(handler)
+    (record,) = [r for r in records if r.msg == "progress"]
     assert (record.done, record.total, record.unit) == (400, 1000, "ids")
     assert record.per_second > 0 and record.eta_seconds >= 0
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,18 @@ class Finished:
     err: str
 
 
+def config_env(config: Config) -> dict[str, str]:
+    """The ``SCHEMAHUB_*`` variables that configure the lake and the venues' endpoints: how a
+    one-off container task is configured, with no file."""
+    env = {"SCHEMAHUB_LAKE__WAREHOUSE": config.lake.warehouse}
+    for name, venue in config.venues.enabled().items():
+        prefix = f"SCHEMAHUB_VENUES__{name.upper()}__"
+        env[prefix + "REST_URL"] = venue.rest_url
+        env[prefix + "WS_URL"] = venue.ws_url
+        env[prefix + "SYMBOLS"] = json.dumps(venue.symbols)
+    return env
+
+
 def write_config(config: Config, folder: Path) -> Path:
     """``config`` as the YAML file a user would pass with ``--config``."""
     path = folder / "schemahub.yaml"
@@ -28,18 +42,27 @@ def write_config(config: Config, folder: Path) -> Path:
     return path
 
 
-async def schemahub(config_file: Path, *args: str, timeout: float = 240) -> Finished:
-    """``schemahub --config FILE ARGS...`` (as ``python -m schemahub.cli``), awaited without
-    blocking the event loop the simulator runs on."""
+async def schemahub(
+    config_file: Path | None,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 240,
+) -> Finished:
+    """``schemahub --config FILE ARGS...`` (as ``python -m schemahub.cli``; without a file, the
+    config comes from the environment alone), awaited without blocking the event loop the
+    simulator runs on."""
+    config = ["--config", str(config_file)] if config_file is not None else []
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "schemahub.cli",
-        "--config",
-        str(config_file),
+        *config,
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout)  # a hang guard
     assert process.returncode is not None

@@ -12,7 +12,7 @@ import pytest
 
 from schemahub.sim import SimConfig, Simulator
 from tests.daemon.harness import assert_same_trades, daemon_config, spawn_serve, unified
-from tests.gaps.cli import schemahub, write_config
+from tests.gaps.cli import config_env, schemahub, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +39,7 @@ async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
         await asyncio.sleep(3)  # the daemon is down; the venues keep trading
         sim.pause()
         config_file = write_config(config, tmp_path)
+        (tmp_path / "task").mkdir()
 
         audit = await schemahub(
             config_file, "gaps", "--audit", "--since", started, "--format", "json"
@@ -46,7 +47,8 @@ async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
         dry = await schemahub(config_file, "gap-fill", "--dry-run")
         fill = await schemahub(config_file, "gap-fill")
         after = unified(config.lake)
-        again = await schemahub(config_file, "gap-fill")
+        # again, as a one-off container task: configured by the environment alone
+        again = await schemahub(None, "gap-fill", env=config_env(config), cwd=tmp_path / "task")
         truth = sim.ground_truth()
         listed = await schemahub(config_file, "gaps", "--audit", "--since", started)
 

@@ -104,15 +104,23 @@ async def fetch_and_commit(
     for item in work:
         by_venue.setdefault(item.venue, []).append(item)
     # One worker per venue, as the daemon does: each venue's rate limiter sees one caller.
-    async with asyncio.TaskGroup() as group:
-        for venue, items in by_venue.items():
-            group.create_task(job.fetch_venue(clients[venue], items))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for venue, items in by_venue.items():
+                group.create_task(job.fetch_venue(clients[venue], items))
+    except ExceptionGroup as failed:  # e.g. a commit when the buffers filled: its own error
+        raise failed.exceptions[0] from None
     await job.commit()
+    if job.run.commits:
+        assert job.committer is not None
+        await asyncio.to_thread(job.committer.mirror_final_state)  # for humans; best effort
     job.run.requests = sum(_requests(clients[v]) for v in by_venue)
     return job.run
 
 
 class _FetchJob:
+    """One run's sequencer, buffers and committer, shared by the venue workers."""
+
     def __init__(
         self, lake: Lake, config: Config, work: list[StreamWork], progress: Progress | None
     ) -> None:

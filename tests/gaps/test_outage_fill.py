@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from schemahub.jobs.rest_fetch import committed_states
+from schemahub.lake import Lake
 from schemahub.sim import SimConfig, Simulator
 from tests.daemon.harness import assert_same_trades, daemon_config, spawn_serve, unified
 from tests.gaps.cli import config_env, schemahub, write_config
@@ -45,6 +47,10 @@ async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
             config_file, "gaps", "--audit", "--since", started, "--format", "json"
         )
         dry = await schemahub(config_file, "gap-fill", "--dry-run")
+        # one venue's streams first: the other streams' committed offsets must stay as they were
+        before = committed_states(Lake(config.lake))
+        ingest = await schemahub(config_file, "run", "ingest", "binance")
+        between = committed_states(Lake(config.lake))
         fill = await schemahub(config_file, "gap-fill")
         after = unified(config.lake)
         # again, as a one-off container task: configured by the environment alone
@@ -64,8 +70,17 @@ async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
     assert dry.code == 0, dry.err
     assert "plan (dry run, nothing fetched)" in dry.out and "requests" in dry.out
 
+    assert ingest.code == 0, ingest.err
+    binance = {k: t for k, t in tails.items() if k[0] == "binance"}
+    for key, tail in binance.items():
+        assert between[key].high_water == tail["last_id"] and between[key].gaps == ()
+    assert {k: s for k, s in between.items() if k[0] != "binance"} == {
+        k: s for k, s in before.items() if k[0] != "binance"
+    }
+    left = behind - sum(t["ids"] for t in binance.values())
+
     assert fill.code == 0, fill.out + fill.err
-    assert "all filled" in fill.out and f"({behind} ids)" in fill.out
+    assert "all filled" in fill.out and f"({left} ids)" in fill.out
     assert after.num_rows >= committed + behind
     assert_same_trades(after, truth)
 

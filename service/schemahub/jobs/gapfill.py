@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from schemahub.config import Config
 from schemahub.errors import UsageError
 from schemahub.jobs.lake_ids import TimeWindow, committed_ids, holes, runs, trade_times
-from schemahub.jobs.progress import Progress
 from schemahub.jobs.rest_fetch import (
     FetchRun,
     StreamWork,
@@ -146,13 +145,9 @@ async def _gap_fill(
         if dry_run or not todo:
             report.run = None if dry_run else FetchRun()
             return report
-        bar = Progress("gap-fill", sum(ids_in(p.missing) for p in todo)) if progress else None
-        try:
-            work = [p.work() for p in todo]
-            report.run = await fetch_and_commit(lake, config, clients, work, bar)
-        finally:
-            if bar is not None:
-                bar.close()
+        work = [p.work() for p in todo]
+        shown = "gap-fill" if progress else None
+        report.run = await fetch_and_commit(lake, config, clients, work, shown)
     finally:
         await close_clients(clients)
     await asyncio.to_thread(_verify, lake, report)

@@ -32,7 +32,7 @@ from schemahub.jobs.progress import Progress
 from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sequencing import Gap, Sequencer, StreamKey, StreamState
-from schemahub.sequencing.merge import difference, merge_progress, union
+from schemahub.sequencing.merge import difference, ids_in, merge_progress, union
 from schemahub.sequencing.ranges import Range
 from schemahub.venues import HistoryClient
 
@@ -95,9 +95,26 @@ async def fetch_and_commit(
     config: Config,
     clients: Mapping[str, HistoryClient],
     work: list[StreamWork],
-    progress: Progress | None = None,
+    progress: str | None = None,
 ) -> FetchRun:
-    """Fetch every range of ``work`` and commit what is new; returns what happened."""
+    """Fetch every range of ``work`` and commit what is new; returns what happened.
+    ``progress``: the job's name, to show its progress (see :class:`Progress`)."""
+    total = sum(ids_in(item.ranges) for item in work)
+    bar = Progress(progress, total) if progress is not None else None
+    try:
+        return await _fetch_and_commit(lake, config, clients, work, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+async def _fetch_and_commit(
+    lake: Lake,
+    config: Config,
+    clients: Mapping[str, HistoryClient],
+    work: list[StreamWork],
+    progress: Progress | None,
+) -> FetchRun:
     job = _FetchJob(lake, config, work, progress)
     await asyncio.to_thread(job.prepare)
     by_venue: dict[str, list[StreamWork]] = {}

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from schemahub.config import Config
 from schemahub.errors import UsageError
 from schemahub.jobs.lake_ids import trade_times
-from schemahub.jobs.progress import Progress
 from schemahub.jobs.rest_fetch import (
     FetchRun,
     StreamWork,
@@ -26,7 +25,6 @@ from schemahub.jobs.rest_fetch import (
 from schemahub.jobs.scope import check_venues, close_clients, latest_ids, open_clients
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sequencing import StreamKey, StreamState
-from schemahub.sequencing.merge import ids_in
 
 
 @dataclass
@@ -69,13 +67,8 @@ async def _run(lake: Lake, config: Config, keys: list[StreamKey], progress: bool
                 work.append(item)
                 report.ranges[key] = item.ranges[0]
         if work:
-            total = sum(ids_in(w.ranges) for w in work)
-            bar = Progress("run ingest", total) if progress else None
-            try:
-                report.run = await fetch_and_commit(lake, config, clients, work, bar)
-            finally:
-                if bar is not None:
-                    bar.close()
+            shown = "run ingest" if progress else None
+            report.run = await fetch_and_commit(lake, config, clients, work, shown)
     finally:
         await close_clients(clients)
     return report

@@ -89,7 +89,7 @@ async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
     assert listed.code == 0 and "0 streams behind the venue" in listed.out
 
 
-async def test_run_ingest_beside_a_running_daemon_never_doubles_a_trade(tmp_path):
+async def test_run_ingest_and_gap_fill_beside_a_running_daemon_never_double_a_trade(tmp_path):
     from tests.daemon.harness import running, settle
 
     async with Simulator(SimConfig(seed=42, rate_per_stream=20)) as sim:
@@ -101,6 +101,7 @@ async def test_run_ingest_beside_a_running_daemon_never_doubles_a_trade(tmp_path
             runs = [await schemahub(config_file, "run", "ingest", "binance", "coinbase", "kraken")]
             await asyncio.sleep(1)
             runs.append(await schemahub(config_file, "run", "pipeline", "trades_unified"))
+            fill = await schemahub(config_file, "gap-fill")
             sim.pause()
             await settle(daemon)
             table = unified(config.lake)
@@ -110,4 +111,5 @@ async def test_run_ingest_beside_a_running_daemon_never_doubles_a_trade(tmp_path
         assert "run ingest:" in run.out
     first = runs[0].out.splitlines()[-1]
     assert "run ingest: 0 new" not in first and "from 6 streams" in first, runs[0].out
+    assert fill.code == 0 and "all filled" in fill.out, fill.out + fill.err
     assert_same_trades(table, truth)  # a doubled trade fails here

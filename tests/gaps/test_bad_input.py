@@ -52,16 +52,16 @@ def test_progress_off_a_terminal_logs_json_lines():
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("schemahub.jobs.progress")
+    logger = logging.getLogger("schemahub.progress")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        progress = Progress("gap-fill", 1000, stream=io.StringIO())
+        progress = Progress("gap-fill", 1000, unit="ids", stream=io.StringIO())
         progress.advance(400)
         progress.close()
     finally:
         logger.removeHandler(handler)
-    (record,) = [r for r in records if r.msg == "progress"]
+    (record,) = [r for r in records if r.msg == "gap-fill: finished"]
     assert (record.done, record.total, record.unit) == (400, 1000, "ids")
     assert record.per_second > 0 and record.eta_seconds >= 0
 
@@ -76,4 +76,4 @@ def test_progress_on_a_terminal_draws_a_bar_with_rate():
     progress.advance(1000)
     progress.close()
     assert "gap-fill" in screen.getvalue() and "1000/1000" in screen.getvalue()
-    assert "ids/s" in screen.getvalue()
+    assert "/s" in screen.getvalue()

@@ -1,90 +1,108 @@
-"""Progress of a long job: a bar with rate and ETA on a terminal, JSON log lines otherwise."""
+"""Long work made visible: a rich progress bar (rate, ETA) on a terminal, otherwise one JSON
+log line every few seconds with the same figures."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
-log = logging.getLogger(__name__)
-LOG_EVERY_SECONDS = 5.0
+log = logging.getLogger("schemahub.progress")
+LOG_INTERVAL_SECONDS = 5.0
 
 
 class Progress:
-    """Counts work done out of ``total`` units (trade ids); ``close`` ends the display.
-
-    On a terminal (``stream.isatty()``) a rich progress bar shows the count, rate and ETA; else
-    a ``progress`` log line (done, total, rate per second, ETA seconds) every few seconds and
-    one at the end, so a container's log shows how far a long fill got."""
+    """Counts ``unit`` done out of ``total`` (which may grow, or be unknown: None)."""
 
     def __init__(
-        self, what: str, total: int, *, stream: TextIO | None = None, unit: str = "ids"
+        self,
+        description: str,
+        total: int | None = None,
+        *,
+        unit: str = "trades",
+        stream: TextIO | None = None,
+        interval: float = LOG_INTERVAL_SECONDS,
     ) -> None:
-        self.what = what
+        self.description = description
         self.total = total
         self.unit = unit
         self.done = 0
         self._started = time.monotonic()
-        self._logged = self._started
-        stream = stream if stream is not None else sys.stderr
-        self._bar = _rich_bar(what, total, stream) if stream.isatty() else None
+        self._last_log = self._started
+        self._interval = interval
+        stream = stream or sys.stderr
+        self._bar: Any = None
+        if stream.isatty():
+            self._bar, self._task = _rich_bar(description, total, stream)
 
-    def advance(self, units: int) -> None:
-        """``units`` more are done."""
-        self.done += units
+    def add_total(self, count: int) -> None:
+        """More work became known."""
+        self.total = (self.total or 0) + count
         if self._bar is not None:
-            bar, task = self._bar
-            rate = self.done / max(time.monotonic() - self._started, 1e-9)
-            shown = f"{rate:,.0f} {self.unit}/s"
-            bar.update(task, completed=min(self.done, self.total), rate=shown)
-        elif time.monotonic() - self._logged >= LOG_EVERY_SECONDS:
-            self._log()
+            self._bar.update(self._task, total=self.total)
+
+    def advance(self, count: int) -> None:
+        """``count`` more units are done."""
+        self.done += count
+        if self._bar is not None:
+            self._bar.update(self._task, advance=count)
+            return
+        now = time.monotonic()
+        if now - self._last_log >= self._interval:
+            self._last_log = now
+            self._log("progress")
 
     def close(self) -> None:
-        """Stop the bar, or log the final line."""
+        """Stop the bar, or log the final figures."""
         if self._bar is not None:
-            self._bar[0].stop()
+            self._bar.stop()
         else:
-            self._log()
+            self._log("finished")
 
-    def _log(self) -> None:
-        now = time.monotonic()
-        self._logged = now
-        elapsed = max(now - self._started, 1e-9)
+    def figures(self) -> dict[str, Any]:
+        """Done, total, rate a second and the estimated seconds left."""
+        elapsed = max(1e-9, time.monotonic() - self._started)
         rate = self.done / elapsed
-        left = max(self.total - self.done, 0)
-        log.info(
-            "progress",
-            extra={
-                "job": self.what,
-                "done": self.done,
-                "total": self.total,
-                "unit": self.unit,
-                "per_second": round(rate, 1),
-                "eta_seconds": round(left / rate, 1) if rate > 0 else None,
-            },
-        )
+        left = None
+        if self.total is not None and rate > 0:
+            left = round(max(0, self.total - self.done) / rate, 1)
+        return {
+            "done": self.done,
+            "total": self.total,
+            "per_second": round(rate, 1),
+            "eta_seconds": left,
+            "elapsed_seconds": round(elapsed, 1),
+        }
+
+    def _log(self, what: str) -> None:
+        log.info(f"{self.description}: {what}", extra={"unit": self.unit, **self.figures()})
 
 
-def _rich_bar(what: str, total: int, stream: TextIO):
+def _rich_bar(description: str, total: int | None, stream: TextIO) -> tuple[Any, Any]:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
+        ProgressColumn,
         TextColumn,
         TimeRemainingColumn,
     )
     from rich.progress import Progress as RichProgress
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed or 0:,.0f}/s")
 
     bar = RichProgress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
+        RateColumn(),
         TimeRemainingColumn(),
         console=Console(file=stream),
     )
-    task = bar.add_task(what, total=total, rate="")
+    task = bar.add_task(description, total=total)
     bar.start()
     return bar, task

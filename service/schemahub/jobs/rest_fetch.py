@@ -100,7 +100,7 @@ async def fetch_and_commit(
     """Fetch every range of ``work`` and commit what is new; returns what happened.
     ``progress``: the job's name, to show its progress (see :class:`Progress`)."""
     total = sum(ids_in(item.ranges) for item in work)
-    bar = Progress(progress, total) if progress is not None else None
+    bar = Progress(progress, total, unit="ids") if progress is not None else None
     try:
         return await _fetch_and_commit(lake, config, clients, work, bar)
     finally:
@@ -173,16 +173,14 @@ class _FetchJob:
             self.config.lake.commit_retries,
             merge_ours=self._merge,
         )
+        # the states as read: what the table records of our streams until someone else commits
+        self.committer.last_offsets = self._offsets(self.read)
 
     def _merge(
         self, committed: Mapping[StreamKey, StreamState], ours: Mapping[StreamKey, StreamState]
     ) -> dict[StreamKey, StreamState]:
         merged = {}
         for key, state in ours.items():
-            if key in self.dropped:
-                if key in committed:
-                    merged[key] = committed[key]
-                continue
             merged[key] = merge_progress(
                 committed.get(key, StreamState()),
                 self.read.get(key, StreamState()),
@@ -220,14 +218,20 @@ class _FetchJob:
             result.reason = f"REST request failed: {exc}"
             log.warning("range not fetched", extra={"error": str(exc)})
 
+    def _offsets(self, states: Mapping[StreamKey, StreamState]) -> dict[StreamKey, StreamState]:
+        """The states to commit: those with a high-water mark, except the streams whose state
+        the job leaves alone."""
+        return {
+            k: v for k, v in states.items() if v.high_water is not None and k not in self.dropped
+        }
+
     async def commit(self) -> None:
         """Commit what the buffers hold and the stream states (one snapshot per table)."""
         async with self._lock:
             assert self.committer is not None
             quarantine = self.ingest.take_quarantine()
-            snapshot = self.sequencer.snapshot()
-            started = {k: v for k, v in self.bases.items() if v.high_water is not None}
-            unchanged = snapshot == started
+            snapshot = self._offsets(self.sequencer.snapshot())
+            unchanged = snapshot == self._offsets(self.bases)
             if not self.buffers.buffered_rows and not quarantine and unchanged:
                 return
             drained = self.buffers.drain()

@@ -102,3 +102,28 @@ async def test_ids_the_venue_no_longer_serves_are_marked_lost_and_exit_3(tmp_pat
     }
     assert future.code == 3, future.out + future.err
     assert f"binance ETHUSDT {newest + 1}..{newest + 5}: above the venue's newest" in future.out
+
+
+async def test_an_id_range_of_a_stream_without_state_is_filled_and_leaves_it_without(tmp_path):
+    async with Simulator(SimConfig(seed=45, rate_per_stream=20)) as sim:
+        config = daemon_config(sim, tmp_path / "warehouse")
+        config_file = write_config(config, tmp_path)
+        assert (await schemahub(config_file, "tables", "init")).code == 0
+        await asyncio.sleep(2)
+        sim.pause()
+        truth = sim.ground_truth()
+        mine = pc.and_(pc.equal(truth["exchange"], "kraken"), pc.equal(truth["symbol"], "ETH/USD"))
+        newest = max(truth.filter(mine)["trade_id"].to_pylist())
+        ids = ("--from-id", str(newest - 19), "--to-id", str(newest))
+        fill = await schemahub(
+            config_file, "gap-fill", "--venue", "kraken", "--symbol", "ETH/USD", *ids
+        )
+        state = await schemahub(config_file, "gaps", "--format", "json")
+        table = unified(config.lake)
+    assert fill.code == 0, fill.out + fill.err
+    assert "gaps found: 1 (20 ids)" in fill.out and "all filled" in fill.out
+    assert _ids(config, "kraken", "ETH/USD") == list(range(newest - 19, newest + 1))
+    assert table.num_rows == 20
+    streams = {(s["venue"], s["symbol"]): s for s in json.loads(state.out)["streams"]}
+    assert streams[("kraken", "ETH/USD")]["high_water"] is None  # no state was made up
+    assert_same_trades(table, truth)

@@ -196,7 +196,7 @@ def _in_range(table, key, state, id_range: Range, latest: dict) -> StreamPlan:
     if newest is None:
         top, not_yet = first - 1, [(first, last)]
     scope = [(first, top)] if top >= first else []
-    present = runs(committed_ids(table, key, id_range=(first, top))) if scope else []
+    present = runs(committed_ids(table, key, id_ranges=scope)) if scope else []
     return StreamPlan(key, state, difference(scope, present), not_yet)
 
 
@@ -234,8 +234,7 @@ def _verify(lake: Lake, report: FillReport) -> None:
     for plan in report.plans:
         if not plan.missing:
             continue
-        span = (plan.missing[0][0], plan.missing[-1][1])
-        present = runs(committed_ids(table, plan.key, id_range=span))
+        present = runs(committed_ids(table, plan.key, id_ranges=plan.missing))
         left = difference(plan.missing, present)
         if left:
             report.still_missing[plan.key] = left

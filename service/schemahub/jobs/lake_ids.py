@@ -13,17 +13,22 @@ from datetime import datetime
 import numpy as np
 import pyarrow.compute as pc
 from pyiceberg.expressions import (
+    AlwaysFalse,
     And,
     BooleanExpression,
     EqualTo,
     GreaterThanOrEqual,
     In,
     LessThanOrEqual,
+    Or,
 )
 from pyiceberg.table import Table
 
 from schemahub.sequencing import StreamKey
 from schemahub.sequencing.ranges import Range
+
+# Filters nest one Or per range; past this many ranges a scan reads their whole span instead.
+MAX_RANGES_IN_FILTER = 64
 
 
 @dataclass(frozen=True)
@@ -38,22 +43,22 @@ def committed_ids(
     table: Table,
     key: StreamKey,
     *,
-    id_range: Range | None = None,
+    id_ranges: list[Range] | None = None,
     window: TimeWindow | None = None,
 ) -> np.ndarray:
-    """The stream's trade ids in the table (sorted, distinct), within ``id_range`` and/or
+    """The stream's trade ids in the table (sorted, distinct), within ``id_ranges`` and/or
     ``window``; only the files whose statistics may match are read."""
     if table.current_snapshot() is None:
         return np.empty(0, dtype=np.int64)
     condition = _stream(key)
-    if id_range is not None:
-        condition = And(
-            condition,
-            And(
-                GreaterThanOrEqual("trade_id", id_range[0]),
-                LessThanOrEqual("trade_id", id_range[1]),
-            ),
-        )
+    if id_ranges is not None:
+        if len(id_ranges) > MAX_RANGES_IN_FILTER:  # one span: a flatter expression to bind
+            id_ranges = [(min(lo for lo, _ in id_ranges), max(hi for _, hi in id_ranges))]
+        between: BooleanExpression = AlwaysFalse()
+        for lo, hi in id_ranges:
+            one = And(GreaterThanOrEqual("trade_id", lo), LessThanOrEqual("trade_id", hi))
+            between = Or(between, one)
+        condition = And(condition, between)
     if window is not None:
         condition = And(
             condition,

@@ -110,6 +110,6 @@ async def test_run_ingest_and_gap_fill_beside_a_running_daemon_never_double_a_tr
         assert run.code == 0, run.err
         assert "run ingest:" in run.out
     first = runs[0].out.splitlines()[-1]
-    assert "run ingest: 0 new" not in first and "from 6 streams" in first, runs[0].out
+    assert "run ingest: 0 trades" not in first and "from 6 streams" in first, runs[0].out
     assert fill.code == 0 and "all filled" in fill.out, fill.out + fill.err
     assert_same_trades(table, truth)  # a doubled trade fails here

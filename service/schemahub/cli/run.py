@@ -63,7 +63,7 @@ def _print_ingest(report) -> None:
     for result in lost:
         print(f"{result.venue} {result.symbol}: not all fetched: {result.reason}")
     print(
-        f"run ingest: {report.trades} new trades from {len(report.ranges)} streams "
+        f"run ingest: {report.trades} trades fetched from {len(report.ranges)} streams "
         f"in {report.run.requests} requests, {report.run.commits} commit(s)"
     )
 

@@ -143,7 +143,6 @@ class _FetchJob:
     ) -> None:
         self.lake = lake
         self.config = config
-        self.work = work
         self.progress = progress
         self.run = FetchRun()
         self.metrics = DaemonMetrics.create()

@@ -36,7 +36,8 @@ class IngestReport:
 
     @property
     def trades(self) -> int:
-        """Trades admitted (new to the table, unless a daemon landed them meanwhile)."""
+        """Trades fetched and admitted (a daemon may have landed some meanwhile: the commit
+        drops those)."""
         return sum(r.admitted for r in self.run.results)
 
 

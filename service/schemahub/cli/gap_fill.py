@@ -22,10 +22,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "gap-fill",
         help="fetch missing trade ids over REST into the lake (exit 0: all filled, 3: not all)",
+        description="Fetch the missing trade ids over REST through the daemon's path.",
+        epilog="exit status: 0 every id asked for is in trades_unified (or the dry run printed "
+        "its plan); 3 some are still missing (each listed with why); 2 bad input",
     )
     add_stream_options(parser)
-    parser.add_argument("--from-id", type=int, help="first id of a range (needs --venue, --symbol)")
-    parser.add_argument("--to-id", type=int, help="last id of the range (inclusive)")
+    parser.add_argument(
+        "--from-id", type=int, metavar="A", help="first id of a range (needs --venue, --symbol)"
+    )
+    parser.add_argument("--to-id", type=int, metavar="B", help="last id of the range (inclusive)")
     add_window_options(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="print the plan (ids, requests, time); fetch nothing"

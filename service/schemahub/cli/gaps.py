@@ -29,14 +29,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_stream_options(parser: argparse.ArgumentParser) -> None:
     """``--venue`` and ``--symbol`` (checked against the config and the committed state)."""
-    parser.add_argument("--venue", help="binance, coinbase or kraken (default: every venue)")
-    parser.add_argument("--symbol", help="a stream's symbol as the venue names it, e.g. BTCUSDT")
+    parser.add_argument(
+        "--venue", metavar="V", help="binance, coinbase or kraken (default: every venue)"
+    )
+    parser.add_argument(
+        "--symbol", metavar="S", help="a stream's symbol as the venue names it, e.g. BTCUSDT"
+    )
 
 
 def add_window_options(parser: argparse.ArgumentParser) -> None:
     """``--since`` and ``--until`` (ISO 8601 or epoch seconds)."""
-    parser.add_argument("--since", help="window start: ISO 8601 (2026-12-07T05:00:00Z) or epoch s")
-    parser.add_argument("--until", help="window end (default: now)")
+    parser.add_argument(
+        "--since", metavar="T", help="window start: ISO 8601 (2026-12-07T05:00:00Z) or epoch secs"
+    )
+    parser.add_argument("--until", metavar="T", help="window end (default: now)")
 
 
 def add_format_option(parser: argparse.ArgumentParser) -> None:

@@ -32,6 +32,12 @@ async def _serve_for_a_while(config, tmp_path) -> None:
         assert await asyncio.wait_for(process.wait(), 60) == 0, log_file.read_text()[-2000:]
 
 
+def _snapshots(config) -> dict[str, int]:
+    lake = Lake(config.lake)
+    names = ("trades_unified", "raw_binance_trades", "raw_coinbase_trades")
+    return {name: len(lake.table(name).snapshots()) for name in names}
+
+
 async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
     started = datetime.now(UTC).isoformat()
     async with Simulator(SimConfig(seed=41, rate_per_stream=15)) as sim:
@@ -49,8 +55,10 @@ async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
         dry = await schemahub(config_file, "gap-fill", "--dry-run")
         # one venue's streams first: the other streams' committed offsets must stay as they were
         before = committed_states(Lake(config.lake))
+        snapshots_before = _snapshots(config)
         ingest = await schemahub(config_file, "run", "ingest", "binance")
         between = committed_states(Lake(config.lake))
+        snapshots_between = _snapshots(config)
         fill = await schemahub(config_file, "gap-fill")
         after = unified(config.lake)
         # again, as a one-off container task: configured by the environment alone
@@ -78,6 +86,8 @@ async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
         k: s for k, s in before.items() if k[0] != "binance"
     }
     left = behind - sum(t["ids"] for t in binance.values())
+    added = {n: snapshots_between[n] - snapshots_before[n] for n in snapshots_before}
+    assert added == {"trades_unified": 1, "raw_binance_trades": 1, "raw_coinbase_trades": 0}
 
     assert fill.code == 0, fill.out + fill.err
     assert "all filled" in fill.out and f"({left} ids)" in fill.out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -48,10 +48,6 @@ from schemahub.sequencing import (
 
 log = logging.getLogger(__name__)
 _MIRROR_EVERY_SECONDS = 5.0
-# Given the committed stream states and ours, the states to commit for our streams.
-MergeOurs = Callable[
-    [Mapping[StreamKey, StreamState], Mapping[StreamKey, StreamState]], dict[StreamKey, StreamState]
-]
 
 
 @dataclass
@@ -94,8 +90,6 @@ class Committer:
         known_head: int | None,
         others: Mapping[StreamKey, StreamState],
         retries: int,
-        *,
-        merge_ours: MergeOurs | None = None,
     ) -> None:
         self._lake = lake
         self._mappings = dict(mappings)
@@ -108,9 +102,6 @@ class Committer:
         # that every snapshot holds the state of every stream.
         self._others = dict(others)
         self._retries = retries
-        # A batch job shares streams with daemons: it lays its state over the committed one at
-        # every attempt instead of replacing it (None: our streams are ours alone).
-        self._merge_ours = merge_ours
         self.last_offsets: dict[StreamKey, StreamState] = {}
         self._flush_rows: dict[str, int] = {}
         # The mirror holds what the last run left in it (its stop mirrors the final state), so
@@ -181,11 +172,9 @@ class Committer:
         self, table: Table, ours: dict[StreamKey, StreamState], head_id: int | None
     ) -> dict[str, str]:
         """Our streams' state over the state other writers (other shards) committed."""
-        if head_id != self._known_head or self._merge_ours is not None:
+        if head_id != self._known_head:
             committed = committed_offsets(table)
             self._others = {k: v for k, v in committed.items() if k not in ours}
-            if self._merge_ours is not None:
-                ours = self._merge_ours(committed, ours)
         encoded = encode_offsets({**self._others, **ours})
         return {key: store_value(table, value) for key, value in encoded.items()}
 

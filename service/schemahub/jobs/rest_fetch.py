@@ -3,9 +3,11 @@
 The shared engine of ``run ingest`` and ``gap-fill``: pages from the venue clients go through
 :meth:`Ingest.accept` (decode -> sequence -> raw buffers), and the buffers are committed by the
 daemon's :class:`Committer` (raw tables, then ``trades_unified`` with the stream offsets in the
-same snapshot). Commits recheck keys against the table and lay our stream states over the
-committed ones (:func:`merge_progress`), so the job can run beside daemons: nothing is doubled,
-and another writer's streams and progress are kept.
+same snapshot). The committer rechecks keys against the table and keeps the committed state of
+the streams we did not touch; the states of ours are laid over the committed ones right before
+the commit (:func:`merge_progress`), so the job can run beside daemons: nothing is doubled, and
+a daemon's progress on the same streams is kept (should it commit in the moment between, its
+next commit restates its own view; the keys stay unique either way).
 
 One commit per run (one snapshot per table), unless the rows fetched exceed
 ``flush.max_buffered_rows``: then the buffers are committed each time they fill.
@@ -170,23 +172,25 @@ class _FetchJob:
             None,  # no known head: every commit rechecks keys against the table
             {},
             self.config.lake.commit_retries,
-            merge_ours=self._merge,
         )
         # the states as read: what the table records of our streams until someone else commits
         self.committer.last_offsets = self._offsets(self.read)
 
-    def _merge(
-        self, committed: Mapping[StreamKey, StreamState], ours: Mapping[StreamKey, StreamState]
-    ) -> dict[StreamKey, StreamState]:
-        merged = {}
-        for key, state in ours.items():
-            merged[key] = merge_progress(
+    def _commit(self, pending: PendingFlush) -> None:
+        """Our streams' states laid over what the table records now (a daemon may have moved
+        them on since we read them), then the daemon's commit (in a thread)."""
+        assert self.committer is not None
+        committed = committed_states(self.lake)
+        pending.offsets = {
+            key: merge_progress(
                 committed.get(key, StreamState()),
                 self.read.get(key, StreamState()),
                 self.bases.get(key, StreamState()),
                 state,
             )
-        return merged
+            for key, state in pending.offsets.items()
+        }
+        self.committer.commit(pending)
 
     async def fetch_venue(self, client: HistoryClient, items: list[StreamWork]) -> None:
         """Every range of ``items`` (one venue), one after the other."""
@@ -234,8 +238,7 @@ class _FetchJob:
             if not self.buffers.buffered_rows and not quarantine and unchanged:
                 return
             drained = self.buffers.drain()
-            pending = PendingFlush(drained, snapshot, quarantine)
-            await asyncio.to_thread(self.committer.commit, pending)
+            await asyncio.to_thread(self._commit, PendingFlush(drained, snapshot, quarantine))
             self.buffers.release(drained)
             self.run.commits += 1
             self.run.rows_committed += drained.rows

@@ -59,6 +59,12 @@ async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
         ingest = await schemahub(config_file, "run", "ingest", "binance")
         between = committed_states(Lake(config.lake))
         snapshots_between = _snapshots(config)
+        # Coinbase unreachable: the other venues are still audited and filled, and it says so
+        down = {"SCHEMAHUB_VENUES__COINBASE__REST_URL": "http://127.0.0.1:1"}
+        audit_down = await schemahub(
+            config_file, "gaps", "--audit", "--since", started, "--format", "json", env=down
+        )
+        fill_down = await schemahub(config_file, "gap-fill", env=down)
         fill = await schemahub(config_file, "gap-fill")
         after = unified(config.lake)
         # again, as a one-off container task: configured by the environment alone
@@ -85,12 +91,23 @@ async def test_gaps_lists_the_outage_and_gap_fill_restores_the_truth(tmp_path):
     assert {k: s for k, s in between.items() if k[0] != "binance"} == {
         k: s for k, s in before.items() if k[0] != "binance"
     }
-    left = behind - sum(t["ids"] for t in binance.values())
+    coinbase = sum(t["ids"] for k, t in tails.items() if k[0] == "coinbase")
     added = {n: snapshots_between[n] - snapshots_before[n] for n in snapshots_before}
     assert added == {"trades_unified": 1, "raw_binance_trades": 1, "raw_coinbase_trades": 0}
 
+    assert audit_down.code == 0, audit_down.err
+    partial = json.loads(audit_down.out)
+    (problem,) = partial["problems"]
+    assert problem.startswith("could not ask coinbase for its newest trade id: ")
+    # binance's tails were ingested above; coinbase's cannot be known; kraken's are listed
+    assert {e["venue"] for e in partial["entries"] if e["kind"] == "tail"} == {"kraken"}
+    assert fill_down.code == 3, fill_down.out + fill_down.err
+    assert "coinbase BTC-USD: not planned: could not ask coinbase" in fill_down.out
+    assert "still open: 0; not planned: 2 streams" in fill_down.out
+    assert "NOT all filled" in fill_down.out
+
     assert fill.code == 0, fill.out + fill.err
-    assert "all filled" in fill.out and f"({left} ids)" in fill.out
+    assert "all filled" in fill.out and f"({coinbase} ids)" in fill.out
     assert after.num_rows >= committed + behind
     assert_same_trades(after, truth)
 

@@ -68,6 +68,7 @@ def _streams(report) -> list[dict]:
                 "not_at_venue_yet": [list(r) for r in plan.not_yet],
                 "still_missing": [list(r) for r in report.still_missing.get(plan.key, [])],
                 "reasons": report.reasons.get(plan.key, []),
+                "problem": plan.problem,
             }
         )
     return out
@@ -94,6 +95,8 @@ def _text(report, dry_run: bool) -> str:
     gaps = sum(len(p.missing) + len(p.not_yet) for p in report.plans)
     lines.append(f"gaps found: {gaps} ({report.found} ids) in {len(report.plans)} streams")
     for plan in report.plans:
+        if plan.problem:
+            lines.append(f"  {plan.key.exchange} {plan.key.symbol}: not planned: {plan.problem}")
         for lo, hi in plan.missing:
             lines.append(f"  {plan.key.exchange} {plan.key.symbol} {lo}..{hi} ({hi - lo + 1} ids)")
         for lo, hi in plan.not_yet:
@@ -111,9 +114,11 @@ def _text(report, dry_run: bool) -> str:
         return "\n".join(lines)
     run = report.run
     fetched = sum(r.fetched for r in run.results) if run else 0
+    unplanned = sum(1 for p in report.plans if p.problem)
     lines.append(
         f"ids fetched: {fetched} in {run.requests if run else 0} requests; "
         f"filled: {report.found - report.open_ids}; still open: {report.open_ids}"
+        + (f"; not planned: {unplanned} streams (venue not reachable)" if unplanned else "")
     )
     for key, left in report.still_missing.items():
         why = "; ".join(report.reasons.get(key, [])) or "the venue did not return them"

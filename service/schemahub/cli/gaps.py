@@ -93,7 +93,8 @@ def _json(report) -> str:
     audit = None
     if window is not None:
         audit = {"since": window.since.isoformat(), "until": window.until.isoformat()}
-    return orjson.dumps({"streams": streams, "entries": entries, "audit": audit}).decode()
+    body = {"streams": streams, "entries": entries, "audit": audit, "problems": report.problems}
+    return orjson.dumps(body).decode()
 
 
 def _table(report) -> str:
@@ -115,4 +116,5 @@ def _table(report) -> str:
         count, ids = report.count(kind)
         summary.append(f"{count} {words} ({ids} ids)")
     lines.append(f"{len(report.streams)} streams: " + ", ".join(summary))
+    lines.extend(f"could not check: {problem}" for problem in report.problems)
     return "\n".join(lines)

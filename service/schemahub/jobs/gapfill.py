@@ -72,6 +72,7 @@ class StreamPlan:
     missing: list[Range]
     not_yet: list[Range] = field(default_factory=list)  # above the venue's newest id
     hints: dict[int, float] = field(default_factory=dict)
+    problem: str | None = None  # why the stream could not be planned (its venue is down)
 
     def work(self) -> StreamWork:
         """The fetch for :func:`fetch_and_commit`."""
@@ -120,8 +121,9 @@ class FillReport:
 
     @property
     def complete(self) -> bool:
-        """Whether every id asked for is now in trades_unified."""
-        return self.run is not None and self.open_ids == 0
+        """Whether every id asked for is now in trades_unified (and every stream planned)."""
+        unplanned = any(p.problem for p in self.plans)
+        return self.run is not None and self.open_ids == 0 and not unplanned
 
 
 def gap_fill(
@@ -162,11 +164,15 @@ async def plan_fill(
     request: FillRequest,
 ) -> list[StreamPlan]:
     """Each stream's missing ids (see the module doc), with Kraken's time hints."""
-    latest = await latest_ids(clients, keys) if request.window is None else {}
+    newest = await latest_ids(clients, keys) if request.window is None else None
+    latest = newest.ids if newest is not None else {}
     table = await asyncio.to_thread(lake.table, UNIFIED_TABLE)
     plans = []
     for key in keys:
         state = states.get(key, StreamState())
+        if newest is not None and key.exchange in newest.failed:
+            plans.append(StreamPlan(key, state, [], problem=newest.failed[key.exchange]))
+            continue
         if request.id_range is not None:
             plan = await asyncio.to_thread(_in_range, table, key, state, request.id_range, latest)
         elif request.window is not None:

@@ -48,6 +48,7 @@ class GapsReport:
     states: dict[StreamKey, StreamState]
     entries: list[GapEntry] = field(default_factory=list)
     window: TimeWindow | None = None
+    problems: list[str] = field(default_factory=list)  # what the audit could not find out
 
     def count(self, kind: str) -> tuple[int, int]:
         """How many entries of ``kind``, and the ids they span."""
@@ -72,7 +73,7 @@ def find_gaps(
         table = lake.table(UNIFIED_TABLE)
         for key in streams:
             report.entries.extend(audit_entries(table, key, states.get(key), window))
-        report.entries.extend(asyncio.run(tail_entries(config, report.states)))
+        report.entries.extend(asyncio.run(tail_entries(config, report.states, report.problems)))
     report.entries.sort(key=lambda e: (e.venue, e.symbol, e.first_id, KINDS.index(e.kind)))
     return report
 
@@ -91,19 +92,23 @@ def audit_entries(table, key: StreamKey, state: StreamState | None, window: Time
     return [GapEntry(*key, "hole", lo, hi) for lo, hi in difference(found, known)]
 
 
-async def tail_entries(config: Config, states: dict[StreamKey, StreamState]) -> list[GapEntry]:
-    """Per stream with a high-water mark, the ids the venue holds above it."""
+async def tail_entries(
+    config: Config, states: dict[StreamKey, StreamState], problems: list[str]
+) -> list[GapEntry]:
+    """Per stream with a high-water mark, the ids the venue holds above it; a venue that
+    cannot be asked goes into ``problems``."""
     keys = [k for k, s in states.items() if s.high_water is not None]
     if not keys:
         return []
     clients = open_clients(config, {k.exchange for k in keys})
     try:
-        latest = await latest_ids(clients, keys)
+        newest = await latest_ids(clients, keys)
     finally:
         await close_clients(clients)
+    problems.extend(newest.failed.values())
     entries = []
     for key in keys:
-        top, high_water = latest[key], states[key].high_water
+        top, high_water = newest.ids.get(key), states[key].high_water
         if top is not None and high_water is not None and top > high_water:
             entries.append(GapEntry(*key, "tail", high_water + 1, top))
     return entries

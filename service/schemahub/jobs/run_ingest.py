@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from schemahub.config import Config
-from schemahub.errors import UsageError
+from schemahub.errors import UsageError, VenueError
 from schemahub.jobs.lake_ids import trade_times
 from schemahub.jobs.rest_fetch import (
     FetchRun,
@@ -57,7 +57,10 @@ async def _run(lake: Lake, config: Config, keys: list[StreamKey], progress: bool
     clients = open_clients(config, {k.exchange for k in keys})
     report = IngestReport()
     try:
-        latest = await latest_ids(clients, keys)
+        newest = await latest_ids(clients, keys)
+        if newest.failed:  # a scheduled run: fail loudly, the next run catches up
+            raise VenueError("; ".join(newest.failed.values()))
+        latest = newest.ids
         table = await asyncio.to_thread(lake.table, UNIFIED_TABLE)
         work = []
         for key in keys:

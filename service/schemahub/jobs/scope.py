@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import aiohttp
+
 from schemahub.config import Config
-from schemahub.errors import UsageError
+from schemahub.errors import SchemaHubError, UsageError
 from schemahub.jobs.lake_ids import TimeWindow
 from schemahub.sequencing import StreamKey, StreamState
 from schemahub.venues import VENUES, HistoryClient, history_client
@@ -97,17 +100,28 @@ async def close_clients(clients: Mapping[str, HistoryClient]) -> None:
     await asyncio.gather(*(c.close() for c in clients.values()))
 
 
-async def latest_ids(
-    clients: Mapping[str, HistoryClient], keys: Iterable[StreamKey]
-) -> dict[StreamKey, int | None]:
-    """The venue's newest trade id of each stream (one request each, venues in parallel)."""
+@dataclass
+class Newest:
+    """The venues' newest trade id per stream, and the venues that could not be asked (a venue
+    down must not hide what the others say)."""
 
-    async def one_venue(venue: str, symbols: list[str]) -> list[tuple[StreamKey, int | None]]:
-        client = clients[venue]
-        return [(StreamKey(venue, s), await client.latest_trade_id(s)) for s in symbols]
+    ids: dict[StreamKey, int | None] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # venue -> why
+
+
+async def latest_ids(clients: Mapping[str, HistoryClient], keys: Iterable[StreamKey]) -> Newest:
+    """The venue's newest trade id of each stream (one request each, venues in parallel)."""
+    newest = Newest()
+
+    async def one_venue(venue: str, symbols: list[str]) -> None:
+        try:
+            for symbol in symbols:
+                newest.ids[StreamKey(venue, symbol)] = await clients[venue].latest_trade_id(symbol)
+        except (SchemaHubError, aiohttp.ClientError, TimeoutError) as exc:
+            newest.failed[venue] = f"could not ask {venue} for its newest trade id: {exc}"
 
     by_venue: dict[str, list[str]] = {}
     for key in keys:
         by_venue.setdefault(key.exchange, []).append(key.symbol)
-    answers = await asyncio.gather(*(one_venue(v, s) for v, s in by_venue.items()))
-    return dict(pair for answer in answers for pair in answer)
+    await asyncio.gather(*(one_venue(v, s) for v, s in by_venue.items()))
+    return newest

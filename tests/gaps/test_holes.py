@@ -60,7 +60,12 @@ async def test_audit_finds_rows_gone_from_the_table_and_gap_fill_puts_them_back(
             config_file, "gaps", "--audit", "--since", started, "--format", "json"
         )
         until = datetime.now(UTC).isoformat()
-        fill = await schemahub(config_file, "gap-fill", "--since", started, "--until", until)
+        # a memory cap of 4 rows: the fill commits each time the buffers fill up
+        small = {"SCHEMAHUB_FLUSH__MAX_BUFFERED_ROWS": "4"}
+        fill = await schemahub(
+            config_file, "gap-fill", "--since", started, "--until", until, env=small
+        )
+        flushes = [line for line in fill.err.splitlines() if '"msg":"flush"' in line]
         table = unified(config.lake)
         truth = sim.ground_truth()
     assert plain.code == 0 and json.loads(plain.out)["entries"] == []  # the state cannot know
@@ -73,6 +78,7 @@ async def test_audit_finds_rows_gone_from_the_table_and_gap_fill_puts_them_back(
     assert found == cut
     assert fill.code == 0, fill.out + fill.err
     assert f"gaps found: 3 ({5 + 7 + 4} ids)" in fill.out and "all filled" in fill.out
+    assert len(flushes) >= 4
     assert_same_trades(table, truth)
 
 

@@ -136,6 +136,7 @@ async def test_run_ingest_and_gap_fill_beside_a_running_daemon_never_double_a_tr
     for run in runs:
         assert run.code == 0, run.err
         assert "run ingest:" in run.out
+    assert "trades_unified: read" in runs[1].out  # the pipeline's unify step ran
     first = runs[0].out.splitlines()[-1]
     assert "run ingest: 0 trades" not in first and "from 6 streams" in first, runs[0].out
     assert fill.code == 0 and "all filled" in fill.out, fill.out + fill.err

@@ -8,11 +8,15 @@ a REST failure; ids the venue does not hold yet), each listed with why; 2 for ba
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 import orjson
 
 from schemahub.cli._common import lake_from
 from schemahub.cli.gaps import add_format_option, add_stream_options, add_window_options
+
+if TYPE_CHECKING:
+    from schemahub.jobs.gapfill import FillReport
 
 EXIT_INCOMPLETE = 3
 
@@ -57,7 +61,7 @@ def _gap_fill(args: argparse.Namespace) -> int:
     return EXIT_INCOMPLETE
 
 
-def _streams(report) -> list[dict]:
+def _streams(report: FillReport) -> list[dict]:
     out = []
     for plan in report.plans:
         out.append(
@@ -74,7 +78,7 @@ def _streams(report) -> list[dict]:
     return out
 
 
-def _json(report, dry_run: bool) -> str:
+def _json(report: FillReport, dry_run: bool) -> str:
     run = report.run
     body = {
         "dry_run": dry_run,
@@ -90,7 +94,7 @@ def _json(report, dry_run: bool) -> str:
     return orjson.dumps(body).decode()
 
 
-def _text(report, dry_run: bool) -> str:
+def _text(report: FillReport, dry_run: bool) -> str:
     lines = []
     gaps = sum(len(p.missing) + len(p.not_yet) for p in report.plans)
     lines.append(f"gaps found: {gaps} ({report.found} ids) in {len(report.plans)} streams")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 import orjson
 
 from schemahub.cli._common import lake_from
+
+if TYPE_CHECKING:
+    from schemahub.jobs.gaps import GapsReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,7 +70,7 @@ def _gaps(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json(report) -> str:
+def _json(report: GapsReport) -> str:
     streams = [
         {
             "venue": key.exchange,
@@ -97,7 +101,7 @@ def _json(report) -> str:
     return orjson.dumps(body).decode()
 
 
-def _table(report) -> str:
+def _table(report: GapsReport) -> str:
     header = ("VENUE", "SYMBOL", "KIND", "FIRST_ID", "LAST_ID", "IDS")
     lines = ["{:<9} {:<12} {:<5} {:>14} {:>14} {:>10}".format(*header)]
     for e in report.entries:

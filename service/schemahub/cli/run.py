@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from schemahub.cli._common import lake_from
+
+if TYPE_CHECKING:
+    from schemahub.jobs.run_ingest import IngestReport
+    from schemahub.jobs.unify import UnifyReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +61,7 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_ingest(report) -> None:
+def _print_ingest(report: IngestReport) -> None:
     for key, (first, last) in sorted(report.ranges.items()):
         print(f"{key.exchange} {key.symbol}: ids {first}..{last}")
     lost = [r for r in report.run.results if r.reason]
@@ -68,7 +73,7 @@ def _print_ingest(report) -> None:
     )
 
 
-def _print_unify(target: str, report) -> None:
+def _print_unify(target: str, report: UnifyReport) -> None:
     read = ", ".join(f"{n} from {t}" for t, n in report.read.items()) or "nothing new"
     print(
         f"{target}: read {read}; wrote {report.written} rows, "

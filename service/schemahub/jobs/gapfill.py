@@ -20,6 +20,8 @@ import asyncio
 import math
 from dataclasses import dataclass, field
 
+from pyiceberg.table import Table
+
 from schemahub.config import Config
 from schemahub.errors import UsageError
 from schemahub.jobs.lake_ids import TimeWindow, committed_ids, holes, runs, trade_times
@@ -194,7 +196,13 @@ def _known_missing(state: StreamState, latest: int | None) -> list[Range]:
     return union(state.gaps, state.lost, tail)
 
 
-def _in_range(table, key, state, id_range: Range, latest: dict) -> StreamPlan:
+def _in_range(
+    table: Table,
+    key: StreamKey,
+    state: StreamState,
+    id_range: Range,
+    latest: dict[StreamKey, int | None],
+) -> StreamPlan:
     first, last = id_range
     newest = latest.get(key)
     top = last if newest is None else min(last, newest)
@@ -206,7 +214,7 @@ def _in_range(table, key, state, id_range: Range, latest: dict) -> StreamPlan:
     return StreamPlan(key, state, difference(scope, present), not_yet)
 
 
-def _hints(table, plan: StreamPlan, window: TimeWindow | None) -> dict[int, float]:
+def _hints(table: Table, plan: StreamPlan, window: TimeWindow | None) -> dict[int, float]:
     """For each range, the time of the trade just before it (Kraken pages by time)."""
     times = trade_times(table, plan.key, {lo - 1 for lo, _ in plan.missing})
     fallback = window.since.timestamp() if window is not None else None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from pyiceberg.table import Table
+
 from schemahub.config import Config
 from schemahub.jobs.lake_ids import TimeWindow, committed_ids, holes
 from schemahub.jobs.rest_fetch import committed_states
@@ -85,7 +87,9 @@ def state_entries(key: StreamKey, state: StreamState) -> list[GapEntry]:
     ]
 
 
-def audit_entries(table, key: StreamKey, state: StreamState | None, window: TimeWindow):
+def audit_entries(
+    table: Table, key: StreamKey, state: StreamState | None, window: TimeWindow
+) -> list[GapEntry]:
     """Holes in the stream's ids over ``window`` that its state does not list."""
     found = holes(committed_ids(table, key, window=window))
     known = union(state.gaps, state.lost) if state is not None else []

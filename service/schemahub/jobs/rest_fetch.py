@@ -200,7 +200,9 @@ class _FetchJob:
                 self.run.results.append(result)
                 await self._fetch_range(client, item, result)
 
-    async def _fetch_range(self, client: HistoryClient, item: StreamWork, result: RangeResult):
+    async def _fetch_range(
+        self, client: HistoryClient, item: StreamWork, result: RangeResult
+    ) -> None:
         hint = item.hints.get(result.first_id)
         try:
             first, last = result.first_id, result.last_id

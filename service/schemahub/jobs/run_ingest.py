@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from pyiceberg.table import Table
+
 from schemahub.config import Config
 from schemahub.errors import UsageError, VenueError
 from schemahub.jobs.lake_ids import trade_times
@@ -52,7 +54,7 @@ def run_ingest(lake: Lake, config: Config, venues: list[str], *, progress=True) 
     return asyncio.run(_run(lake, config, keys, progress))
 
 
-async def _run(lake: Lake, config: Config, keys: list[StreamKey], progress: bool):
+async def _run(lake: Lake, config: Config, keys: list[StreamKey], progress: bool) -> IngestReport:
     states = await asyncio.to_thread(committed_states, lake)
     clients = open_clients(config, {k.exchange for k in keys})
     report = IngestReport()
@@ -78,7 +80,9 @@ async def _run(lake: Lake, config: Config, keys: list[StreamKey], progress: bool
     return report
 
 
-def _stream_work(table, key: StreamKey, state: StreamState, latest: int | None):
+def _stream_work(
+    table: Table, key: StreamKey, state: StreamState, latest: int | None
+) -> StreamWork | None:
     """The fetch of the ids above the high-water mark, or of the newest trade for a stream
     without state; None when there is nothing new."""
     if latest is None:

@@ -11,6 +11,7 @@ import pytest
 
 from schemahub.config import LakeConfig
 from schemahub.lake import Lake
+from tests.moto_server import moto_server
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDED = REPO / "tests" / "data" / "recorded"
@@ -30,6 +31,16 @@ def lake(tmp_path: Path) -> Lake:
     lake = Lake(LakeConfig(warehouse=str(tmp_path / "warehouse")))
     lake.init()
     return lake
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    """A moto server (S3, Glue, ...) on a free port of 127.0.0.1, for the module's tests."""
+    try:
+        with moto_server() as endpoint:
+            yield endpoint
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

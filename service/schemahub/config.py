@@ -168,6 +168,85 @@ class CaptureConfig(_Strict):
     max_file_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
 
 
+class S3Config(_Strict):
+    """Object storage for the batch commands' JSONL and checkpoints (``--s3-bucket``).
+
+    ``endpoint_url`` (e.g. a moto or MinIO server) wins over ``AWS_ENDPOINT_URL_S3`` and
+    ``AWS_ENDPOINT_URL``; credentials come from the standard AWS variables and files."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+class GroupMember(_Strict):
+    """One venue's symbol in a pair group, with the currency it is quoted in."""
+
+    symbol: str = Field(min_length=1)
+    quote: str = Field(min_length=1)
+
+
+class PairGroup(_Strict):
+    """Symbols of several venues compared as one pair. Prices are compared in ``quote``; a
+    member quoted in another currency needs its rate in ``conversions`` (member currency ->
+    ``quote``), so no currency is ever taken 1:1 without the config saying so."""
+
+    quote: str = Field(min_length=1)
+    members: dict[Literal["binance", "coinbase", "kraken"], GroupMember] = Field(min_length=1)
+    conversions: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rates_cover_members(self) -> PairGroup:
+        for venue, member in self.members.items():
+            if member.quote != self.quote and member.quote not in self.conversions:
+                raise ValueError(
+                    f"members.{venue} is quoted in {member.quote}, not {self.quote}: give its "
+                    f"rate as conversions.{member.quote} (1 {member.quote} in {self.quote})"
+                )
+        for currency, rate in self.conversions.items():
+            if not 0 < rate < float("inf"):
+                raise ValueError(f"conversions.{currency}: expected a positive rate, got {rate}")
+        return self
+
+
+def _default_groups() -> dict[str, PairGroup]:
+    def group(base: str) -> PairGroup:
+        members = {
+            "binance": GroupMember(symbol=f"{base}USDT", quote="USDT"),
+            "coinbase": GroupMember(symbol=f"{base}-USD", quote="USD"),
+            "kraken": GroupMember(symbol=f"{base}/USD", quote="USD"),
+        }
+        # USDT counted as 1 USD: an assumption stated here and shown in every update.
+        return PairGroup(quote="USD", members=members, conversions={"USDT": 1.0})
+
+    return {"BTC": group("BTC"), "ETH": group("ETH")}
+
+
+class DiscrepancyConfig(_Strict):
+    """The live cross-venue discrepancy feed that ``serve`` streams (``/discrepancy/*``)."""
+
+    enabled: bool = True
+    # Also subscribe each grouped symbol's top-of-book channel (mid prices when fresh).
+    quotes: bool = True
+    # At most one update per group this often (clients are cheap however fast trades come).
+    coalesce_ms: int = Field(default=250, ge=10, le=60_000)
+    # A venue with no trade or quote for this long is stale: shown so, left out of the spread.
+    stale_after_ms: int = Field(default=5_000, gt=0)
+    # An event when the spread reaches threshold_bps; the next when it falls below
+    # threshold_bps - hysteresis_bps (so it does not flap around the line).
+    threshold_bps: float = Field(default=10.0, gt=0)
+    hysteresis_bps: float = Field(default=2.0, ge=0)
+    # Updates waiting per client; a client that lets this many pile up is dropped.
+    client_queue: int = Field(default=64, ge=1, le=10_000)
+    max_clients: int = Field(default=2_000, ge=1)
+    groups: dict[str, PairGroup] = Field(default_factory=_default_groups)
+
+    @model_validator(mode="after")
+    def _hysteresis_below_threshold(self) -> DiscrepancyConfig:
+        if self.hysteresis_bps >= self.threshold_bps:
+            raise ValueError("hysteresis_bps must be smaller than threshold_bps")
+        return self
+
+
 class Config(_Strict):
     """The whole SchemaHub configuration."""
 
@@ -177,6 +256,8 @@ class Config(_Strict):
     gaps: GapsConfig = Field(default_factory=GapsConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    s3: S3Config = Field(default_factory=S3Config)
+    discrepancy: DiscrepancyConfig = Field(default_factory=DiscrepancyConfig)
     mappings_dir: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -20,7 +20,10 @@ of them into one clear line and a non-zero exit, and library users can catch the
     │       │   └── IpBannedError    Binance 418: banned for a while, do not retry soon
     │       ├── TransientRestError a 5xx, timeout or non-JSON body: worth retrying
     │       └── HistoryUnavailableError  the venue no longer holds the requested ids
-    └── UsageError             a command was called with arguments that cannot work
+    ├── StorageError           S3 or a local folder refused (bucket, credentials, endpoint)
+    │   └── CheckpointError      a stored checkpoint is corrupt or truncated (names its path)
+    ├── UsageError             a command was called with arguments that cannot work
+    └── FeedError              the live discrepancy feed could not be read (CLI client)
 """
 
 from __future__ import annotations
@@ -98,5 +101,17 @@ class HistoryUnavailableError(RestError):
     """The venue no longer serves the requested trade ids."""
 
 
+class StorageError(SchemaHubError):
+    """S3 or a local folder refused a read or a write: the message names which and why."""
+
+
+class CheckpointError(StorageError):
+    """A checkpoint exists but cannot be read: never silently treated as "start over"."""
+
+
 class UsageError(SchemaHubError):
     """A command was called with arguments that cannot work."""
+
+
+class FeedError(SchemaHubError):
+    """The daemon's live discrepancy feed could not be reached or refused the request."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 
 import pytest
 import yaml
@@ -77,3 +78,14 @@ def test_progress_on_a_terminal_draws_a_bar_with_rate():
     progress.close()
     assert "gap-fill" in screen.getvalue() and "1000/1000" in screen.getvalue()
     assert "/s" in screen.getvalue()
+
+
+def test_the_readme_shows_the_commands_the_tests_run():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for line in (
+        "schemahub run ingest binance coinbase kraken",  # test_outage_fill, as written
+        "schemahub run pipeline trades_unified",
+        "schemahub gaps [--venue V] [--symbol S] [--audit --since T [--until T]]",
+        "schemahub gap-fill [--venue V] [--symbol S] [--from-id A --to-id B | --since T --until T]",
+    ):
+        assert line in readme

@@ -113,7 +113,7 @@ def test_drop_committed_takes_dictionary_encoded_rows(lake):
     assert keys(kept) == [("binance", "BTCUSDT", 12), ("binance", "ETHUSDT", 10)]
 
 
-def test_concat_alike_decodes_only_the_columns_typed_differently():
+def test_concat_alike_widens_index_types_and_decodes_only_mixed_columns():
     plain = unified_rows([1])
     encoded = encoded_strings(unified_rows([2], symbol="ETHUSDT"))
     int16 = pa.dictionary(pa.int16(), pa.string())
@@ -121,7 +121,8 @@ def test_concat_alike_decodes_only_the_columns_typed_differently():
     wide = encoded.set_column(0, exchange, encoded["exchange"].cast(int16))
     both = concat_alike([encoded, wide])
     assert both.schema.field("symbol").type == pa.dictionary(pa.int32(), pa.string())
-    assert both.schema.field("exchange").type == pa.string()  # int32 vs int16 indices
+    # int32 vs int16 indices: the widest, each table keeping its own dictionary
+    assert both.schema.field("exchange").type == pa.dictionary(pa.int32(), pa.string())
     assert decoded(both).equals(decoded(pa.concat_tables([encoded, encoded])))
     mixed = concat_alike([plain, encoded])
     assert mixed.schema == UNIFIED_SCHEMA

@@ -19,7 +19,7 @@ from schemahub.errors import (
     SubscriptionError,
     TransientRestError,
 )
-from schemahub.venues.backoff import RetryPolicy, decide_retry, full_jitter
+from schemahub.venues.backoff import RetryPolicy, decide_retry, full_jitter, is_internal
 
 POLICY = RetryPolicy(base_seconds=0.5, cap_seconds=30.0)
 
@@ -88,3 +88,22 @@ def test_full_jitter_spreads_delays_over_the_whole_range() -> None:
     assert full_jitter(3, POLICY, lambda: 0.0) == 0.0
     assert full_jitter(3, POLICY, lambda: 0.5) == pytest.approx(2.0)
     assert full_jitter(20, POLICY, lambda: 0.5) == pytest.approx(15.0)
+
+
+@pytest.mark.parametrize(
+    ("error", "ours"),
+    [
+        (ValueError("a bug"), True),
+        (KeyError("a bug"), True),
+        (StaleConnectionError("silent"), False),
+        (SubscriptionError("refused"), False),
+        (ConnectionClosedError(Close(1011, "x"), None), False),
+        (_refused(403), False),
+        (OSError("reset"), False),
+        (TimeoutError(), False),
+    ],
+)
+def test_an_error_of_our_own_code_is_told_from_the_venues(error, ours):
+    # a session reconnects after an error of ours instead of giving the venue up
+    assert is_internal(error) is ours
+    assert decide_retry(error, 0, POLICY).retry is False or not ours

@@ -23,6 +23,7 @@ _SAMPLE = 512  # rows looked at to guess whether dictionary encoding pays off
 # and the mapping work on the dictionary) only when values repeat a lot: symbols, sides, feeds.
 # Times and prices that repeat a few times are cheaper kept plain; memory stays far below target.
 _MAX_DISTINCT_SHARE = 1 / 16
+_INDEX_TYPES = (pa.int8(), pa.int16(), pa.int32(), pa.int64())
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,26 +97,47 @@ def repeats_a_lot(values: pa.Array | pa.ChunkedArray) -> bool:
 
 def narrow(array: pa.DictionaryArray) -> pa.DictionaryArray:
     """The same dictionary array with the smallest index type that holds its dictionary."""
-    size = len(array.dictionary)
-    index_type = pa.int8() if size <= 127 else pa.int16() if size <= 32_767 else pa.int32()
-    return _with_index_type(array, index_type)
+    return _with_index_type(array, index_type_for(len(array.dictionary)))
+
+
+def index_type_for(entries: int) -> pa.DataType:
+    """The narrowest signed index type for a dictionary of ``entries`` values (Arrow refuses
+    a dictionary longer than the index type's maximum, so int8 holds up to 127)."""
+    for index_type in _INDEX_TYPES:
+        if entries <= _largest(index_type):
+            return index_type
+    raise OverflowError(f"a dictionary of {entries} values has no index type")
 
 
 def concat(parts: list[pa.Array]) -> pa.Array:
     """The parts of one column as one array; dictionary-encoded parts stay encoded (their
-    dictionaries are unified) unless some part is plain."""
+    dictionaries are unified, into a wider index type when the union needs one) unless some
+    part is plain."""
     if len(parts) == 1:
         return parts[0]
     encoded = [isinstance(p, pa.DictionaryArray) for p in parts]
     if any(encoded) and not all(encoded):
         parts = [p.dictionary_decode() if e else p for p, e in zip(parts, encoded, strict=True)]
-    elif all(encoded) and len({p.indices.type for p in parts}) > 1:
-        parts = [_with_index_type(p, _widest_index(parts)) for p in parts]
+    elif all(encoded):
+        index_type = common_index_type(parts)
+        parts = [_with_index_type(p, index_type) for p in parts]
     return pa.concat_arrays(parts)
 
 
-def _widest_index(parts: list[pa.DictionaryArray]) -> pa.DataType:
-    return max((p.indices.type for p in parts), key=lambda t: t.bit_width)
+def common_index_type(parts: Sequence[pa.DictionaryArray]) -> pa.DataType:
+    """An index type that every part's indices fit and that counts the union of their
+    dictionaries: the widest one in use unless the union may outgrow it. Past that cheap bound
+    (the dictionaries' lengths added up) the union is counted, on the dictionaries only."""
+    widest = max((p.indices.type for p in parts), key=lambda t: t.bit_width)
+    if sum(len(p.dictionary) for p in parts) <= _largest(widest):
+        return widest
+    union = pc.count_distinct(pa.concat_arrays([p.dictionary for p in parts]), mode="all")
+    needed = index_type_for(union.as_py())
+    return needed if needed.bit_width > widest.bit_width else widest
+
+
+def _largest(index_type: pa.DataType) -> int:
+    return 2 ** (index_type.bit_width - 1) - 1
 
 
 def _with_index_type(array: pa.DictionaryArray, index_type: pa.DataType) -> pa.DictionaryArray:

@@ -36,6 +36,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--history-limit", type=int, default=None, help="REST keeps this many trades a stream"
     )
     parser.add_argument(
+        "--history-seconds",
+        type=float,
+        default=0.0,
+        help="start the tape this many seconds in the past (REST history from the start)",
+    )
+    parser.add_argument(
+        "--lag",
+        action="append",
+        default=[],
+        metavar="VENUE=MS",
+        help="how late VENUE sees the shared price path (default binance=0 coinbase=80 kraken=150)",
+    )
+    parser.add_argument(
         "--truth-out", default=None, help="write the ground truth here on stop (.parquet or jsonl)"
     )
     parser.set_defaults(handler=_run)
@@ -49,15 +62,34 @@ def _run(args: argparse.Namespace) -> int:
     if args.rate < 0:
         raise UsageError(f"--rate {args.rate}: expected a number of trades a second >= 0")
     config = SimConfig(
+        lags_ms=_lags(args.lag),
         port_base=args.port_base,
         symbols=symbols,
         rate_per_stream=args.rate,
         seed=args.seed,
         faults=faults_from_names(args.fault),
         history_limit=args.history_limit,
+        history_seconds=max(0.0, args.history_seconds),
     )
     asyncio.run(_serve(config, args.truth_out))
     return 0
+
+
+def _lags(given: list[str]) -> dict[str, int]:
+    """The default venue lags with ``VENUE=MS`` overrides."""
+    from schemahub.errors import UsageError
+    from schemahub.sim.server import DEFAULT_LAGS_MS
+
+    lags = dict(DEFAULT_LAGS_MS)
+    for item in given:
+        venue, _, ms = item.partition("=")
+        if venue not in lags or not ms.isdigit():
+            raise UsageError(
+                f"--lag {item!r}: expected VENUE=MS with VENUE one of {', '.join(lags)} and MS "
+                "a whole number of milliseconds >= 0"
+            )
+        lags[venue] = int(ms)
+    return lags
 
 
 async def _serve(config: object, truth_out: str | None) -> None:

@@ -21,10 +21,11 @@ import pyarrow as pa
 
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.daemon.metrics import DaemonMetrics
-from schemahub.daemon.streams import StreamRows, single_array, split_streams
+from schemahub.daemon.streams import StreamRows, Streams, single_array, split_streams
 from schemahub.decode import decoder_for
 from schemahub.decode.base import DecodedFrame
 from schemahub.decode.batch import FRAME_COLUMN
+from schemahub.discrepancy.tracker import Tracker
 from schemahub.lake.quarantine import QuarantineEntry
 from schemahub.logs import RateLimitedLog
 from schemahub.ops.metrics import Child
@@ -109,6 +110,8 @@ class Ingest:
         self._warn = RateLimitedLog(log)
         self._routes: dict[str, _Route] = {}
         self._backpressure_clear = False  # the gauge already reads 0
+        # The live discrepancy feed's state, fed with admitted trades and quotes (optional).
+        self.tracker: Tracker | None = None
 
     async def on_frame(self, frame: ReceivedFrame) -> None:
         """One websocket frame decoded on its own: admit its trades, then wait while the
@@ -119,26 +122,41 @@ class Ingest:
         route.frames.inc()
         source = f"ws:{venue}/{frame.conn_id}"
         self.accept(venue, frame.decoded, source, frame.received_at, live=True)
+        if frame.decoded.quotes and self.tracker is not None:
+            self.tracker.on_quotes(venue, frame.decoded.quotes, frame.received_at)
         if not (self._backpressure_clear and self.buffers.has_room()):
             await self.wait_for_room()
 
     async def on_batch(self, batch: ReceivedBatch, *, backpressure: bool = True) -> None:
         """A burst of websocket frames: admit their trades, then (with ``backpressure``) wait
         while the buffers are full. Everything is admitted before the first await, so a
-        cancelled reader never leaves a burst half taken."""
+        cancelled reader never leaves a burst half taken.
+
+        If our own code fails on the burst (a bug, not the venue's doing), the failure is
+        logged with its traceback and counted, the burst's frames are quarantined with the
+        reason, and the trades it held are fetched again as gaps; the stream goes on."""
         venue = batch.venue
         route = self._routes.get(venue) or self._route(venue)
         route.frames.inc(len(batch))
         source = f"ws:{venue}/{batch.conn_id}"
+        try:
+            self._admit_batch(route, batch, source)
+        except Exception as exc:  # our code, not the venue: contained (invariant 4)
+            self._burst_failed(route, batch, source, exc)
+        if backpressure and not (self._backpressure_clear and self.buffers.has_room()):
+            await self.wait_for_room()
+
+    def _admit_batch(self, route: _Route, batch: ReceivedBatch, source: str) -> None:
+        venue = batch.venue
         decoded, times = batch.decoded, batch.received_at
         trades = decoded.trades
         if decoded.slow:
-            route.slow_frames.inc(len(decoded.slow))
+            ordered = self._take_controls(venue, decoded.slow, times, route)
             # Frame order matters where a stream starts (at its first trade): the columnar
-            # rows are taken in runs between the slow frames.
+            # rows are taken in runs between the slow frames that hold trades or rejects.
             frame_of = trades.column(FRAME_COLUMN).to_numpy()
             start = 0
-            for index, frame in sorted(decoded.slow.items()):
+            for index, frame in ordered:
                 end = int(np.searchsorted(frame_of, index))
                 if end > start:
                     self.accept_columns(venue, trades.slice(start, end - start), source, times)
@@ -147,8 +165,46 @@ class Ingest:
             trades = trades.slice(start)
         if trades.num_rows:
             self.accept_columns(venue, trades, source, times)
-        if backpressure and not (self._backpressure_clear and self.buffers.has_room()):
-            await self.wait_for_room()
+
+    def _burst_failed(
+        self, route: _Route, batch: ReceivedBatch, source: str, exc: Exception
+    ) -> None:
+        """Report a burst our code could not take and quarantine its frames."""
+        self.metrics.internal_errors.inc(venue=route.venue, stage="ingest")
+        log.error(
+            "our code failed on a burst: its frames are quarantined and its trades will be "
+            "fetched again as gaps",
+            exc_info=exc,
+            extra={"venue": route.venue, "conn_id": batch.conn_id, "frames": len(batch)},
+        )
+        reason = f"burst not ingested, our code raised {type(exc).__name__}: {exc}"[:1000]
+        for text in batch.texts:
+            payload = text if isinstance(text, str) else text.decode("utf-8", "replace")
+            self.quarantine.append(QuarantineEntry(route.venue, source, reason, payload))
+        route.quarantined.inc(len(batch.texts))
+
+    def _take_controls(
+        self,
+        venue: str,
+        slow: dict[int, DecodedFrame],
+        times: Sequence[float],
+        route: _Route,
+    ) -> list[tuple[int, DecodedFrame]]:
+        """Hand the quotes of a burst's slow frames to the tracker; return, in frame order,
+        the slow frames that hold trades or rejects (the others need nothing more). Quote
+        frames are the venue's usual top-of-book frames, so they are not counted as slow."""
+        quoted = 0
+        ordered = []
+        for index, frame in sorted(slow.items()):
+            if frame.trades or frame.rejects:
+                ordered.append((index, frame))
+            elif frame.quotes:
+                quoted += 1
+                if self.tracker is not None:
+                    self.tracker.on_quotes(venue, frame.quotes, times[index])
+        if len(slow) > quoted:
+            route.slow_frames.inc(len(slow) - quoted)
+        return ordered
 
     def accept_columns(
         self, venue: str, trades: pa.Table, source: str, received_at: Sequence[float]
@@ -159,8 +215,37 @@ class Ingest:
         route = self._routes.get(venue) or self._route(venue)
         stream_field = route.stream_field or STREAM_FIELD[venue]
         stats = self.sequencer.stats
-        gaps_before, admitted_before = stats.gaps_opened, stats.admitted
+        gaps_before = stats.gaps_opened
         split = split_streams(trades, stream_field)
+        admitted_ids: list[tuple[str, np.ndarray]] = []
+        try:
+            return self._admit_columns(route, trades, split, (source, received_at), admitted_ids)
+        except Exception:
+            self._reopen(venue, admitted_ids)  # admitted, never buffered: fetched again
+            raise
+        finally:
+            opened = stats.gaps_opened - gaps_before
+            if opened:
+                self.metrics.gaps_opened.inc(opened)
+            if self.buffers.buffered_rows >= self._flush_rows:
+                self.flush_requested.set()
+
+    def _admit_columns(
+        self,
+        route: _Route,
+        trades: pa.Table,
+        split: Streams,
+        arrival: tuple[str, Sequence[float]],
+        admitted_ids: list[tuple[str, np.ndarray]],
+    ) -> int:
+        """The sequencer's verdict on each stream of ``split``, then the new rows buffered;
+        ``arrival`` is (source, receive time per frame); ``admitted_ids`` gathers what the
+        sequencer took, in case buffering fails."""
+        venue = route.venue
+        source, received_at = arrival
+        stats = self.sequencer.stats
+        admitted_before = stats.admitted
+        stream_field = route.stream_field or STREAM_FIELD[venue]
         keep = None
         for stream in split.streams:
             gaps = stats.gaps_opened
@@ -170,6 +255,7 @@ class Ingest:
                     keep = np.ones(trades.num_rows, dtype=bool)
                 keep[stream.rows] = mask
             admitted = stream.frames if mask is None else stream.frames[mask]
+            admitted_ids.append((stream.symbol, stream.ids if mask is None else stream.ids[mask]))
             if len(admitted):
                 self._note_stream(
                     venue, stream.symbol, admitted, received_at, stats.gaps_opened > gaps
@@ -193,14 +279,25 @@ class Ingest:
                 buffer = route.buffer = self.buffers[decoder_for(venue).RAW_TABLE]
             native = trades.columns[: trades.num_columns - 1]  # FRAME_COLUMN is last
             arrays = [single_array(column) for column in native]
-            buffer.append_columns(arrays, source, pa.array(times[frame_of - first]))
+            row_times = times[frame_of - first]
+            buffer.append_columns(arrays, source, pa.array(row_times))
+            if self.tracker is not None:
+                self.tracker.on_columns(venue, stream_field, trades, row_times)
             route.trades_from(source).inc(fresh)
-        opened = stats.gaps_opened - gaps_before
-        if opened:
-            self.metrics.gaps_opened.inc(opened)
-        if self.buffers.buffered_rows >= self._flush_rows:
-            self.flush_requested.set()
         return fresh
+
+    def _reopen_records(self, venue: str, stream_field: str, records: list[dict]) -> None:
+        """Admitted records that never reached a buffer: their ids become open gaps again."""
+        by_symbol: dict[str, list[int]] = {}
+        for record in records:
+            by_symbol.setdefault(record[stream_field], []).append(int(record["trade_id"]))
+        for symbol, ids in by_symbol.items():
+            self.sequencer.reopen(venue, symbol, ids)
+
+    def _reopen(self, venue: str, admitted: list[tuple[str, np.ndarray]]) -> None:
+        """Admitted trades that never reached a buffer become open gaps again."""
+        for symbol, ids in admitted:
+            self.sequencer.reopen(venue, symbol, ids.tolist())
 
     def _admit_stream(self, venue: str, stream: StreamRows) -> np.ndarray | None:
         """The sequencer's mask for one stream of a burst (None: all new). A stream without
@@ -286,13 +383,19 @@ class Ingest:
             buffer = route.buffer
             if buffer is None:
                 buffer = route.buffer = self.buffers[decoder_for(venue).RAW_TABLE]
-            buffer.append(fresh, source, int(received_at * 1_000_000))
+            try:
+                buffer.append(fresh, source, int(received_at * 1_000_000))
+            except Exception:
+                self._reopen_records(venue, stream_field, fresh)
+                raise
             route.trades_from(source).inc(len(fresh))
         opened = stats.gaps_opened - gaps_before
         if opened:
             self.metrics.gaps_opened.inc(opened)
         if fresh and live:
             self._note_progress(venue, stream_field, fresh, received_at, gap_opened=opened > 0)
+            if self.tracker is not None:
+                self.tracker.on_records(venue, stream_field, fresh, received_at)
         if self.buffers.buffered_rows >= self._flush_rows:
             self.flush_requested.set()
         return len(fresh)

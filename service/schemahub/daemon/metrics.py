@@ -21,6 +21,7 @@ class DaemonMetrics:
     trades: Counter
     duplicates: Counter
     quarantined: Counter
+    internal_errors: Counter
     gaps_opened: Counter
     gap_ids_filled: Counter
     ids_lost: Counter
@@ -60,6 +61,12 @@ class DaemonMetrics:
             ),
             quarantined=r.counter(
                 "schemahub_quarantined_total", "Payloads refused and quarantined", venue
+            ),
+            internal_errors=r.counter(
+                "schemahub_internal_errors_total",
+                "Bursts our own code failed on (logged with a traceback, frames quarantined, "
+                "their trades fetched again as gaps)",
+                ("venue", "stage"),
             ),
             gaps_opened=r.counter("schemahub_gaps_opened_total", "Gaps (id holes) opened"),
             gap_ids_filled=r.counter(

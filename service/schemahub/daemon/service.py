@@ -24,12 +24,14 @@ from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
+from schemahub.discrepancy import Feed, Tracker
 from schemahub.jobs.tables import init_all
 from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.maintenance import MaintenanceRun, maintain_tables
 from schemahub.mapping import CompiledMapping
 from schemahub.ops.http import Readiness, bound_port, ops_app, start_ops_server
+from schemahub.replay.http import ReplayService, add_replay_routes
 from schemahub.sequencing import OFFSETS_PROPERTY, Sequencer, StreamKey, StreamState
 from schemahub.venues import HistoryClient, VenueSession, history_client, open_session
 from schemahub.venues import recorder_for as _recorder_for
@@ -80,6 +82,7 @@ class Daemon:
         self.ingest: Ingest | None = None
         self.sessions: dict[str, VenueSession] = {}
         self.gap_filler: GapFiller | None = None
+        self.feed: Feed | None = None  # the live discrepancy feed (discrepancy.enabled)
 
     async def run(self, stop: asyncio.Event, ready: Callable[[Daemon], None] | None = None) -> None:
         """Run until ``stop`` is set, then stop reading, flush, commit and return."""
@@ -92,8 +95,10 @@ class Daemon:
             ours = {k: v for k, v in start.offsets.items() if self._owns(k)}
             others = {k: v for k, v in start.offsets.items() if not self._owns(k)}
             self._build(ours, others, start)
+            app = ops_app(self.metrics.registry, self.readiness, self.feed)
+            add_replay_routes(app, ReplayService(self.config))
             runner = await start_ops_server(
-                ops_app(self.metrics.registry, self.readiness),
+                app,
                 self.config.http.host,
                 self.config.http.port,
             )
@@ -189,6 +194,9 @@ class Daemon:
         self.buffers = BufferSet(buffers, self.config.flush.max_buffered_rows)
         self.sequencer = Sequencer(ours)
         self.ingest = Ingest(self.sequencer, self.buffers, self.metrics, self.config.flush.max_rows)
+        if self.config.discrepancy.enabled:
+            self.ingest.tracker = Tracker(self.config.discrepancy)
+            self.feed = Feed(self.ingest.tracker)
         mappings = {name: start.mappings[name] for name in buffers}
         self.committer = Committer(
             self.lake, mappings, self.metrics, start.head, others, self.config.lake.commit_retries
@@ -203,7 +211,12 @@ class Daemon:
         for name, vc in self.config.venues.enabled().items():
             recorders[name] = _recorder_for(name, self.config.capture)
             self.sessions[name] = open_session(
-                name, vc, self.ingest, recorder=recorders[name], keep_payload=self.KEEP_PAYLOAD
+                name,
+                vc,
+                self.ingest,
+                recorder=recorders[name],
+                keep_payload=self.KEEP_PAYLOAD,
+                quote_symbols=self._quote_symbols(name),
             )
         self.metrics.registry.add_collector(self._collect)
         self.gap_filler = filler = GapFiller(
@@ -219,6 +232,8 @@ class Daemon:
             asyncio.create_task(filler.run(), name="gapfill"),
             asyncio.create_task(self._flush_loop(), name="flush"),
         ]
+        if self.feed is not None:
+            workers.append(asyncio.create_task(self.feed.run(), name="discrepancy"))
         stopper = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([stopper, *readers], return_when=asyncio.FIRST_COMPLETED)
@@ -243,6 +258,22 @@ class Daemon:
                 },
             )
 
+    def _quote_symbols(self, venue: str) -> list[str]:
+        """The symbols of ``venue`` whose top-of-book channel the session also subscribes:
+        the grouped ones it trades (a grouped symbol not traded is left out, with a warning)."""
+        tracker = self.ingest.tracker if self.ingest else None
+        if tracker is None or not self.config.discrepancy.quotes:
+            return []
+        traded = set(getattr(self.config.venues, venue).symbols)
+        grouped = tracker.symbols(venue)
+        missing = [s for s in grouped if s not in traded]
+        if missing:
+            log.warning(
+                "grouped symbols not in the venue's symbols: not in the discrepancy feed",
+                extra={"venue": venue, "symbols": missing},
+            )
+        return [s for s in grouped if s in traded]
+
     async def _flush_loop(self) -> None:
         assert self.ingest is not None
         interval = self.config.flush.interval_seconds
@@ -250,8 +281,12 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ingest.flush_requested.wait(), interval)
             self.ingest.flush_requested.clear()
-            await self.flush()
-            await self.maintain_if_due()
+            try:
+                await self.flush()
+                await self.maintain_if_due()
+            except Exception:  # our own code: the loop must outlive it (rows stay buffered)
+                self.metrics.internal_errors.inc(venue="*", stage="flush")
+                log.exception("the flush loop met an error of ours; trying again next interval")
 
     async def maintain_if_due(self) -> MaintenanceRun | None:
         """Expire old snapshots of every table we write, at most once per maintenance interval

@@ -65,6 +65,31 @@ class DecodedFrame:
     detail: str | None = None
     # REST paging cursor the venue returned in the body (Kraken's ``last``), else None.
     cursor: str | None = None
+    # Top-of-book quotes a CONTROL frame carried (bookTicker, ticker): for the live feed only,
+    # never stored or quarantined.
+    quotes: list[Quote] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A venue's best bid and ask for one symbol, as one quote frame gave them."""
+
+    symbol: str
+    bid: float
+    ask: float
+
+
+@dataclass(frozen=True, slots=True)
+class TradeTick:
+    """One trade as the live feed shows it: the venue's id, floats, the TAKER side, and its
+    time in epoch microseconds (see each venue module's ``trade_tick``)."""
+
+    symbol: str
+    trade_id: str
+    price: float
+    size: float
+    side: str  # BUY | SELL, the taker
+    trade_ts_us: int
 
 
 class VenueDecoder(Protocol):

@@ -32,6 +32,7 @@ from schemahub.decode.base import (
     DecodedFrame,
     FrameKind,
     NativeRecord,
+    TradeTick,
     control,
     decode_envelope,
     decode_fast_or_full,
@@ -54,6 +55,7 @@ from schemahub.decode.fields import (
     spec,
     text,
 )
+from schemahub.decode.quotes import quotes_frame, quotes_in, tick_of
 from schemahub.errors import DecodeError
 
 VENUE = "binance"
@@ -119,6 +121,8 @@ def _combined(value: dict[str, Any], keep_payload: bool) -> DecodedFrame:
     channel = stream.split("@", 1)[1]
     if isinstance(data, dict) and "e" in data:
         return _event(data, None, keep_payload)
+    if isinstance(data, dict) and channel == "bookTicker":
+        return _book_ticker(data)
     if isinstance(data, dict) and channel == "trade":
         return _trade(data, None, keep_payload)  # a trade stream's data lost its "e": check it
     if isinstance(data, dict | list):
@@ -208,10 +212,21 @@ def _plain_non_event(value: dict[str, Any]) -> DecodedFrame:
     if error is not None:
         return control("error", detail=error)
     if {"u", "s", "b", "a"} <= value.keys():
-        return control("bookTicker")
+        return _book_ticker(value)
     if "lastUpdateId" in value:
         return control("depth")
     raise DecodeError(f"no Binance frame has this shape: {shape_of(value)}")
+
+
+def _book_ticker(data: dict[str, Any]) -> DecodedFrame:
+    """``{"u","s","b","B","a","A"}``: the best bid and ask of symbol ``s``, as text."""
+    return quotes_frame("bookTicker", quotes_in([data], "s", "b", "a"))
+
+
+def trade_tick(record: NativeRecord) -> TradeTick:
+    """A native record (raw_binance_trades columns) as the live feed shows it."""
+    side = "SELL" if record["is_buyer_maker"] else "BUY"
+    return tick_of(record, "symbol", "qty", side, record["trade_time"] * 1000)
 
 
 def _error_text(value: dict[str, Any]) -> str | None:

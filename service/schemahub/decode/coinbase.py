@@ -38,6 +38,7 @@ from schemahub.decode.base import (
     FrameKind,
     NativeRecord,
     Reject,
+    TradeTick,
     control,
     decode_envelope,
     decode_fast_or_full,
@@ -61,6 +62,7 @@ from schemahub.decode.fields import (
     spec,
     text,
 )
+from schemahub.decode.quotes import iso_to_micros, quotes_frame, quotes_in, tick_of
 from schemahub.errors import DecodeError
 
 VENUE = "coinbase"
@@ -132,6 +134,8 @@ def _advanced(value: dict[str, Any], keep_payload: bool) -> DecodedFrame:
     channel = value["channel"]
     if not isinstance(channel, str) or not channel:
         raise DecodeError(f"channel: {channel!r} is not a channel name")
+    if channel == "ticker":
+        return _tickers(value.get("events"), seq)
     if channel != "market_trades":
         label = channel if channel in _ADVANCED_CHANNELS else f"unknown:{channel}"
         return control(label, sequence_num=seq)
@@ -155,6 +159,23 @@ def _advanced(value: dict[str, Any], keep_payload: bool) -> DecodedFrame:
         sequence_num=seq,
         is_snapshot="snapshot" in kinds,
     )
+
+
+def _tickers(events: Any, seq: int | None) -> DecodedFrame:
+    """The ``ticker`` channel: ``events[].tickers[]`` with ``product_id``, ``best_bid`` and
+    ``best_ask`` as text."""
+    quotes = []
+    for event in events if isinstance(events, list) else ():
+        tickers = event.get("tickers") if isinstance(event, dict) else None
+        quotes.extend(quotes_in(tickers, "product_id", "best_bid", "best_ask"))
+    return quotes_frame("ticker", quotes, seq)
+
+
+def trade_tick(record: NativeRecord) -> TradeTick:
+    """A native record (raw_coinbase_trades columns) as the live feed shows it: ``side`` is
+    the maker's, so the taker is the opposite."""
+    taker = "SELL" if record["side"].upper() == "BUY" else "BUY"
+    return tick_of(record, "product_id", "size", taker, iso_to_micros(record["time"]))
 
 
 def _fast_market_trades(value: Any, _raw: str | bytes, keep_payload: bool) -> DecodedFrame | None:

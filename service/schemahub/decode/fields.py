@@ -171,6 +171,11 @@ def _positive_float(value: Any) -> float | None:
     return number if 0.0 < number < math.inf else None
 
 
+def positive_or_none(value: Any) -> float | None:
+    """A finite number > 0 (decimal text or JSON number) as a float, else None."""
+    return _positive_float(value)
+
+
 def _not_positive(value: Any, name: str) -> DecodeError:
     return DecodeError(f"{name}: {value!r} is not a positive finite number")
 

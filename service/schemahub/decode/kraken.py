@@ -32,6 +32,7 @@ from schemahub.decode.base import (
     DecodedFrame,
     FrameKind,
     NativeRecord,
+    TradeTick,
     control,
     decode_envelope,
     decode_fast_or_full,
@@ -55,6 +56,7 @@ from schemahub.decode.fields import (
     text,
     translated,
 )
+from schemahub.decode.quotes import iso_to_micros, quotes_frame, quotes_in, tick_of
 from schemahub.errors import DecodeError
 
 VENUE = "kraken"
@@ -130,6 +132,9 @@ def _channel(value: dict[str, Any], keep_payload: bool) -> DecodedFrame:
     channel = value["channel"]
     if not isinstance(channel, str) or not channel:
         raise DecodeError(f"channel: {channel!r} is not a channel name")
+    if channel == "ticker":
+        # {"channel":"ticker","type":"snapshot"|"update","data":[{"symbol","bid","ask",..}]}
+        return quotes_frame("ticker", quotes_in(value.get("data"), "symbol", "bid", "ask"))
     if channel != "trade":
         return control(channel if channel in _V2_CHANNELS else f"unknown:{channel}")
     kind = value.get("type")
@@ -194,6 +199,12 @@ def _fast_record(item: Any) -> NativeRecord | None:
         "ord_type": ord_type,
         "timestamp": stamp,
     }
+
+
+def trade_tick(record: NativeRecord) -> TradeTick:
+    """A native record (raw_kraken_trades columns) as the live feed shows it."""
+    ts_us = iso_to_micros(record["timestamp"])
+    return tick_of(record, "symbol", "qty", record["side"].upper(), ts_us)
 
 
 def _method_reply(value: dict[str, Any]) -> DecodedFrame:

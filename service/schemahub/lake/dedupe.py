@@ -67,8 +67,15 @@ def _key_ranges_filter(rows: pa.Table) -> BooleanExpression:
     return expression
 
 
-def _anti_join(rows: pa.Table, existing: pa.Table) -> pa.Table:
-    key = ["exchange", "symbol", "trade_id"]
+def drop_existing(rows: pa.Table, existing: pa.Table, key: Sequence[str]) -> pa.Table:
+    """``rows`` minus those whose ``key`` appears in ``existing`` (order kept)."""
+    if rows.num_rows == 0 or existing.num_rows == 0:
+        return rows
+    return _anti_join(rows, existing, list(key))
+
+
+def _anti_join(rows: pa.Table, existing: pa.Table, key: list[str] | None = None) -> pa.Table:
+    key = key or ["exchange", "symbol", "trade_id"]
     indexed = rows.append_column(_ROW, pa.array(range(rows.num_rows), pa.int64()))
     kept = indexed.select([*key, _ROW]).join(
         existing.select(key).cast(indexed.select(key).schema),

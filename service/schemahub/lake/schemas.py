@@ -86,9 +86,33 @@ def decoded(data: pa.Table, names: Collection[str] | None = None) -> pa.Table:
 
 def concat_alike(tables: Sequence[pa.Table]) -> pa.Table:
     """``tables`` (the same columns, each maybe dictionary-encoded or not, with any index
-    type) as one table: a column typed differently across them is decoded in all of them."""
+    type) as one table: a column encoded in all of them with different index types takes the
+    widest (each table keeps its own dictionary, so no union is needed); a column encoded in
+    some and plain in others is decoded in all of them."""
     first = tables[0].schema
     differing = {
         f.name for t in tables[1:] for f in t.schema if not f.type.equals(first.field(f.name).type)
     }
-    return pa.concat_tables([decoded(t, differing) for t in tables] if differing else tables)
+    if not differing:
+        return pa.concat_tables(tables)
+    types = {name: _common_type([t.schema.field(name).type for t in tables]) for name in differing}
+    return pa.concat_tables([_with_types(t, types) for t in tables])
+
+
+def _common_type(types: Sequence[pa.DataType]) -> pa.DataType:
+    """The widest dictionary type when every one is a dictionary of the same values, else the
+    plain value type."""
+    values = {t.value_type if pa.types.is_dictionary(t) else t for t in types}
+    if len(values) == 1 and all(pa.types.is_dictionary(t) for t in types):
+        widest = max((t.index_type for t in types), key=lambda t: t.bit_width)
+        return pa.dictionary(widest, values.pop())
+    return types[0].value_type if pa.types.is_dictionary(types[0]) else types[0]
+
+
+def _with_types(data: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
+    columns, fields = [], []
+    for column, field in zip(data.columns, data.schema, strict=True):
+        wanted = types.get(field.name, field.type)
+        columns.append(column if column.type.equals(wanted) else column.cast(wanted))
+        fields.append(field.with_type(wanted))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, data.schema.metadata))

@@ -21,6 +21,8 @@ from schemahub.mapping.spec import MappingSpec, mapping_error, read_spec
 from schemahub.mapping.transforms import TRANSFORMS, Transform
 
 MAPPING_SUFFIXES = (".yaml", ".yml")
+# The original tool keeps its product lists (``update-seed``) beside the mappings: not mappings.
+SEED_FILE_PREFIX = "product_ids_seed"
 # Which YAML scalars may fill a column of each type family.
 _CONSTANT_TYPES: dict[Kind, tuple[type, ...]] = {
     Kind.STRING: (str,),
@@ -49,7 +51,11 @@ def load_mappings(
     directory = Path(directory)
     if not directory.is_dir():
         raise MappingError(f"{directory}: mapping directory does not exist")
-    paths = sorted(path for path in directory.iterdir() if path.suffix in MAPPING_SUFFIXES)
+    paths = sorted(
+        path
+        for path in directory.iterdir()
+        if path.suffix in MAPPING_SUFFIXES and not path.name.startswith(SEED_FILE_PREFIX)
+    )
     if not paths:
         raise MappingError(f"{directory}: no mapping files (*.yaml) found")
     compiled: dict[str, CompiledMapping] = {}

@@ -318,6 +318,18 @@ class Sequencer:
             )
         stream.start = first_id
 
+    def reopen(self, exchange: str, symbol: str, trade_ids: Sequence[int]) -> list[Gap]:
+        """Ids admitted that never reached the buffers (our code failed on their burst):
+        open gaps over them again, so the gap filler fetches them. Returns the gaps opened."""
+        stream = self._streams.get(StreamKey(exchange, symbol))
+        if stream is None or stream.high_water is None:
+            return []
+        runs = ranges.merge((i, i) for i in trade_ids if i <= stream.high_water)
+        stream.gaps = ranges.merge([*stream.gaps, *runs])
+        self.stats.gaps_opened += len(runs)
+        self.stats.gap_ids_opened += sum(hi - lo + 1 for lo, hi in runs)
+        return [Gap(exchange, symbol, lo, hi) for lo, hi in runs]
+
     def mark_lost(self, gap: Gap, reason: str) -> list[Gap]:
         """Give up on the ids of ``gap`` that are still missing: close them, record them as lost.
 

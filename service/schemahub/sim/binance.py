@@ -27,7 +27,7 @@ from schemahub.sim.catalog import binance_symbol
 from schemahub.sim.fmt import UNITS, fixed
 from schemahub.sim.limits import MessageRate, WeightWindow
 from schemahub.sim.markets import Market
-from schemahub.sim.tape import Trade
+from schemahub.sim.tape import Trade, touch
 from schemahub.sim.venue import Connection, SimContext, VenueServer, dumps, retry_after_header
 
 MAX_STREAMS = 1024
@@ -122,6 +122,7 @@ class BinanceServer(VenueServer):
             return {"error": _error(2, "Invalid request: invalid stream name"), "id": req_id}
         if method == "UNSUBSCRIBE":
             conn.subs.difference_update(params)
+            self._note_quotes(conn)
             return {"result": None, "id": req_id}
         if len(conn.subs | set(params)) > MAX_STREAMS:
             self.ctx.stats.ws_limit_violations[f"{self.name}:streams"] += 1
@@ -137,6 +138,7 @@ class BinanceServer(VenueServer):
             self._spawn(self.close_with(conn, 1008, "Too many streams"))
             return
         conn.subs.update(new)
+        self._note_quotes(conn)
         count = self.replay_count()
         if count:
             for name in new:
@@ -145,6 +147,29 @@ class BinanceServer(VenueServer):
                     replay = self.recent(market.symbol, count)
                     self.ctx.stats.duplicates_replayed[self.name] += len(replay)
                     self._send_trades(conn, name, replay)
+
+    def _note_quotes(self, conn: Connection) -> None:
+        """Which symbols' ``@bookTicker`` streams ``conn`` holds."""
+        conn.quotes = {
+            market.symbol
+            for name in conn.subs
+            if name.endswith("@bookTicker")
+            and (market := self.markets.get(name.partition("@")[0].upper())) is not None
+        }
+
+    def quote_frame(self, conn: Connection, trade: Trade) -> str:
+        bid, ask = touch(trade)
+        data = {
+            "u": trade.trade_id,
+            "s": trade.symbol,
+            "b": fixed(bid, 8),
+            "B": fixed(trade.qty_units, 8),
+            "a": fixed(ask, 8),
+            "A": fixed(trade.qty_units, 8),
+        }
+        if not conn.state["wrapped"]:
+            return dumps(data)
+        return dumps({"stream": f"{trade.symbol.lower()}@bookTicker", "data": data})
 
     def _market_of(self, stream_name: str) -> Market | None:
         symbol, _, kind = stream_name.partition("@")
@@ -293,4 +318,8 @@ class BinanceServer(VenueServer):
 
 
 def _valid_stream(name: Any) -> bool:
-    return isinstance(name, str) and "@" in name and name == name.lower() and " " not in name
+    """``<lower-case symbol>@<channel>`` (channels may be camelCase: ``bookTicker``)."""
+    if not isinstance(name, str) or "@" not in name or " " in name:
+        return False
+    symbol = name.partition("@")[0]
+    return symbol == symbol.lower()

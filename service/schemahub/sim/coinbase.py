@@ -36,7 +36,7 @@ from schemahub.sim.catalog import coinbase_advanced_product, coinbase_product
 from schemahub.sim.fmt import fixed, go_time, iso_micros, iso_nanos_trimmed, iso_trimmed, trimmed
 from schemahub.sim.limits import TokenBucket
 from schemahub.sim.markets import Market
-from schemahub.sim.tape import Trade
+from schemahub.sim.tape import Trade, touch
 from schemahub.sim.venue import (
     Connection,
     SimContext,
@@ -48,7 +48,7 @@ from schemahub.sim.venue import (
 
 SNAPSHOT_SIZE = 100
 MAX_LIMIT = 1000
-ADVANCED_CHANNELS = ("market_trades", "heartbeats")
+ADVANCED_CHANNELS = ("market_trades", "heartbeats", "ticker")
 EXCHANGE_CHANNELS = ("matches", "heartbeat")
 SEQUENCE_BASE = 50_000_000_000
 
@@ -159,6 +159,7 @@ class CoinbaseServer(VenueServer):
                     products = {"heartbeats"}
                 conn.state["channels"][channel].difference_update(products)
             self._send_subscriptions(conn)
+            conn.quotes = set(conn.state["channels"]["ticker"])
         elif feed == "advanced":
             self._subscribe_advanced(conn, wanted)
         else:
@@ -205,6 +206,8 @@ class CoinbaseServer(VenueServer):
             events = [{"type": "snapshot", "trades": [advanced_trade(t) for t in snapshot]}]
             conn.send(self._frame(conn, "market_trades", events))
         channels["market_trades"].update(new)
+        channels["ticker"].update(wanted.get("ticker", set()))
+        conn.quotes = set(channels["ticker"])
         self._send_subscriptions(conn)
         self._replay(conn, new)
 
@@ -287,6 +290,20 @@ class CoinbaseServer(VenueServer):
 
     def unknown_frame(self) -> str:
         return dumps({"type": "status_update", "channel": "status", "products": []})
+
+    def quote_frame(self, conn: Connection, trade: Trade) -> str:
+        """An Advanced ``ticker`` frame (it counts in the connection's ``sequence_num``)."""
+        bid, ask = touch(trade)
+        ticker = {
+            "type": "ticker",
+            "product_id": trade.symbol,
+            "price": trimmed(trade.price_units),
+            "best_bid": trimmed(bid),
+            "best_bid_quantity": trimmed(trade.qty_units),
+            "best_ask": trimmed(ask),
+            "best_ask_quantity": trimmed(trade.qty_units),
+        }
+        return self._frame(conn, "ticker", [{"type": "update", "tickers": [ticker]}])
 
     # -- REST ------------------------------------------------------------------------------
     def rest_routes(self) -> list[web.RouteDef]:

@@ -29,7 +29,7 @@ from schemahub.sim.catalog import kraken_pair
 from schemahub.sim.fmt import fixed, iso_micros, kraken_rest_time, trimmed
 from schemahub.sim.limits import TokenBucket
 from schemahub.sim.markets import Market
-from schemahub.sim.tape import Trade
+from schemahub.sim.tape import Trade, touch
 from schemahub.sim.venue import Connection, SimContext, VenueServer, dumps, retry_after_header
 
 SNAPSHOT_SIZE = 50
@@ -157,7 +157,11 @@ class KrakenServer(VenueServer):
                 }
             )
 
-        if not isinstance(params, dict) or params.get("channel") not in ("trade", "heartbeat"):
+        if not isinstance(params, dict) or params.get("channel") not in (
+            "trade",
+            "heartbeat",
+            "ticker",
+        ):
             fail("EGeneral:Invalid arguments")
             return
         if params["channel"] == "heartbeat":
@@ -175,6 +179,9 @@ class KrakenServer(VenueServer):
         symbols, snapshot = params.get("symbol"), params.get("snapshot", True)
         if not isinstance(symbols, list) or not symbols:
             fail("EGeneral:Invalid arguments:symbol")
+            return
+        if params["channel"] == "ticker":
+            self._ticker_subscription(conn, method, symbols, req, time_in)
             return
         for symbol in symbols:
             if symbol not in self.markets:
@@ -203,6 +210,29 @@ class KrakenServer(VenueServer):
             if replay:
                 self.ctx.stats.duplicates_replayed[self.name] += len(replay)
                 self.send_trade_frame(conn, trade_frame("update", replay))
+
+    def _ticker_subscription(
+        self, conn: Connection, method: str, symbols: list[Any], req: dict[str, Any], time_in: str
+    ) -> None:
+        """Ticker (top of book) for ``symbols``: one ack a symbol; updates on each trade."""
+        for symbol in symbols:
+            known = symbol in self.markets
+            reply: dict[str, Any] = {"method": method, "success": known, **req}
+            if known:
+                reply["result"] = {"channel": "ticker", "symbol": symbol}
+                (conn.quotes.add if method == "subscribe" else conn.quotes.discard)(symbol)
+            else:
+                reply.update(error=f"Currency pair not supported {symbol}", symbol=symbol)
+            conn.send_json({**reply, "time_in": time_in, "time_out": _now_iso()})
+
+    def quote_frame(self, conn: Connection, trade: Trade) -> str:
+        bid, ask = touch(trade)
+        return (
+            f'{{"channel":"ticker","type":"update","data":[{{"symbol":"{trade.symbol}",'
+            f'"bid":{_number(bid)},"bid_qty":{_number(trade.qty_units)},'
+            f'"ask":{_number(ask)},"ask_qty":{_number(trade.qty_units)},'
+            f'"last":{_number(trade.price_units)}}}]}}'
+        )
 
     def publish(self, trades: list[Trade], dropped: list[Trade]) -> None:
         if not trades or not self.connections:

@@ -97,3 +97,23 @@ def market(venue: str, base: str) -> Market:
 def start_price(base: str) -> float:
     """Where the shared price path of ``base`` starts."""
     return START_PRICES.get(base.upper(), DEFAULT_START_PRICE)
+
+
+def skewed_rates(
+    bases: list[str] | tuple[str, ...], trades_per_second: float, exponent: float = 1.2
+) -> dict[str, float]:
+    """Per venue-native symbol, a trade rate for every venue listing ``bases``, skewed as on
+    real venues: the k-th base (in the given order) trades in proportion to 1 / k**exponent,
+    so a few symbols carry most trades and the long tail trades now and then. Each venue's
+    rates add up to ``trades_per_second`` (feed it to ``SimConfig.rates``)."""
+    if trades_per_second < 0 or exponent < 0:
+        raise ValueError(
+            f"trades_per_second {trades_per_second} and exponent {exponent} must be >= 0"
+        )
+    weights = [1.0 / (rank + 1) ** exponent for rank in range(len(bases))]
+    total = sum(weights) or 1.0
+    return {
+        market(venue, base).symbol: trades_per_second * weight / total
+        for venue in VENUES
+        for base, weight in zip(bases, weights, strict=True)
+    }

@@ -45,6 +45,8 @@ class SimConfig:
     lags_ms: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LAGS_MS))
     faults: FaultConfig = field(default_factory=FaultConfig)
     history_limit: int | None = None  # REST serves at most this many newest trades a stream
+    # The tape starts this long before start(): REST history this deep is there from the start.
+    history_seconds: float = 0.0
     tick_s: float = 0.01  # how often the tape moves
     ping_interval_s: float | None = 20.0  # websocket protocol pings (Binance pings every 20 s)
     max_connection_age_s: float | None = None  # e.g. Binance's 24 h cut, shortened for tests
@@ -83,6 +85,7 @@ class Simulator:
         self._ports: dict[str, int] = {}
         self._clock: asyncio.Task[None] | None = None
         self._drop_left: dict[tuple[str, str], int] = {}
+        self._muted: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -90,9 +93,16 @@ class Simulator:
         from aiohttp import web
 
         cfg = self.config
+        now = _now_ms()
         self._tape = Tape(
-            self._markets, cfg.seed, _now_ms(), cfg.rate_per_stream, cfg.lags_ms, cfg.rates
+            self._markets,
+            cfg.seed,
+            now - int(cfg.history_seconds * 1000),
+            cfg.rate_per_stream,
+            cfg.lags_ms,
+            cfg.rates,
         )
+        self._tape.advance_to(now)  # the past: REST history only, never sent on websockets
         ctx = SimContext(
             self._tape,
             self._stats,
@@ -193,6 +203,16 @@ class Simulator:
         """Generate trades again, from now on."""
         self.tape.resume(_now_ms())
 
+    def mute(self, venue: str) -> None:
+        """Pause one venue's websocket feed: its trades are still generated (and served over
+        REST) but no trade or quote frame goes out until :meth:`unmute`."""
+        self._check_venue(venue)
+        self._muted.add(venue)
+
+    def unmute(self, venue: str) -> None:
+        """Resume a muted venue's feed (the trades it missed show up as an id jump)."""
+        self._muted.discard(venue)
+
     def set_faults(self, faults: FaultConfig) -> None:
         """Switch fault injection settings while running."""
         self._faults = faults
@@ -231,9 +251,11 @@ class Simulator:
         dropped: dict[str, list[Trade]] = {v: [] for v in VENUES}
         for trade in trades:
             self._stats.trades_generated[f"{trade.venue}:{trade.symbol}"] += 1
-            (dropped if self._drops(trade) else delivered)[trade.venue].append(trade)
+            muted = trade.venue in self._muted
+            (dropped if muted or self._drops(trade) else delivered)[trade.venue].append(trade)
         for venue, server in self._servers.items():
             server.publish(delivered[venue], dropped[venue])
+            server.publish_quotes(delivered[venue])
 
     def _drops(self, trade: Trade) -> bool:
         """Whether the drop-run fault leaves ``trade`` out of the websockets (and record it)."""

@@ -58,6 +58,14 @@ class Trade:
         return self.market.symbol
 
 
+def touch(trade: Trade) -> tuple[int, int]:
+    """The best bid and ask (1e-8 units) when ``trade`` printed: takers buy at the ask, one
+    tick above the bid, and sell at the bid (see :meth:`Stream.generate`)."""
+    tick = trade.market.tick_units
+    bid = trade.price_units - (tick if trade.side == BUY else 0)
+    return bid, bid + tick
+
+
 class PricePath:
     """A seeded random walk in log price, extended lazily as time moves on."""
 
@@ -80,6 +88,7 @@ class Stream:
     def __init__(self, market: Market, seed: int, rate: float, lag_ms: int) -> None:
         self.market = market
         self.rate = rate
+        self.factor = 1.0  # a burst multiplies every stream's rate (Tape.set_rate_factor)
         self.lag_ms = lag_ms
         self._rng = random.Random(f"{seed}:stream:{market.venue}:{market.symbol}")
         self.first_id = ID_BASE[market.venue] + self._rng.randrange(1, 100_000_000)
@@ -100,7 +109,7 @@ class Stream:
 
     def gap_ms(self) -> int:
         """Milliseconds to the next trade (Poisson arrivals; 0 is allowed: same-ms trades)."""
-        return round(self._rng.expovariate(self.rate / 1000.0))
+        return round(self._rng.expovariate(self.rate * self.factor / 1000.0))
 
     def generate(self, ts_ms: int, mid: float) -> Trade:
         """Append the next trade at ``ts_ms`` around ``mid``."""
@@ -216,6 +225,21 @@ class Tape:
             stream.next_ms = ts + stream.gap_ms()
             heapq.heapreplace(heap, (stream.next_ms, order, stream))
         return out
+
+    def set_rate_factor(self, factor: float) -> None:
+        """From the tape's current time on, every stream trades ``factor`` times its rate (a
+        burst when above 1; 1 ends it). Arrivals are Poisson, so drawing each stream's next
+        trade afresh from the current time keeps the process exact, and no trade due later
+        than the last :meth:`advance_to` has been handed out yet."""
+        if factor <= 0:
+            raise ValueError(f"rate factor {factor}: expected a number > 0")
+        heap = []
+        for _, order, stream in self._heap:
+            stream.factor = factor
+            stream.next_ms = self.now_ms + stream.gap_ms()
+            heap.append((stream.next_ms, order, stream))
+        heapq.heapify(heap)
+        self._heap = heap
 
     def pause(self, now_ms: int) -> None:
         """Stop generating trades until :meth:`resume`."""

@@ -58,6 +58,7 @@ class Connection:
         self.opened = time.monotonic()
         self.silent = False
         self.subs: set[str] = set()  # venue-native symbols (or stream names) subscribed
+        self.quotes: set[str] = set()  # venue-native symbols whose top of book is subscribed
         self.state: dict[str, Any] = {}  # per-venue extras (sequence counters, channels)
         self._queue: asyncio.Queue[str | bytes] = asyncio.Queue()
         self.writer: asyncio.Task[None] | None = None
@@ -132,6 +133,18 @@ class VenueServer:
     def unknown_frame(self) -> str:
         """A well-formed frame of a type the venue does not document."""
         raise NotImplementedError
+
+    def quote_frame(self, conn: Connection, trade: Trade) -> str:
+        """The venue's top-of-book frame for the book ``trade`` printed against."""
+        raise NotImplementedError
+
+    def publish_quotes(self, trades: list[Trade]) -> None:
+        """One top-of-book frame per symbol that traded, from its newest trade, to the
+        connections that subscribed its quotes."""
+        newest = {trade.symbol: trade for trade in trades}
+        for conn in list(self.connections):
+            for symbol in conn.quotes & newest.keys():
+                conn.send(self.quote_frame(conn, newest[symbol]))
 
     def rate_limited(self, retry_after: float | None) -> web.Response:
         """The venue's 429 answer; ``Retry-After`` only when ``retry_after`` is given."""

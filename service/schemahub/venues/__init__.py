@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from schemahub.config import CaptureConfig, VenueConfig
@@ -95,12 +95,15 @@ def open_session(
     symbols: list[str] | None = None,
     recorder: CaptureRecorder | None = None,
     clock: Callable[[], float] = time.time,
+    quote_symbols: Sequence[str] = (),
     **options: Any,
 ) -> VenueSession:
     """A websocket session for ``name`` over ``symbols`` (default: the configured ones, which
-    should already be checked against the venue's catalogue). ``options`` override
+    should already be checked against the venue's catalogue); ``quote_symbols`` also get the
+    venue's top-of-book channel. ``options`` override
     :class:`~schemahub.venues.connection.SessionOptions` fields."""
     venue = ws_venue(name, config.feed)
+    venue.quote_symbols = frozenset(quote_symbols)
     return VenueSession(
         venue,
         config.ws_url,

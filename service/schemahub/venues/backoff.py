@@ -2,7 +2,8 @@
 
 Every reconnect and every REST retry asks :func:`decide_retry`. It knows which failures pass
 with time (a dropped socket, a 5xx, a silent connection, a 429) and which never will (a rejected
-subscription, a region block, a bug in our code), and spaces attempts with exponential backoff
+subscription, a region block, a bug in our code; a session reconnects after a bug instead, see
+:func:`is_internal`), and spaces attempts with exponential backoff
 and *full jitter* (a uniform delay between 0 and the exponential bound), so many clients that
 failed together do not come back together.
 """
@@ -18,11 +19,13 @@ from websockets.exceptions import (
     InvalidHandshake,
     InvalidStatus,
     InvalidURI,
+    WebSocketException,
 )
 
 from schemahub.errors import (
     IpBannedError,
     RateLimitedError,
+    SchemaHubError,
     StaleConnectionError,
     TransientRestError,
 )
@@ -71,6 +74,14 @@ def decide_retry(
         # The venue said how long; waiting less only earns another 429 (or a ban).
         delay = max(delay, error.retry_after)
     return RetryDecision(True, delay, reason)
+
+
+def is_internal(error: BaseException) -> bool:
+    """Whether ``error`` comes from our own code rather than the venue or the network: not
+    one of our classified errors, not a websocket or socket error. A session reconnects
+    after such an error (logged with its traceback) instead of giving the venue up."""
+    venue_side = (SchemaHubError, WebSocketException, OSError, TimeoutError)
+    return isinstance(error, Exception) and not isinstance(error, venue_side)
 
 
 def _transient_reason(error: BaseException) -> str | None:

@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from schemahub.decode.base import DecodedFrame
+from schemahub.decode.base import DecodedFrame, NativeRecord
 from schemahub.venues.catalog import Catalogue, Listing
-from schemahub.venues.history import IdWindow
+from schemahub.venues.history import IdWindow, trade_id
 from schemahub.venues.plan import chunks
 from schemahub.venues.ratelimit import TokenBucket
 from schemahub.venues.rest import RestVenue, VenueHistory
@@ -36,6 +36,11 @@ PAGE_SIZE = 1000
 def stream_name(symbol: str) -> str:
     """The trade stream of ``symbol``: ``BTCUSDT`` -> ``btcusdt@trade``."""
     return f"{symbol.lower()}@trade"
+
+
+def book_ticker_name(symbol: str) -> str:
+    """The top-of-book stream of ``symbol``: ``BTCUSDT`` -> ``btcusdt@bookTicker``."""
+    return f"{symbol.lower()}@bookTicker"
 
 
 class BinanceWs(WsVenue):
@@ -56,6 +61,7 @@ class BinanceWs(WsVenue):
         for offset, batch in enumerate(chunks(symbols, self.symbols_per_message)):
             req_id = first_req_id + offset
             params = [stream_name(s) for s in batch]
+            params += [book_ticker_name(s) for s in self.quoted(batch)]  # same ack
             text = dumps({"method": "SUBSCRIBE", "params": params, "id": req_id})
             out.append(Subscribe(text, tuple(batch), req_id))
         return out
@@ -82,6 +88,9 @@ class BinanceRest(RestVenue):
     """Binance REST: limits and hooks."""
 
     name = NAME
+    # A key lifts nothing for public data today but historicalTrades once required one.
+    api_key_env = "BINANCE_API_KEY"
+    api_key_header = "X-MBX-APIKEY"
     # 80 weight/s with a 200 burst: at most 5,000 weight in any minute, under the 6,000 limit.
     rate_per_second = WEIGHT_LIMIT_PER_MINUTE * 0.8 / 60
     burst = 200.0
@@ -98,6 +107,7 @@ class BinanceHistory(VenueHistory):
     """Binance REST history and catalogue."""
 
     rest = BinanceRest
+    oldest_probe_requests = 1
 
     async def fetch_trades(
         self, symbol: str, first_id: int, last_id: int, *, since_hint: float | None = None
@@ -115,6 +125,41 @@ class BinanceHistory(VenueHistory):
             kept = window.take(page)
             if kept.trades or kept.rejects:
                 yield kept
+
+    async def older_trades(self, symbol: str, before_id: int, limit: int) -> list[NativeRecord]:
+        """One ``fromId=before_id-limit`` page, the part below ``before_id``, newest first
+        (where history starts later, the page starts at the oldest held trade)."""
+        limit = min(limit, PAGE_SIZE)
+        params = {"symbol": symbol, "fromId": max(0, before_id - limit), "limit": limit}
+        page, _ = await self.client.get_page(
+            "/api/v3/historicalTrades", params, HISTORICAL_TRADES_WEIGHT, self.decoder, symbol
+        )
+        return sorted((t for t in page.trades if trade_id(t) < before_id), key=trade_id)[::-1]
+
+    async def newer_trades(self, symbol: str, after_id: int, last_id: int) -> list[NativeRecord]:
+        """Pages from ``fromId=after_id+1`` up to ``last_id`` (ids below the oldest held are
+        simply absent: the first page starts at the oldest)."""
+        out: list[NativeRecord] = []
+        cursor = after_id + 1
+        while cursor <= last_id:
+            params = {"symbol": symbol, "fromId": cursor, "limit": PAGE_SIZE}
+            page, _ = await self.client.get_page(
+                "/api/v3/historicalTrades", params, HISTORICAL_TRADES_WEIGHT, self.decoder, symbol
+            )
+            ids = [trade_id(t) for t in page.trades]
+            if not ids:
+                break
+            out.extend(t for t in page.trades if cursor <= trade_id(t) <= last_id)
+            cursor = max(ids) + 1
+        return sorted(out, key=trade_id)
+
+    async def oldest_trade_id(self, symbol: str, newest: int) -> int | None:
+        """The oldest held id: ``historicalTrades`` from id 0 starts there (one request)."""
+        params = {"symbol": symbol, "fromId": 0, "limit": 1}
+        page, _ = await self.client.get_page(
+            "/api/v3/historicalTrades", params, HISTORICAL_TRADES_WEIGHT, self.decoder, symbol
+        )
+        return min((trade_id(t) for t in page.trades), default=None)
 
     async def latest_page(self, symbol: str) -> DecodedFrame:
         """The newest trade of ``symbol`` (``/api/v3/trades``)."""

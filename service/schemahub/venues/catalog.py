@@ -45,6 +45,10 @@ class Catalogue:
     def __contains__(self, symbol: object) -> bool:
         return isinstance(symbol, str) and self._canonical(symbol) is not None
 
+    def listings(self) -> list[Listing]:
+        """Every listing, in the venue's order."""
+        return list(self._by_symbol.values())
+
     def get(self, symbol: str) -> Listing:
         """The listing of ``symbol`` (or of an alias of it); UnknownSymbolError otherwise."""
         canonical = self._canonical(symbol)

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from schemahub.decode.base import DecodedFrame
+from schemahub.decode.base import DecodedFrame, NativeRecord
 from schemahub.errors import RestError
 from schemahub.venues.catalog import Catalogue, Listing
-from schemahub.venues.history import IdWindow
+from schemahub.venues.history import IdWindow, trade_id
 from schemahub.venues.plan import chunks
 from schemahub.venues.rest import RestVenue, VenueHistory
 from schemahub.venues.wsbase import (
@@ -41,6 +41,10 @@ class CoinbaseWs(WsVenue):
     name = NAME
     max_streams_per_connection = 100
     symbols_per_message = 100
+    # Advanced Trade: 8 connections and 8 unauthenticated messages a second per IP (its
+    # "WebSocket Rate Limits" page); 1,000 products open 10 connections and send 20 messages.
+    connects_per_second_per_ip = 8.0
+    messages_per_second_per_ip = 8.0
 
     def __init__(self, feed: str | None = None) -> None:
         super().__init__(feed or "advanced")
@@ -62,6 +66,10 @@ class CoinbaseWs(WsVenue):
             beats = {"type": "subscribe", "product_ids": ids, "channel": "heartbeats"}
             out.append(Subscribe(dumps(trades), tuple(batch)))
             out.append(Subscribe(dumps(beats), ()))
+            quoted = self.quoted(batch)
+            if quoted:  # top of book for the live feed; its ack is not waited for
+                ticker = {"type": "subscribe", "product_ids": quoted, "channel": "ticker"}
+                out.append(Subscribe(dumps(ticker), ()))
         return out
 
     def read_ack(self, text: str, sent: Sequence[Subscribe]) -> AckUpdate:
@@ -119,6 +127,14 @@ class CoinbaseHistory(VenueHistory):
             kept = window.take(page)
             if kept.trades or kept.rejects:
                 yield kept
+
+    async def older_trades(self, symbol: str, before_id: int, limit: int) -> list[NativeRecord]:
+        """One ``after=before_id`` page of at most ``limit`` trades (newest first)."""
+        params = {"limit": min(limit, PAGE_SIZE), "after": before_id}
+        page, _ = await self.client.get_page(
+            f"/products/{symbol}/trades", params, 1.0, self.decoder, symbol
+        )
+        return [t for t in page.trades if trade_id(t) < before_id]
 
     async def latest_page(self, symbol: str) -> DecodedFrame:
         """The newest trade of product ``symbol``."""

@@ -91,6 +91,25 @@ class Shared:
     recorder: CaptureRecorder | None
     warn: RateLimitedLog
     clock: Callable[[], float] = time.time
+    # The venue's per-IP budgets (see WsVenue), one bucket for every connection of the session.
+    connect_pace: TokenBucket | None = None
+    message_pace: TokenBucket | None = None
+
+    @classmethod
+    def pacing(cls, venue: WsVenue) -> dict[str, TokenBucket | None]:
+        """The shared buckets for ``venue``: each lets at most its rate through in any second
+        (capacity 1 plus a refill a little under the rate)."""
+        return {
+            "connect_pace": per_ip_bucket(venue.connects_per_second_per_ip),
+            "message_pace": per_ip_bucket(venue.messages_per_second_per_ip),
+        }
+
+
+def per_ip_bucket(per_second: float | None) -> TokenBucket | None:
+    """A bucket letting at most ``per_second`` through in any one-second window."""
+    if per_second is None:
+        return None
+    return TokenBucket(max(per_second - 1.0, 0.5), 1.0)
 
 
 class Connection:
@@ -124,9 +143,16 @@ class Connection:
     def venue(self) -> str:
         return self.shared.venue.name
 
+    @property
+    def ready(self) -> bool:
+        """Every symbol of the connection is acknowledged or refused."""
+        return self._ready.is_set()
+
     async def open(self) -> None:
         """Connect, announce, start reading, and send the subscriptions (paced)."""
         opts = self.shared.options
+        if self.shared.connect_pace is not None:
+            await self.shared.connect_pace.acquire()
         self._ws = await connect(
             self.url,
             open_timeout=opts.open_timeout,
@@ -218,6 +244,8 @@ class Connection:
     async def _send(self, text: str) -> None:
         if self._pace is not None:
             await self._pace.acquire()
+        if self.shared.message_pace is not None:
+            await self.shared.message_pace.acquire()
         assert self._ws is not None
         await self._ws.send(text)
         self.shared.stats.sends += 1
@@ -323,7 +351,7 @@ class Connection:
             for seq, at in zip(batch.sequence_nums, times, strict=True):
                 if seq is not None:
                     await self._check_sequence(seq, at)
-        received = ReceivedBatch(self.venue, self.conn_id, times, sizes, batch)
+        received = ReceivedBatch(self.venue, self.conn_id, times, sizes, batch, frames)
         await self.shared.sink.on_batch(received, backpressure=backpressure)
 
     def _decode(self, frames: list[str | bytes], sizes: list[int]) -> DecodedBatch:

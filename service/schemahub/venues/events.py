@@ -40,6 +40,8 @@ class ReceivedBatch:
     received_at: Sequence[float]  # per frame, epoch seconds
     sizes: Sequence[int]  # per frame, bytes on the wire
     decoded: DecodedBatch
+    # The frames as received: quarantined if our own code fails on the burst.
+    texts: Sequence[str | bytes] = ()
 
     def __len__(self) -> int:
         return len(self.received_at)
@@ -152,6 +154,7 @@ class SessionStats:
     sequence_gaps: int = 0
     subscriptions_rejected: int = 0
     sends: int = 0
+    internal_errors: int = 0  # our own code failed on a connection (reconnected, not fatal)
     by_label: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:

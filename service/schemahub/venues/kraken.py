@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from schemahub.decode.base import DecodedFrame
+from schemahub.decode.base import DecodedFrame, NativeRecord
 from schemahub.errors import RateLimitedError, RestError, TransientRestError
 from schemahub.venues.catalog import Catalogue, Listing
 from schemahub.venues.history import IdWindow, trade_id
@@ -66,11 +66,18 @@ class KrakenWs(WsVenue):
 
     def subscribe_messages(self, symbols: Sequence[str], first_req_id: int) -> list[Subscribe]:
         out = []
-        for offset, batch in enumerate(chunks(symbols, self.symbols_per_message)):
-            req_id = first_req_id + offset
+        for batch in chunks(symbols, self.symbols_per_message):
+            req_id = first_req_id + len(out)
             params = {"channel": "trade", "symbol": list(batch), "snapshot": True}
             text = dumps({"method": "subscribe", "params": params, "req_id": req_id})
             out.append(Subscribe(text, tuple(batch), req_id))
+            quoted = self.quoted(batch)
+            if quoted:  # top of book for the live feed; its acks are not waited for
+                req_id = first_req_id + len(out)
+                # "bbo": an update on every change of the best bid or offer, not only on trades
+                params = {"channel": "ticker", "symbol": quoted, "event_trigger": "bbo"}
+                text = dumps({"method": "subscribe", "params": params, "req_id": req_id})
+                out.append(Subscribe(text, (), req_id))
         return out
 
     def read_ack(self, text: str, sent: Sequence[Subscribe]) -> AckUpdate:
@@ -79,6 +86,8 @@ class KrakenWs(WsVenue):
         if reply is None or reply.get("method") != "subscribe":
             return update
         request = next((s for s in sent if s.req_id == reply.get("req_id")), None)
+        if request is not None and not request.symbols:
+            return update  # a ticker subscription: the trades' acks decide readiness
         asked = list(request.symbols) if request else [x for s in sent for x in s.symbols]
         result = reply.get("result") if isinstance(reply.get("result"), dict) else {}
         symbol = reply.get("symbol") or result.get("symbol")
@@ -120,6 +129,7 @@ class KrakenHistory(VenueHistory):
     """Kraken REST history (time-cursored, searched by id) and catalogue."""
 
     rest = KrakenRest
+    oldest_probe_requests = None  # each probe is a time search of its own
     _catalogue: Catalogue | None = None
 
     async def fetch_trades(
@@ -148,6 +158,27 @@ class KrakenHistory(VenueHistory):
             "/0/public/Trades", params, 1.0, self.decoder, pair.symbol
         )
         return page
+
+    async def older_trades(self, symbol: str, before_id: int, limit: int) -> list[NativeRecord]:
+        """As the base; but a range running past the oldest trade held gives the id search no
+        start, so then the oldest page (``since=0``) supplies what is left of the range."""
+        found = await super().older_trades(symbol, before_id, limit)
+        if found:
+            return found
+        return sorted(await self._oldest_held(symbol, before_id - limit, before_id - 1),
+                      key=trade_id, reverse=True)  # fmt: skip
+
+    async def newer_trades(self, symbol: str, after_id: int, last_id: int) -> list[NativeRecord]:
+        """As the base, with the same fallback as :meth:`older_trades` at the oldest end."""
+        found = await super().newer_trades(symbol, after_id, last_id)
+        if found or last_id <= after_id:
+            return found
+        return sorted(await self._oldest_held(symbol, after_id + 1, last_id), key=trade_id)
+
+    async def _oldest_held(self, symbol: str, first: int, last: int) -> list[NativeRecord]:
+        """The trades ``first..last`` among the oldest page held (``since=0``)."""
+        page = await self._page((await self.catalogue()).get(symbol), 0)
+        return [t for t in page.trades if first <= trade_id(t) <= last]
 
     async def fetch_catalogue(self) -> Catalogue:
         """The pairs AssetPairs lists, keyed by websocket v2 name."""

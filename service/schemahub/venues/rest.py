@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ import aiohttp
 import orjson
 
 from schemahub.decode import decoder_for
-from schemahub.decode.base import DecodedFrame, FrameKind
+from schemahub.decode.base import DecodedFrame, FrameKind, NativeRecord
 from schemahub.errors import (
+    HistoryUnavailableError,
     IpBannedError,
     RateLimitedError,
     RestError,
@@ -120,9 +122,23 @@ class RestVenue:
     # Cost of one history page, and what ``rest_requests_per_second`` counts.
     history_cost: ClassVar[float] = 1.0
 
+    # Environment variable holding an API key the venue's public endpoints accept for higher
+    # limits (sent as ``api_key_header``); None where public market data takes no key.
+    api_key_env: ClassVar[str | None] = None
+    api_key_header: ClassVar[str | None] = None
+
     def body_error(self, data: Any, where: str) -> RestError | None:
         """An error the venue reported inside a 200 body (Kraken's ``error`` list)."""
         return None
+
+    def key_headers(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The API-key header when the venue takes one and the environment holds it (never
+        required, never logged: it lives only in the session's default headers)."""
+        environ = os.environ if environ is None else environ
+        key = environ.get(self.api_key_env or "", "").strip()
+        if not key or self.api_key_header is None:
+            return {}
+        return {self.api_key_header: key}
 
     def after_response(self, headers: Mapping[str, str], limiter: TokenBucket) -> None:
         """Read usage headers (Binance ``X-MBX-USED-WEIGHT-1M``) and slow down if needed."""
@@ -243,7 +259,9 @@ class RestClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout, trust_env=False)
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, trust_env=False, headers=self.venue.key_headers()
+            )
         return self._session
 
 
@@ -263,6 +281,10 @@ class VenueHistory:
     ``fetch_catalogue``."""
 
     rest: ClassVar[type[RestVenue]]
+    # The most trades one history request returns.
+    page_limit: ClassVar[int] = 1000
+    # About how many requests :meth:`oldest_trade_id` costs (None: too many to be worth it).
+    oldest_probe_requests: ClassVar[int | None] = 32
 
     def __init__(
         self,
@@ -303,6 +325,61 @@ class VenueHistory:
     async def latest_page(self, symbol: str) -> DecodedFrame:
         """The venue's most recent trades of ``symbol`` (a small page)."""
         raise NotImplementedError
+
+    def history_requests_per_second(self) -> float:
+        """How many history requests a second this client's limiter lets through."""
+        return self.client.limiter.rate / self.client.venue.history_cost
+
+    async def older_trades(self, symbol: str, before_id: int, limit: int) -> list[NativeRecord]:
+        """Up to ``limit`` trades of ``symbol`` just below ``before_id`` (ids < before_id),
+        newest first; an empty list when the venue holds nothing older."""
+        lo = max(0, before_id - limit)
+        return sorted(await self._collect(symbol, lo, before_id - 1), key=trade_id, reverse=True)
+
+    async def newer_trades(self, symbol: str, after_id: int, last_id: int) -> list[NativeRecord]:
+        """The trades of ``symbol`` with ids ``after_id+1..last_id`` (``last_id`` held by the
+        venue, e.g. from :meth:`latest_trade_id`), oldest first."""
+        if last_id <= after_id:
+            return []
+        return sorted(await self._collect(symbol, after_id + 1, last_id), key=trade_id)
+
+    async def oldest_trade_id(self, symbol: str, newest: int) -> int | None:
+        """The oldest id the venue still serves for ``symbol`` (None when it holds none).
+
+        Probes of one trade each: steps down from ``newest`` by a page, two pages, four, ...
+        until nothing is held below, bisects the last step down to a page, and reads that
+        page: about 2 * log2(depth / page) + 2 requests."""
+        if not await self._holds_at_or_below(symbol, newest):
+            return None
+        hi, lo, step = newest, 0, self.page_limit  # the oldest held id is in lo..hi
+        while hi > 0:
+            probe = max(0, hi - step)
+            if not await self._holds_at_or_below(symbol, probe):
+                lo = probe + 1
+                break
+            hi, step = probe, step * 2
+        while hi - lo >= self.page_limit:
+            middle = (lo + hi) // 2
+            if await self._holds_at_or_below(symbol, middle):
+                hi = middle
+            else:
+                lo = middle + 1
+        page = await self.older_trades(symbol, hi + 1, self.page_limit)
+        return min((trade_id(t) for t in page), default=hi)
+
+    async def _holds_at_or_below(self, symbol: str, tid: int) -> bool:
+        return bool(await self.older_trades(symbol, tid + 1, 1))
+
+    async def _collect(self, symbol: str, first: int, last: int) -> list[NativeRecord]:
+        """Every trade of ``first..last`` the venue serves (the range may run past its oldest
+        trade: what it holds is kept)."""
+        out: list[NativeRecord] = []
+        try:
+            async for page in self.fetch_trades(symbol, first, last):  # type: ignore[attr-defined]
+                out.extend(page.trades)
+        except HistoryUnavailableError:
+            pass
+        return out
 
 
 class HistoryClient(Protocol):

@@ -5,7 +5,8 @@ Each group of streams (a *slot*) has one connection at a time, except during a r
 - a failed connection (error close, silence, no acks, refused handshake) is reported as
   :class:`~schemahub.venues.events.Disconnected` and replaced after a backoff that
   :func:`~schemahub.venues.backoff.decide_retry` chooses; a failure it calls fatal (a 4xx
-  handshake, a bug) ends :meth:`VenueSession.run` with the error;
+  handshake) ends :meth:`VenueSession.run` with the error; an error of our own code is
+  logged with its traceback, counted, and the slot reconnects after a backoff;
 - a connection nearing the venue's age limit (Binance: 24 h) is *rotated*: a successor is
   opened and subscribed first, then the old one closes. The overlap delivers some trades twice;
   the sequencer drops them;
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 
 from schemahub.config import VenueConfig
 from schemahub.errors import VenueError
 from schemahub.logs import RateLimitedLog
-from schemahub.venues.backoff import decide_retry
+from schemahub.venues.backoff import RetryDecision, decide_retry, full_jitter, is_internal
 from schemahub.venues.connection import Connection, Decoder, SessionOptions, Shared
 from schemahub.venues.events import FrameSink, SessionStats
 from schemahub.venues.plan import spread, unique
@@ -76,6 +78,7 @@ class VenueSession:
             recorder=recorder,
             warn=RateLimitedLog(log),
             clock=clock,
+            **Shared.pacing(venue),
         )
         per_connection = min(
             max_streams_per_connection or venue.max_streams_per_connection,
@@ -92,6 +95,11 @@ class VenueSession:
     def new_connection(self, conn_id: str, symbols: list[str]) -> Connection:
         """A connection of this session over ``symbols``, not opened yet."""
         return Connection(self._shared, conn_id, symbols)
+
+    def subscribed(self) -> bool:
+        """Every slot has a connection whose subscriptions are all answered (start-up done)."""
+        live = self._live
+        return len(live) == len(self.slots) and all(c.ready for c in live.values())
 
     def live_connections(self) -> list[str]:
         """Ids of the connections open right now (two per slot during a rotation)."""
@@ -122,7 +130,7 @@ class VenueSession:
                 raise
             except Exception as exc:
                 await self._close_slot(index, conn, f"{type(exc).__name__}: {exc}", symbols)
-                decision = decide_retry(exc, attempt, self.options.retry)
+                decision = self._decide(exc, attempt, conn)
                 if not decision.retry:
                     raise VenueError(
                         f"{self.name} websocket {conn.url}: {decision.reason}"
@@ -138,6 +146,22 @@ class VenueSession:
                 self.stats.reconnects += 1
                 attempt += 1
                 await asyncio.sleep(decision.delay)
+
+    def _decide(self, exc: Exception, attempt: int, conn: Connection) -> RetryDecision:
+        """The retry decision for a failed connection. An error of our own code is not the
+        venue's refusal: it is logged with its traceback, counted, and the slot reconnects
+        after a backoff (the trades missed meanwhile become gaps)."""
+        decision = decide_retry(exc, attempt, self.options.retry)
+        if decision.retry or not is_internal(exc):
+            return decision
+        self.stats.internal_errors += 1
+        log.error(
+            "our code failed on a connection; reconnecting",
+            exc_info=exc,
+            extra={"venue": self.name, "conn_id": conn.conn_id},
+        )
+        delay = full_jitter(attempt, self.options.retry, random.random)
+        return RetryDecision(True, delay, f"internal error {type(exc).__name__}: {exc}")
 
     async def _close_slot(
         self, index: int, first: Connection, reason: str, symbols: list[str]

@@ -44,6 +44,10 @@ class WsVenue:
     symbols_per_message: ClassVar[int] = 100
     # Control messages (subscribe, app pings) per second per connection; None: unpaced.
     control_messages_per_second: ClassVar[float | None] = None
+    # Budgets a venue counts per IP, shared by every connection of a session (Coinbase
+    # Advanced: 8 connections and 8 unauthenticated messages a second per IP); None: none.
+    connects_per_second_per_ip: ClassVar[float | None] = None
+    messages_per_second_per_ip: ClassVar[float | None] = None
     # Replace each connection before it reaches this age (Binance cuts at 24 h); None: never.
     max_connection_age_seconds: ClassVar[float | None] = None
     # Send an application-level ping after this fraction of the silence timeout with no frame.
@@ -53,6 +57,12 @@ class WsVenue:
 
     def __init__(self, feed: str | None = None) -> None:
         self.feed = feed
+        # Symbols whose top-of-book channel is subscribed beside their trades (live feed).
+        self.quote_symbols: frozenset[str] = frozenset()
+
+    def quoted(self, symbols: Sequence[str]) -> list[str]:
+        """Those of ``symbols`` that also get the top-of-book channel, in order."""
+        return [s for s in symbols if s in self.quote_symbols]
 
     def connect_url(self, base_url: str, symbols: Sequence[str]) -> str:
         """The URL to open for a connection carrying ``symbols``."""

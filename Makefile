@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml setup.py service/schemahub/decode/_native.c \
                     service/schemahub/mapping/_iso.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[query,spark,test]'
 	touch $@
 
 # The daemon against the real venues, on the embedded lake (./warehouse). Ctrl-C stops cleanly.

@@ -69,6 +69,15 @@ class LakeConfig(_Strict):
     snapshot_retention_seconds: float = Field(default=21_600.0, gt=0, le=366 * 86_400)
     # How often the daemon expires old snapshots (after a successful flush). At most a day.
     maintenance_interval_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    # Compaction (lake/compaction.py, `schemahub maintain`): how often the daemon compacts
+    # (0: never), how old a partition's newest row must be first, and the data file size aimed
+    # at (the tables' write.target-file-size-bytes, set by `tables init`).
+    compaction_interval_seconds: float = Field(default=3_600.0, ge=0, le=7 * 86_400)
+    compaction_horizon_seconds: float = Field(default=86_400.0, ge=0)
+    target_file_size_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
+    # Files no snapshot references are deleted once older than this: longer than any writer
+    # takes from writing a data file to committing it (lake/orphans.py).
+    orphan_age_seconds: float = Field(default=86_400.0, ge=0)
 
 
 class FlushConfig(_Strict):
@@ -169,7 +178,8 @@ class CaptureConfig(_Strict):
 
 
 class S3Config(_Strict):
-    """Object storage for the batch commands' JSONL and checkpoints (``--s3-bucket``).
+    """Object storage: the batch commands' JSONL and checkpoints (``--s3-bucket``), and the
+    endpoint and region of an ``s3://`` lake warehouse (``lake/catalog.py``).
 
     ``endpoint_url`` (e.g. a moto or MinIO server) wins over ``AWS_ENDPOINT_URL_S3`` and
     ``AWS_ENDPOINT_URL``; credentials come from the standard AWS variables and files."""
@@ -247,6 +257,22 @@ class DiscrepancyConfig(_Strict):
         return self
 
 
+class ShardConfig(_Strict):
+    """Which replica this is: the configured streams are split over ``count`` replicas by
+    rendezvous hashing of (exchange, symbol) (``daemon/shards.py``); this one takes ``index``."""
+
+    count: int = Field(default=1, ge=1, le=1024)
+    index: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _index_below_count(self) -> ShardConfig:
+        if self.index >= self.count:
+            raise ValueError(
+                f"shard.index must be below shard.count ({self.count}), got {self.index}"
+            )
+        return self
+
+
 class Config(_Strict):
     """The whole SchemaHub configuration."""
 
@@ -258,6 +284,7 @@ class Config(_Strict):
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
     s3: S3Config = Field(default_factory=S3Config)
     discrepancy: DiscrepancyConfig = Field(default_factory=DiscrepancyConfig)
+    shard: ShardConfig = Field(default_factory=ShardConfig)
     mappings_dir: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from schemahub.cli._common import lake_from
+from schemahub.cli._common import config_from, lake_from
+from schemahub.errors import UsageError
 
 if TYPE_CHECKING:
     from schemahub.jobs.run_ingest import IngestReport
@@ -19,6 +20,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     unify = jobs.add_parser("unify", help="map new raw rows into the unified table")
     unify.add_argument("target", nargs="?", default="trades_unified")
     unify.add_argument("--full", action="store_true", help="rebuild the table from the raw tables")
+    unify.add_argument(
+        "--emit-sql",
+        choices=("spark",),
+        help="print the job as one Spark SQL MERGE instead of running it (no lake access)",
+    )
+    unify.add_argument(
+        "--spark-catalog",
+        metavar="NAME",
+        help="the Spark catalog holding the tables (default: lake.catalog.name)",
+    )
     unify.set_defaults(handler=_unify)
     ingest = jobs.add_parser(
         "ingest", help="fetch each stream's trades since its committed high-water mark over REST"
@@ -31,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _unify(args: argparse.Namespace) -> int:
+    if args.emit_sql:
+        return _emit_unify_sql(args)
     from schemahub.jobs.unify import run_unify
 
     config, lake = lake_from(args)
@@ -49,7 +62,6 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from schemahub.errors import UsageError
     from schemahub.jobs.run_ingest import run_ingest
     from schemahub.jobs.unify import UNIFY_TARGETS, run_unify
 
@@ -79,3 +91,15 @@ def _print_unify(target: str, report: UnifyReport) -> None:
         f"{target}: read {read}; wrote {report.written} rows, "
         f"dropped {report.duplicates} duplicates, quarantined {report.rejected}"
     )
+
+
+def _emit_unify_sql(args: argparse.Namespace) -> int:
+    """Print the unify job as Spark SQL, generated from the same mappings."""
+    from schemahub.jobs.unify_sql import SqlNames, unify_merge_sql
+
+    if args.full:
+        raise UsageError("--emit-sql merges new rows; it cannot be combined with --full")
+    config = config_from(args)
+    names = SqlNames(args.spark_catalog or config.lake.catalog.name, config.lake.namespace)
+    print(unify_merge_sql(config.mappings_path(), names, args.target))
+    return 0

@@ -34,8 +34,8 @@ from schemahub.jobs.rest_fetch import (
 from schemahub.jobs.scope import close_clients, latest_ids, open_clients, select_streams
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sequencing import StreamKey, StreamState
-from schemahub.sequencing.merge import difference, ids_in, intersect, union
-from schemahub.sequencing.ranges import Range
+from schemahub.sequencing.merge import ids_in, union
+from schemahub.sequencing.ranges import Range, difference, intersect
 from schemahub.venues import HistoryClient
 
 PAGE_SIZE = 1000  # trades a history page holds, on all three venues

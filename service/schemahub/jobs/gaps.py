@@ -20,7 +20,8 @@ from schemahub.jobs.rest_fetch import committed_states
 from schemahub.jobs.scope import close_clients, latest_ids, open_clients, select_streams
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sequencing import StreamKey, StreamState
-from schemahub.sequencing.merge import difference, union
+from schemahub.sequencing.merge import union
+from schemahub.sequencing.ranges import difference
 
 # What an entry is: an open gap and lost ids come from the state; holes and tails from an audit.
 KINDS = ("gap", "lost", "hole", "tail")

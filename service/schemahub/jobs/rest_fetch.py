@@ -3,11 +3,10 @@
 The shared engine of ``run ingest`` and ``gap-fill``: pages from the venue clients go through
 :meth:`Ingest.accept` (decode -> sequence -> raw buffers), and the buffers are committed by the
 daemon's :class:`Committer` (raw tables, then ``trades_unified`` with the stream offsets in the
-same snapshot). The committer rechecks keys against the table and keeps the committed state of
-the streams we did not touch; the states of ours are laid over the committed ones right before
-the commit (:func:`merge_progress`), so the job can run beside daemons: nothing is doubled, and
-a daemon's progress on the same streams is kept (should it commit in the moment between, its
-next commit restates its own view; the keys stay unique either way).
+same snapshot). The committer rechecks keys against the table, carries the committed state of
+the streams we did not touch, and unites ours with a daemon's where both moved the same stream
+(:func:`~schemahub.sequencing.union.union_offsets`), so the job can run beside daemons:
+nothing is doubled, and nobody's progress is undone.
 
 One commit per run (one snapshot per table), unless the rows fetched exceed
 ``flush.max_buffered_rows``: then the buffers are committed each time they fill.
@@ -34,8 +33,8 @@ from schemahub.jobs.progress import Progress
 from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sequencing import Gap, Sequencer, StreamKey, StreamState
-from schemahub.sequencing.merge import difference, ids_in, merge_progress, union
-from schemahub.sequencing.ranges import Range
+from schemahub.sequencing.merge import ids_in, union
+from schemahub.sequencing.ranges import Range, difference
 from schemahub.venues import HistoryClient
 
 log = logging.getLogger(__name__)
@@ -173,24 +172,9 @@ class _FetchJob:
             {},
             self.config.lake.commit_retries,
         )
-        # the states as read: what the table records of our streams until someone else commits
+        # The states as read: while the table still records just these, our states replace
+        # them; once another writer (a daemon) moved a stream on, the committer unites both.
         self.committer.last_offsets = self._offsets(self.read)
-
-    def _commit(self, pending: PendingFlush) -> None:
-        """Our streams' states laid over what the table records now (a daemon may have moved
-        them on since we read them), then the daemon's commit (in a thread)."""
-        assert self.committer is not None
-        committed = committed_states(self.lake)
-        pending.offsets = {
-            key: merge_progress(
-                committed.get(key, StreamState()),
-                self.read.get(key, StreamState()),
-                self.bases.get(key, StreamState()),
-                state,
-            )
-            for key, state in pending.offsets.items()
-        }
-        self.committer.commit(pending)
 
     async def fetch_venue(self, client: HistoryClient, items: list[StreamWork]) -> None:
         """Every range of ``items`` (one venue), one after the other."""
@@ -240,7 +224,8 @@ class _FetchJob:
             if not self.buffers.buffered_rows and not quarantine and unchanged:
                 return
             drained = self.buffers.drain()
-            await asyncio.to_thread(self._commit, PendingFlush(drained, snapshot, quarantine))
+            pending = PendingFlush(drained, snapshot, quarantine)
+            await asyncio.to_thread(self.committer.commit, pending)
             self.buffers.release(drained)
             self.run.commits += 1
             self.run.rows_committed += drained.rows

@@ -30,7 +30,7 @@ class ReplayService:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.lake = Lake(config.lake)
+        self.lake = Lake(config.lake, config.s3)
         self.executor = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="schemahub-replay")
         self.busy = 0
 

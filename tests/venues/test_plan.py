@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import orjson
 import pytest
 from hypothesis import given
@@ -14,7 +11,7 @@ from schemahub.sim import SimConfig, Simulator
 from schemahub.venues import open_session
 from schemahub.venues.binance import BinanceWs
 from schemahub.venues.plan import chunks, connections_needed, spread, streams_per_symbol, unique
-from tests.venues.helpers import KeepingSink
+from tests.venues.helpers import KeepingSink, running, wait_until
 from tests.venues.simtools import FAST_RETRY, venue_config
 
 LIMIT = BinanceWs.max_streams_per_connection  # 1,024
@@ -104,15 +101,9 @@ async def test_a_session_over_the_limit_with_quotes_subscribes_everything_on_two
         session = open_session(
             "binance", config, KeepingSink(), retry=FAST_RETRY, quote_symbols=listed[:24]
         )
-        reader = asyncio.create_task(session.run())
-        for _ in range(600):  # bounded: 60 s
-            await asyncio.sleep(0.1)
-            if session.subscribed() or reader.done():
-                break
-        done = session.subscribed()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        async with running(session) as reader:
+            await wait_until(lambda: session.subscribed() or reader.done(), "subscribed")
+            assert session.subscribed(), "the session did not get every subscription answered"
         violations = dict(sim.stats().ws_limit_violations)
-    assert done and session.stats.subscriptions_rejected == 0
+    assert session.stats.subscriptions_rejected == 0
     assert len(session.slots) == 2 and violations == {}

@@ -36,6 +36,7 @@ from schemahub.daemon.supervisor import READERS, WORKERS, Supervisor, TaskFactor
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.discrepancy import Feed, Tracker
+from schemahub.discrepancy.metrics import FeedMetrics
 from schemahub.errors import ConfigError, SchemaHubError, UnknownSymbolError
 from schemahub.jobs.maintain import compaction_worker
 from schemahub.jobs.tables import init_all
@@ -250,7 +251,8 @@ class Daemon:
         self.ingest = Ingest(self.sequencer, self.buffers, self.metrics, self.config.flush.max_rows)
         if self.config.discrepancy.enabled:
             self.ingest.tracker = Tracker(self.config.discrepancy)
-            self.feed = Feed(self.ingest.tracker)
+            metrics = FeedMetrics.create(self.metrics.registry)
+            self.feed = Feed(self.ingest.tracker, metrics=metrics)
         mappings = {name: start.mappings[name] for name in buffers}
         self.committer = Committer(
             self.lake, mappings, self.metrics, start.head, others, self.config.lake.commit_retries

@@ -33,8 +33,8 @@ import pyarrow as pa
 from schemahub.config import LakeConfig
 from schemahub.jobs.query import connect
 from schemahub.lake import UNIFIED_TABLE, Lake
-from schemahub.lake.schemas import UNIFIED_SCHEMA
 from schemahub.lake.writer import commit_append
+from schemahub.schemas import UNIFIED_SCHEMA
 
 RUNS = 7  # each query, each in a fresh connection; the median is kept
 EXCHANGES = ("binance", "coinbase", "kraken")

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemahub.decode import binance
-from schemahub.lake.schemas import UNIFIED_SCHEMA, raw_table_schema
 from schemahub.mapping import load_mapping
+from schemahub.schemas import UNIFIED_SCHEMA, raw_table_schema
 
 MAPPING = Path(__file__).resolve().parents[1] / "config" / "mappings" / "binance_trades.yaml"
 

@@ -162,9 +162,9 @@ def test_import_of_a_folder_as_the_original_tool_wrote_it(tmp_path, monkeypatch,
 def test_a_seed_file_beside_the_mappings_is_not_read_as_one(tmp_path):
     import shutil
 
-    from schemahub.lake.schemas import UNIFIED_SCHEMA
     from schemahub.lake.tables import raw_schemas
     from schemahub.mapping import load_mappings
+    from schemahub.schemas import UNIFIED_SCHEMA
 
     folder = tmp_path / "mappings"
     shutil.copytree(REPO / "config" / "mappings", folder)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from schemahub.batching import RawBuffer
 from schemahub.decode import binance, coinbase, kraken
-from schemahub.lake.schemas import plain_schema, raw_table_schema
+from schemahub.schemas import plain_schema, raw_table_schema
 from tests.batching.records import ts_of
 
 I64 = st.integers(-(2**63), 2**63 - 1)

@@ -22,8 +22,8 @@ from schemahub.decode import coinbase, kraken
 from schemahub.decode.batch import NATIVE_AVAILABLE, decode_batch
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.append import append_table
-from schemahub.lake.schemas import UNIFIED_SCHEMA, concat_alike
 from schemahub.mapping import CompiledMapping, load_mappings
+from schemahub.schemas import UNIFIED_SCHEMA, concat_alike
 from schemahub.sequencing import Sequencer
 from schemahub.venues.events import ReceivedBatch
 from tests.decode.frames import coinbase_advanced, coinbase_trade, kraken_trade, kraken_v2

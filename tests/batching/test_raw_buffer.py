@@ -12,7 +12,7 @@ import pytest
 from schemahub.batching import RawBuffer
 from schemahub.decode import binance, coinbase, kraken
 from schemahub.errors import UsageError
-from schemahub.lake.schemas import plain_schema, raw_table_schema
+from schemahub.schemas import plain_schema, raw_table_schema
 from tests.batching.records import binance_record, coinbase_record, kraken_record, ts_of
 
 VENUES = [

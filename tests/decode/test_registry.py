@@ -6,7 +6,7 @@ import pytest
 
 from schemahub.decode import VENUES, decoder_for
 from schemahub.errors import UsageError
-from schemahub.lake.schemas import raw_table_schema
+from schemahub.schemas import raw_table_schema
 
 
 @pytest.mark.parametrize("venue", VENUES)

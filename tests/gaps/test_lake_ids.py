@@ -8,8 +8,8 @@ import pyarrow as pa
 
 from schemahub.jobs.lake_ids import TimeWindow, committed_ids, holes, trade_times
 from schemahub.lake import UNIFIED_TABLE
-from schemahub.lake.schemas import UNIFIED_SCHEMA
 from schemahub.lake.writer import commit_append
+from schemahub.schemas import UNIFIED_SCHEMA
 from schemahub.sequencing import StreamKey
 
 START = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemahub.lake import UNIFIED_TABLE, Lake
-from schemahub.lake.schemas import UNIFIED_SCHEMA
 from schemahub.lake.writer import commit_append
+from schemahub.schemas import UNIFIED_SCHEMA
 
 EXCHANGES = ("binance", "coinbase", "kraken")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")

@@ -29,7 +29,7 @@ from schemahub.lake.append import (
     single_partition_key,
 )
 from schemahub.lake.datafiles import file_layout
-from schemahub.lake.schemas import QUARANTINE_SCHEMA, UNIFIED_SCHEMA, plain_schema
+from schemahub.schemas import QUARANTINE_SCHEMA, UNIFIED_SCHEMA, plain_schema
 
 DAY = datetime(2026, 3, 4, tzinfo=UTC)
 

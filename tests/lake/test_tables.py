@@ -5,9 +5,9 @@ import pytest
 
 from schemahub.errors import LakeError
 from schemahub.lake import RAW_TABLES, UNIFIED_TABLE, TableChange
-from schemahub.lake.schemas import UNIFIED_SCHEMA
 from schemahub.lake.tables import table_defs
 from schemahub.lake.writer import commit_append
+from schemahub.schemas import UNIFIED_SCHEMA
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import pytest
 from schemahub.errors import LakeError
 from schemahub.lake import UNIFIED_TABLE
 from schemahub.lake.dedupe import dedupe_within, drop_committed
-from schemahub.lake.schemas import UNIFIED_KEY, UNIFIED_SCHEMA, concat_alike, decoded
 from schemahub.lake.writer import commit_append, latest_property
+from schemahub.schemas import UNIFIED_KEY, UNIFIED_SCHEMA, concat_alike, decoded
 from tests.lake.test_tables import unified_rows
 
 

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from schemahub.decode import binance, coinbase, kraken
-from schemahub.lake.schemas import UNIFIED_SCHEMA, raw_table_schema
 from schemahub.mapping import CompiledMapping, load_mappings
+from schemahub.schemas import UNIFIED_SCHEMA, raw_table_schema
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "config" / "mappings"
 INGEST_TS = datetime(2026, 8, 9, 21, 6, 0, 123456, tzinfo=UTC)

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from schemahub.errors import MappingError
-from schemahub.lake.schemas import UNIFIED_SCHEMA
 from schemahub.mapping import load_mapping, load_mappings
+from schemahub.schemas import UNIFIED_SCHEMA
 
 from .conftest import SOURCE_SCHEMAS
 

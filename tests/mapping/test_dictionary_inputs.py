@@ -7,8 +7,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemahub.lake.schemas import decoded
 from schemahub.mapping import CompiledMapping
+from schemahub.schemas import decoded
 
 from .conftest import SOURCE_SCHEMAS, raw_table
 

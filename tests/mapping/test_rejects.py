@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
-from schemahub.lake.schemas import UNIFIED_SCHEMA
 from schemahub.mapping import REJECTED_SCHEMA, CompiledMapping, load_mapping
+from schemahub.schemas import UNIFIED_SCHEMA
 
 from .conftest import INGEST_TS, SOURCE_SCHEMAS, raw_table
 

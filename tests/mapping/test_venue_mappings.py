@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from schemahub.decode import coinbase
-from schemahub.lake.schemas import UNIFIED_SCHEMA
 from schemahub.mapping import CompiledMapping
+from schemahub.schemas import UNIFIED_SCHEMA
 
 from .conftest import INGEST_TS, raw_table
 

@@ -19,9 +19,9 @@ from aiohttp import web
 
 from schemahub.config import Config
 from schemahub.lake import UNIFIED_TABLE, Lake
-from schemahub.lake.schemas import UNIFIED_SCHEMA
 from schemahub.ops.http import bound_port, start_ops_server
 from schemahub.replay.http import ReplayService, add_replay_routes
+from schemahub.schemas import UNIFIED_SCHEMA
 
 AT = datetime(2024, 2, 8, 15, 12, 4, tzinfo=UTC)
 QUERY = {"pair": "BTC", "at": "2024-02-08T15:12:04Z", "window": "4s", "format": "json"}

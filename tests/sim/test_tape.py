@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from schemahub.lake.schemas import UNIFIED_SCHEMA
+from schemahub.schemas import UNIFIED_SCHEMA
 from schemahub.sim.fmt import UNITS, fixed, iso_micros, iso_trimmed, trimmed
 from schemahub.sim.markets import VENUES, market
 from schemahub.sim.tape import Tape

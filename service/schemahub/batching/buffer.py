@@ -30,7 +30,7 @@ from schemahub.batching import columns
 from schemahub.batching.columns import ColumnSpec
 from schemahub.decode.base import NativeRecord, Reject
 from schemahub.errors import UsageError
-from schemahub.lake.schemas import RAW_METADATA_FIELDS, TS, raw_table_schema
+from schemahub.schemas import RAW_METADATA_FIELDS, TS, raw_table_schema
 
 log = logging.getLogger(__name__)
 PAYLOAD = "_raw_payload"

@@ -33,11 +33,11 @@ from schemahub.lake import (
 from schemahub.lake.append import LeanTransaction
 from schemahub.lake.dedupe import drop_committed
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
-from schemahub.lake.schemas import concat_alike
 from schemahub.lake.sidecar import load_value, store_value
 from schemahub.lake.tables import WATERMARKS_SCHEMA
 from schemahub.lake.writer import CommitResult, commit_append, latest_property
 from schemahub.mapping import CompiledMapping
+from schemahub.schemas import concat_alike
 from schemahub.sequencing import (
     OFFSETS_PROPERTY,
     StreamKey,

@@ -26,8 +26,8 @@ from schemahub.decode.base import FrameKind
 from schemahub.errors import CaptureError
 from schemahub.lake import QUARANTINE_TABLE, Lake
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows
-from schemahub.lake.schemas import raw_table_schema
 from schemahub.lake.writer import commit_append, snapshot_ancestry
+from schemahub.schemas import raw_table_schema
 
 DIGEST_PROPERTY = "schemahub.capture.sha256"
 FILE_PROPERTY = "schemahub.capture.file"

@@ -22,9 +22,9 @@ from schemahub.errors import StorageError, UsageError
 from schemahub.jobs.rawjsonl import NAME_PATTERN, decode_line
 from schemahub.lake import Lake
 from schemahub.lake.dedupe import dedupe_within, drop_existing
-from schemahub.lake.schemas import raw_table_schema
 from schemahub.lake.writer import commit_append
 from schemahub.s3 import Bucket, split_url
+from schemahub.schemas import raw_table_schema
 
 PRODUCT_COLUMNS = {"coinbase": "product_id", "binance": "symbol", "kraken": "symbol"}
 SOURCE_PROPERTY = "schemahub.import_jsonl.source"

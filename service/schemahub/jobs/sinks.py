@@ -25,9 +25,9 @@ from schemahub.errors import LakeError
 from schemahub.jobs.checkpoints import Checkpoint, CheckpointStore, parse_checkpoint
 from schemahub.jobs.rawjsonl import encode_chunk, key_name, object_key
 from schemahub.lake import Lake
-from schemahub.lake.schemas import raw_table_schema
 from schemahub.lake.writer import commit_append, latest_property
 from schemahub.s3 import Bucket
+from schemahub.schemas import raw_table_schema
 
 LAKE_FLUSH_ROWS = 50_000
 

@@ -8,10 +8,10 @@ import pyarrow as pa
 
 from schemahub.errors import MappingError
 from schemahub.lake import Lake, TableChange
-from schemahub.lake.schemas import ENRICHMENT_FIELDS, UNIFIED_SCHEMA
 from schemahub.lake.tables import table_defs
 from schemahub.mapping import read_spec
 from schemahub.mapping.compiler import mapping_files
+from schemahub.schemas import ENRICHMENT_FIELDS, UNIFIED_SCHEMA
 
 
 def init_all(lake: Lake, mappings_dir: Path) -> dict[str, TableChange]:

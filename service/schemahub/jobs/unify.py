@@ -20,14 +20,14 @@ from schemahub.errors import UsageError
 from schemahub.lake import QUARANTINE_TABLE, RAW_TABLE_VENUES, UNIFIED_TABLE, Lake
 from schemahub.lake.dedupe import dedupe_within, drop_committed
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
-from schemahub.lake.schemas import (
+from schemahub.lake.tables import raw_schemas
+from schemahub.lake.writer import commit_append, latest_property
+from schemahub.mapping import CompiledMapping, load_mappings
+from schemahub.schemas import (
     ENRICHMENT_FIELDS,
     UNIFIED_KEY,
     UNIFIED_SCHEMA,
 )
-from schemahub.lake.tables import raw_schemas
-from schemahub.lake.writer import commit_append, latest_property
-from schemahub.mapping import CompiledMapping, load_mappings
 
 log = logging.getLogger(__name__)
 POSITION_PREFIX = "schemahub.unify."

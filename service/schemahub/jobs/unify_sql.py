@@ -25,11 +25,11 @@ import pyarrow as pa
 from schemahub.errors import UsageError
 from schemahub.jobs.tables import mapping_extra_fields
 from schemahub.lake import UNIFIED_TABLE
-from schemahub.lake.schemas import UNIFIED_KEY, UNIFIED_SCHEMA
 from schemahub.lake.tables import raw_schemas
 from schemahub.mapping import CompiledMapping, load_mappings
 from schemahub.mapping.compiled import ColumnPlan
 from schemahub.mapping.kernels import Kind
+from schemahub.schemas import UNIFIED_KEY, UNIFIED_SCHEMA
 
 SQL_DIALECTS = ("spark",)
 _RANK = "_schemahub_rank"

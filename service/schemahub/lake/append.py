@@ -62,7 +62,7 @@ from pyiceberg.utils.config import Config
 from pyiceberg.utils.datetime import datetime_to_millis
 
 from schemahub.lake.datafiles import file_layout, write_data_files
-from schemahub.lake.schemas import decoded, plain_schema
+from schemahub.schemas import decoded, plain_schema
 
 
 class LeanTransaction(Transaction):

@@ -9,7 +9,7 @@ does what it does for the common case, where the data already has the table's ty
   with it, without copying;
 - dictionary encoding only where it pays: columns that arrive dictionary-encoded (written from
   their dictionary, without re-hashing) and string columns whose first values repeat a lot
-  (``schemahub.batching.columns.repeats_a_lot``). Ids, times and sizes almost never repeat;
+  (``schemahub.arrowutil.repeats_a_lot``). Ids, times and sizes almost never repeat;
   encoding them builds a dictionary the writer then abandons;
 - files are written without the ``ARROW:schema`` footer entry, so every reader (pyarrow,
   pyiceberg, DuckDB) sees a dictionary-encoded column as its plain type, and the Iceberg
@@ -50,7 +50,7 @@ from pyiceberg.typedef import Record
 from pyiceberg.utils.concurrent import ExecutorFactory
 from pyiceberg.utils.properties import property_as_int
 
-from schemahub.batching.columns import repeats_a_lot
+from schemahub.arrowutil import repeats_a_lot
 
 _LAYOUT_CACHE_SIZE = 64  # (table, schema, input types) combinations kept; a daemon uses ~5
 _NO_METRICS = MetricsMode(MetricModeTypes.NONE)

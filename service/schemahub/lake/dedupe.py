@@ -17,7 +17,7 @@ from pyiceberg.expressions import (
 )
 from pyiceberg.table import Table
 
-from schemahub.lake.schemas import decoded
+from schemahub.schemas import decoded
 
 _ROW = "__schemahub_row"
 

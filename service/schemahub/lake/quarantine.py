@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from schemahub.lake.schemas import QUARANTINE_SCHEMA
+from schemahub.schemas import QUARANTINE_SCHEMA
 
 
 @dataclass(frozen=True, slots=True)

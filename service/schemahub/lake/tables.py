@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schemahub.decode import binance, coinbase, kraken
 from schemahub.errors import LakeError
-from schemahub.lake.schemas import (
+from schemahub.schemas import (
     QUARANTINE_SCHEMA,
     TS,
     UNIFIED_KEY,

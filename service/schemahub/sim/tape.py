@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from schemahub.lake.schemas import UNIFIED_SCHEMA
+from schemahub.schemas import UNIFIED_SCHEMA
 from schemahub.sim.fmt import UNITS
 from schemahub.sim.markets import Market, start_price
 

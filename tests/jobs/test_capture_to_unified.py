@@ -241,8 +241,8 @@ def test_tables_init_reads_mappings_beside_a_product_seed(tmp_path: Path) -> Non
     import shutil
 
     from schemahub.config import LakeConfig
-    from schemahub.jobs.tables import init_all
     from schemahub.lake import Lake
+    from schemahub.lake.mapped import init_all
 
     mappings = tmp_path / "mappings"
     shutil.copytree(REPO / "config" / "mappings", mappings)

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from schemahub.jobs.tables import init_all
+    from schemahub.lake.mapped import init_all
 
     config, lake = lake_from(args)
     changes = init_all(lake, config.mappings_path())

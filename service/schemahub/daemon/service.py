@@ -28,6 +28,7 @@ import aiohttp
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.config import Config
 from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
+from schemahub.daemon.compaction import compaction_worker
 from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
@@ -38,11 +39,9 @@ from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.discrepancy import Feed, Tracker
 from schemahub.discrepancy.metrics import FeedMetrics
 from schemahub.errors import ConfigError, SchemaHubError, UnknownSymbolError
-from schemahub.jobs.maintain import compaction_worker
-from schemahub.jobs.tables import init_all
-from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.maintenance import MaintenanceRun, maintain_tables
+from schemahub.lake.mapped import init_all, unified_mappings
 from schemahub.mapping import CompiledMapping
 from schemahub.ops.http import Readiness, bound_port, ops_app, start_ops_server
 from schemahub.replay.http import ReplayService, add_replay_routes

@@ -8,21 +8,18 @@ end of one run. A failure on one table is reported and the others are still main
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 
-from schemahub.config import LakeConfig, S3Config
 from schemahub.errors import CommitConflictError, LakeError, UsageError
-from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
+from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.compaction import BeforeCommit, PartitionResult, compact_table
 from schemahub.lake.maintenance import ExpiryResult, expire_snapshots, plan_expiry
 from schemahub.lake.orphans import OrphanResult, delete_orphans
+from schemahub.lake.upkeep import COMPACTED_TABLES, MAINTAINED_TABLES
 from schemahub.sequencing import OFFSETS_PROPERTY
 
-COMPACTED_TABLES = (UNIFIED_TABLE, *RAW_TABLES.values())
-MAINTAINED_TABLES = (*COMPACTED_TABLES, QUARANTINE_TABLE, WATERMARKS_TABLE)
 _KEEP_PROPERTY = {UNIFIED_TABLE: OFFSETS_PROPERTY}
 _EXPIRY_ATTEMPTS = 3
 log = logging.getLogger(__name__)
@@ -191,61 +188,3 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
-
-
-def compact_all(lake: Lake, horizon_seconds: float, orphan_age_seconds: float) -> UpkeepPass:
-    """What the daemon's worker runs: compact every compacted table of ours that exists, then
-    delete the orphan files of every table (snapshot expiry stays in the commit thread). A
-    table that fails is logged and the others are still maintained."""
-    existing = {ident[-1] for ident in lake.catalog.list_tables(lake.namespace)}
-    done = UpkeepPass([], 0)
-    for name in MAINTAINED_TABLES:
-        if name not in existing:
-            continue
-        try:
-            table = lake.table(name)
-            if name in COMPACTED_TABLES:
-                done.partitions.extend(compact_table(table, horizon_seconds))
-                table.refresh()
-            done.orphans_deleted += delete_orphans(table, orphan_age_seconds).deleted
-        except LakeError as exc:
-            log.warning("table upkeep failed", extra={"table": name, "error": str(exc)})
-    return done
-
-
-@dataclass
-class UpkeepPass:
-    """What one pass of the daemon's worker did."""
-
-    partitions: list[PartitionResult]
-    orphans_deleted: int
-
-
-async def compaction_worker(config: LakeConfig, s3: S3Config | None = None) -> None:
-    """The daemon's periodic compaction and orphan deletion (:func:`compact_all`): every
-    ``compaction_interval_seconds`` (0: never), in a thread of its own with its own catalog
-    connection, so ingestion and commits go on meanwhile; a commit of the daemon that lands
-    first only makes a compaction stage again."""
-    interval = config.compaction_interval_seconds
-    if interval <= 0:
-        return
-    lake = Lake(config, s3 or S3Config())
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            done = await asyncio.to_thread(
-                compact_all, lake, config.compaction_horizon_seconds, config.orphan_age_seconds
-            )
-        except Exception as exc:  # the lake may be away for a while: try at the next interval
-            log.warning("compaction pass failed", extra={"error": str(exc)})
-            continue
-        log.info(
-            "compacted",
-            extra={
-                "partitions": len(done.partitions),
-                "files_before": sum(r.files_before for r in done.partitions),
-                "files_after": sum(r.files_after for r in done.partitions),
-                "outcomes": sorted({r.outcome.split(":")[0] for r in done.partitions}),
-                "orphans_deleted": done.orphans_deleted,
-            },
-        )

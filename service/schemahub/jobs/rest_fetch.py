@@ -30,8 +30,8 @@ from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.decode import decoder_for
 from schemahub.errors import HistoryUnavailableError, SchemaHubError
 from schemahub.jobs.progress import Progress
-from schemahub.jobs.unify import unified_mappings
 from schemahub.lake import UNIFIED_TABLE, Lake
+from schemahub.lake.mapped import unified_mappings
 from schemahub.sequencing import Gap, Sequencer, StreamKey, StreamState
 from schemahub.sequencing.merge import ids_in, union
 from schemahub.sequencing.ranges import Range, difference

@@ -19,14 +19,11 @@ from pyiceberg.table.snapshots import ancestors_of
 from schemahub.errors import UsageError
 from schemahub.lake import QUARANTINE_TABLE, RAW_TABLE_VENUES, UNIFIED_TABLE, Lake
 from schemahub.lake.dedupe import dedupe_within, drop_committed
+from schemahub.lake.mapped import unified_arrow_schema, unified_mappings
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
-from schemahub.lake.tables import raw_schemas
 from schemahub.lake.writer import commit_append, latest_property
-from schemahub.mapping import CompiledMapping, load_mappings
 from schemahub.schemas import (
-    ENRICHMENT_FIELDS,
     UNIFIED_KEY,
-    UNIFIED_SCHEMA,
 )
 
 log = logging.getLogger(__name__)
@@ -80,22 +77,6 @@ def run_unify(lake: Lake, mappings_dir: Path, target: str = UNIFIED_TABLE, full:
         table = lake.table(QUARANTINE_TABLE)
         commit_append(table, lambda _t: (quarantine_rows(rejects), {}))
     return report
-
-
-def unified_mappings(unified: Table, mappings_dir: Path) -> dict[str, CompiledMapping]:
-    """The compiled mappings into ``unified``, by raw table (shared with the daemon)."""
-    compiled = load_mappings(mappings_dir, raw_schemas(), unified_arrow_schema(unified))
-    target = unified.name()[-1]
-    return {src: m for src, m in compiled.items() if m.target_table == target}
-
-
-def unified_arrow_schema(unified: Table) -> pa.Schema:
-    """The Arrow schema mappings produce for this table: the seed columns plus the enrichment
-    columns the table has gained."""
-    present = set(unified.schema().column_names)
-    return pa.schema(
-        [*UNIFIED_SCHEMA, *(f for name, f in ENRICHMENT_FIELDS.items() if name in present)]
-    )
 
 
 def _position(unified: Table, raw: Table) -> int | None:

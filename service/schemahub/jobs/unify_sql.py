@@ -23,8 +23,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from schemahub.errors import UsageError
-from schemahub.jobs.tables import mapping_extra_fields
 from schemahub.lake import UNIFIED_TABLE
+from schemahub.lake.mapped import mapping_extra_fields
 from schemahub.lake.tables import raw_schemas
 from schemahub.mapping import CompiledMapping, load_mappings
 from schemahub.mapping.compiled import ColumnPlan

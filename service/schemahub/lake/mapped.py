@@ -1,15 +1,18 @@
-"""Creating the tables, with the unified columns the mappings add beyond the seed schema."""
+"""The tables as the mappings shape them: creating them with the unified columns the mappings
+add beyond the seed schema, and the compiled mappings into the unified table (shared by the
+daemon and the batch jobs)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pyarrow as pa
+from pyiceberg.table import Table
 
 from schemahub.errors import MappingError
 from schemahub.lake import Lake, TableChange
-from schemahub.lake.tables import table_defs
-from schemahub.mapping import read_spec
+from schemahub.lake.tables import raw_schemas, table_defs
+from schemahub.mapping import CompiledMapping, load_mappings, read_spec
 from schemahub.mapping.compiler import mapping_files
 from schemahub.schemas import ENRICHMENT_FIELDS, UNIFIED_SCHEMA
 
@@ -39,3 +42,19 @@ def mapping_extra_fields(mappings_dir: Path) -> list[pa.Field]:
             wanted[column] = ENRICHMENT_FIELDS[column]
     # Keep the declared order so every run evolves the schema identically.
     return [f for name, f in ENRICHMENT_FIELDS.items() if name in wanted]
+
+
+def unified_mappings(unified: Table, mappings_dir: Path) -> dict[str, CompiledMapping]:
+    """The compiled mappings into ``unified``, by raw table (shared with the daemon)."""
+    compiled = load_mappings(mappings_dir, raw_schemas(), unified_arrow_schema(unified))
+    target = unified.name()[-1]
+    return {src: m for src, m in compiled.items() if m.target_table == target}
+
+
+def unified_arrow_schema(unified: Table) -> pa.Schema:
+    """The Arrow schema mappings produce for this table: the seed columns plus the enrichment
+    columns the table has gained."""
+    present = set(unified.schema().column_names)
+    return pa.schema(
+        [*UNIFIED_SCHEMA, *(f for name, f in ENRICHMENT_FIELDS.items() if name in present)]
+    )

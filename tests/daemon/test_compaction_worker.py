@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from schemahub.jobs.maintain import compaction_worker
+from schemahub.daemon.compaction import compaction_worker
 from schemahub.lake import UNIFIED_TABLE, Lake
 from tests.lake.lakerows import append_commits, day_start
 

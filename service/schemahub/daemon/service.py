@@ -37,6 +37,7 @@ from schemahub.daemon.supervisor import READERS, WORKERS, Supervisor, TaskFactor
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.discrepancy import Feed, Tracker
+from schemahub.discrepancy.http import add_routes as add_feed_routes
 from schemahub.discrepancy.metrics import FeedMetrics
 from schemahub.errors import ConfigError, SchemaHubError, UnknownSymbolError
 from schemahub.lake import UNIFIED_TABLE, Lake
@@ -116,7 +117,9 @@ class Daemon:
             ours = {k: v for k, v in start.offsets.items() if self._owns(k)}
             others = {k: v for k, v in start.offsets.items() if not self._owns(k)}
             self._build(ours, others, start)
-            app = ops_app(self.metrics.registry, self.readiness, self.feed)
+            app = ops_app(self.metrics.registry, self.readiness)
+            if self.feed is not None:
+                add_feed_routes(app, self.feed)
             add_replay_routes(app, ReplayService(self.config))
             runner = await start_ops_server(
                 app,

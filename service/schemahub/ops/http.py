@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from schemahub.ops.metrics import Registry
 from schemahub.redact import mask_uri_passwords
-
-if TYPE_CHECKING:
-    from schemahub.discrepancy.feed import Feed
 
 
 @dataclass(frozen=True)
@@ -42,21 +38,15 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
-def ops_app(
-    registry: Registry, readiness: Callable[[], Readiness], feed: Feed | None = None
-) -> web.Application:
-    """The aiohttp application serving the operations endpoints (and the live discrepancy
-    feed and its page, when ``feed`` is given)."""
+def ops_app(registry: Registry, readiness: Callable[[], Readiness]) -> web.Application:
+    """The aiohttp application serving the operations endpoints; the daemon adds its other
+    routes (the live discrepancy feed, replay) to it, so this module imports none of them."""
     app = web.Application()
     app[REGISTRY] = registry
     app[READINESS] = readiness
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
-    if feed is not None:
-        from schemahub.discrepancy.http import add_routes
-
-        add_routes(app, feed)
     return app
 
 

@@ -1,7 +1,7 @@
 """Replaying a capture through the daemon's own pipeline, on a fresh embedded lake.
 
 Nothing here is a second pipeline: a real :class:`~schemahub.daemon.service.Daemon` is built
-the way ``Daemon.run`` builds it (``_prepare_lake``, then ``_build``), minus the network, and its
+the way ``Daemon.run`` builds it (``prepare_lake``, then ``build``), minus the network, and its
 venue session's own :class:`~schemahub.venues.connection.Connection` takes the frames, as its
 read loop would from a socket that always has data waiting:
 
@@ -92,17 +92,15 @@ class BenchDaemon:
 def fresh_daemon(
     venue: str, flush_rows: int, warehouse: Path | None = None
 ) -> Iterator[BenchDaemon]:
-    """A daemon built as ``Daemon.run`` builds it, on a new lake (a temp dir by default).
-
-    The private calls are on purpose: ``run`` would also open websockets and the HTTP server.
-    """
+    """A daemon built as ``Daemon.run`` builds it, on a new lake (a temp dir by default),
+    without ``run``'s websockets and HTTP server."""
     with contextlib.ExitStack() as stack:
         if warehouse is None:
             warehouse = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shbench-")))
         daemon = Daemon(bench_config(venue, warehouse, flush_rows))
         stack.callback(daemon._executor.shutdown, wait=True)  # run() ends with this too
-        start = daemon._prepare_lake()  # what run() does first, in its worker thread
-        daemon._build(dict(start.offsets), {}, start)
+        start = daemon.prepare_lake()  # what run() does first, in its worker thread
+        daemon.build(start)
         stack.callback(settle_heap())  # what `schemahub serve` does once the daemon is built
         yield BenchDaemon(daemon, start.mappings)
 

@@ -61,7 +61,10 @@ _CONFIG_ERRORS = (UnknownSymbolError, ConfigError)
 
 
 @dataclass
-class _LakeStart:
+class LakeStart:
+    """What the daemon reads from the lake before it starts: the compiled mappings, the
+    committed offsets and the unified table's head snapshot."""
+
     mappings: dict[str, CompiledMapping]
     offsets: dict[StreamKey, StreamState]
     head: int | None
@@ -108,15 +111,13 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event, ready: Callable[[Daemon], None] | None = None) -> None:
         """Run until ``stop`` is set, then stop reading, flush, commit and return."""
-        start = await self._in_thread(self._prepare_lake)
+        start = await self._in_thread(self.prepare_lake)
         venues = self.config.venues.enabled()
         clients = {name: history_client(name, vc) for name, vc in venues.items()}
         runner = None
         try:
             await self._check_symbols(clients)
-            ours = {k: v for k, v in start.offsets.items() if self._owns(k)}
-            others = {k: v for k, v in start.offsets.items() if not self._owns(k)}
-            self._build(ours, others, start)
+            self.build(start)
             app = ops_app(self.metrics.registry, self.readiness)
             if self.feed is not None:
                 add_feed_routes(app, self.feed)
@@ -131,7 +132,7 @@ class Daemon:
                 "serving",
                 extra={
                     "http_port": self.http_port,
-                    "streams": len(ours),
+                    "streams": sum(map(self._owns, start.offsets)),
                     "shard": f"{self.config.shard.index}/{self.config.shard.count}",
                     "shard_streams": len(configured_streams(self.config.venues)),
                     "venues": list(venues),
@@ -200,13 +201,15 @@ class Daemon:
 
     # -- start-up ---------------------------------------------------------------------------
 
-    def _prepare_lake(self) -> _LakeStart:
+    def prepare_lake(self) -> LakeStart:
+        """Create or evolve the tables and read what the daemon starts from (blocking: ``run``
+        calls it in a worker thread). Then :meth:`build`."""
         init_all(self.lake, self.config.mappings_path())
         unified = self.lake.table(UNIFIED_TABLE)
         mappings = unified_mappings(unified, self.config.mappings_path())
         offsets, head = load_offsets(self.lake)
         self.status.lake_ok = True
-        return _LakeStart(mappings, offsets, head)
+        return LakeStart(mappings, offsets, head)
 
     async def _check_symbols(self, clients: dict[str, HistoryClient]) -> None:
         """Check every venue's symbols against its catalogue, concurrently. A configuration
@@ -240,12 +243,12 @@ class Daemon:
         venue = self.config.venues.enabled().get(key[0])
         return venue is not None and key[1] in venue.symbols
 
-    def _build(
-        self,
-        ours: dict[StreamKey, StreamState],
-        others: dict[StreamKey, StreamState],
-        start: _LakeStart,
-    ) -> None:
+    def build(self, start: LakeStart) -> None:
+        """Build the sequencer, buffers, ingest and committer from what :meth:`prepare_lake`
+        read; the streams of other replicas' shards are carried, not read. ``run`` calls it
+        before opening any connection; the benchmark replays captures through what it builds."""
+        ours = {k: v for k, v in start.offsets.items() if self._owns(k)}
+        others = {k: v for k, v in start.offsets.items() if not self._owns(k)}
         decoders = [decoder_for(v) for v in self.config.venues.enabled()]
         buffers = {d.RAW_TABLE: RawBuffer(d.NATIVE_SCHEMA, name=d.RAW_TABLE) for d in decoders}
         self.buffers = BufferSet(buffers, self.config.flush.max_buffered_rows)

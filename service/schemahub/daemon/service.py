@@ -22,6 +22,7 @@ from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
 from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
+from schemahub.daemon.shards import configured_streams, own_streams
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.discrepancy import Feed, Tracker
@@ -69,10 +70,10 @@ class Daemon:
     KEEP_PAYLOAD = False
 
     def __init__(self, config: Config, *, metrics: DaemonMetrics | None = None) -> None:
-        self.config = config
-        self.lake = Lake(config.lake, config.s3)
+        self.config = own_streams(config)  # this replica's streams only (shard.index of .count)
+        self.lake = Lake(self.config.lake, self.config.s3)
         self.metrics = metrics or DaemonMetrics.create()
-        self.status = DaemonStatus(venues=tuple(config.venues.enabled()))
+        self.status = DaemonStatus(venues=tuple(self.config.venues.enabled()))
         self.http_port: int | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schemahub-commit")
         self._pending: collections.deque[PendingFlush] = collections.deque()
@@ -109,6 +110,8 @@ class Daemon:
                 extra={
                     "http_port": self.http_port,
                     "streams": len(ours),
+                    "shard": f"{self.config.shard.index}/{self.config.shard.count}",
+                    "shard_streams": len(configured_streams(self.config.venues)),
                     "venues": list(venues),
                     # msgspec means the native decoder was not built (same results, slower)
                     "frame_decoder": "native" if NATIVE_AVAILABLE else "msgspec",
@@ -232,7 +235,9 @@ class Daemon:
         workers = [
             asyncio.create_task(filler.run(), name="gapfill"),
             asyncio.create_task(self._flush_loop(), name="flush"),
-            asyncio.create_task(compaction_worker(self.config.lake), name="compaction"),
+            asyncio.create_task(
+                compaction_worker(self.config.lake, self.config.s3), name="compaction"
+            ),
         ]
         if self.feed is not None:
             workers.append(asyncio.create_task(self.feed.run(), name="discrepancy"))

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from schemahub.config import LakeConfig
+from schemahub.config import LakeConfig, S3Config
 from schemahub.errors import CommitConflictError, LakeError, UsageError
 from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
 from schemahub.lake.compaction import BeforeCommit, PartitionResult, compact_table
@@ -221,7 +221,7 @@ class UpkeepPass:
     orphans_deleted: int
 
 
-async def compaction_worker(config: LakeConfig) -> None:
+async def compaction_worker(config: LakeConfig, s3: S3Config | None = None) -> None:
     """The daemon's periodic compaction and orphan deletion (:func:`compact_all`): every
     ``compaction_interval_seconds`` (0: never), in a thread of its own with its own catalog
     connection, so ingestion and commits go on meanwhile; a commit of the daemon that lands
@@ -229,7 +229,7 @@ async def compaction_worker(config: LakeConfig) -> None:
     interval = config.compaction_interval_seconds
     if interval <= 0:
         return
-    lake = Lake(config)
+    lake = Lake(config, s3 or S3Config())
     while True:
         await asyncio.sleep(interval)
         try:

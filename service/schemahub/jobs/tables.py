@@ -11,6 +11,7 @@ from schemahub.lake import Lake, TableChange
 from schemahub.lake.schemas import ENRICHMENT_FIELDS, UNIFIED_SCHEMA
 from schemahub.lake.tables import table_defs
 from schemahub.mapping import read_spec
+from schemahub.mapping.compiler import mapping_files
 
 
 def init_all(lake: Lake, mappings_dir: Path) -> dict[str, TableChange]:
@@ -21,8 +22,7 @@ def init_all(lake: Lake, mappings_dir: Path) -> dict[str, TableChange]:
 
 def mapping_extra_fields(mappings_dir: Path) -> list[pa.Field]:
     """Enrichment columns the mappings in ``mappings_dir`` produce beyond the seed schema."""
-    folder = Path(mappings_dir)
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    files = mapping_files(mappings_dir)
     if not files:
         raise MappingError(f"no mapping files (*.yaml, *.yml) in {mappings_dir}")
     wanted: dict[str, pa.Field] = {}

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import DayTransform, IdentityTransform
+from sqlalchemy.exc import IntegrityError
 
 from schemahub.decode import binance, coinbase, kraken
 from schemahub.errors import LakeError
@@ -172,8 +173,18 @@ def init_tables(
     Idempotent: a second run reports every table UNCHANGED and writes nothing. Adding a column
     is a metadata-only change; no data file is rewritten.
     """
-    catalog.create_namespace_if_not_exists(namespace)
+    _ensure_namespace(catalog, namespace)
     return {d.name: _ensure_table(catalog, namespace, d) for d in defs}
+
+
+def _ensure_namespace(catalog: Catalog, namespace: str) -> None:
+    try:
+        catalog.create_namespace_if_not_exists(namespace)
+    except IntegrityError:
+        # Replicas starting together: the SQL catalog reports losing the race to create the
+        # namespace as a duplicate row rather than as "already exists".
+        if not catalog.namespace_exists(namespace):
+            raise
 
 
 def open_table(catalog: Catalog, namespace: str, name: str) -> Table:
@@ -194,7 +205,9 @@ def _ensure_table(catalog: Catalog, namespace: str, spec: TableDef) -> TableChan
         try:
             _create_table(catalog, identifier, spec)
             return TableChange.CREATED
-        except TableAlreadyExistsError:  # another process created it meanwhile
+        except (TableAlreadyExistsError, CommitFailedException):
+            # Another process created it meanwhile (replicas starting together): a create
+            # transaction that loses that race fails its assert-create as a commit failure.
             table = catalog.load_table(identifier)
     return _evolve_table(table, spec)
 

@@ -12,9 +12,11 @@ from schemahub.sim import SimConfig, Simulator
 from tests.daemon.harness import daemon_config, running
 
 SECRETS = ("tok-5e9f1c7d-credential", "tok-a41b77e2-token", "tok-0c3d95aa-secret-key")
-# Labels tell venues, streams, tables, tasks and stages apart, never anything configured.
+# Labels tell venues, streams, tables, tasks, stages and fixed kinds apart, never anything
+# configured.
 ALLOWED_LABELS = {
     "venue", "source", "stage", "table", "event", "counter", "task", "stream", "symbol", "le",
+    "transport", "reason",
     "generation", "implementation", "major", "minor", "patchlevel", "version",
 }  # fmt: skip
 

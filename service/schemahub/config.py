@@ -21,10 +21,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from schemahub.errors import ConfigError
+from schemahub.registry import BUILTIN_NAMES
 
 DEFAULT_CONFIG_PATH = Path("config/schemahub.yaml")
 ENV_PREFIX = "SCHEMAHUB_"
-VENUE_NAMES = ("binance", "coinbase", "kraken")
+VENUE_NAMES = BUILTIN_NAMES  # the product venues, one config section each
 # Where the repository keeps its shipped config; used when the working directory has none.
 _REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 

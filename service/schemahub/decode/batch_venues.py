@@ -171,5 +171,3 @@ KRAKEN = ColumnarVenue(
     rules=(("timestamp", ISO_TIME),),
     decode_frame=kraken.decode_frame,
 )
-
-VENUES: dict[str, ColumnarVenue] = {"binance": BINANCE, "coinbase": COINBASE, "kraken": KRAKEN}

@@ -77,6 +77,9 @@ class ColumnarVenue:
     constants: tuple[tuple[str, Any], ...] = ()  # output columns with one value for all rows
     # Decoded frame -> its sequence number, for venues that number frames (else None).
     sequence_num: Callable[[Any], int | None] | None = None
+    # The struct of one trade and which of its fields gives each output column: what
+    # schemahub.decode.grammar checks against the schema, field by field.
+    wire: tuple[type, tuple[tuple[str, str], ...]] | None = None
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemahub import registry
+
 # The product venues' grammars are imported now, not by the first burst (which would wait).
 from schemahub.decode import batch_venues  # noqa: F401
 from schemahub.decode.columnar import FRAME_COLUMN, DecodedBatch, decode_columnar, decode_per_frame

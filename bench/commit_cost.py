@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--flushes", type=int, default=5, help="timed flushes per venue")
     parser.add_argument("--warmup-rows", type=int, default=2_000, help="untimed first flush")
     args = parser.parse_args()
-    for venue in args.venue or ["binance", "coinbase", "kraken"]:
+    for venue in args.venue or BUILTIN_NAMES:
         capture = args.captures / f"{venue}-{args.size}.jsonl"
         run = fill_and_commit(venue, capture, args.rows, args.flushes, args.warmup_rows)
         timings = asyncio.run(run)

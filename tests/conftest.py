@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +12,7 @@ import pytest
 from schemahub.config import LakeConfig
 from schemahub.lake import Lake
 from tests.moto_server import moto_server
+from tests.postgres import postgres_server
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDED = REPO / "tests" / "data" / "recorded"
@@ -69,48 +66,8 @@ def duckdb_con():
     con.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root; CI runs as root, so drop to the packaged user.
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *args]
-    return args
-
-
 @pytest.fixture(scope="module")
 def postgres_uri():
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        pytest.fail(
-            "PostgreSQL is not installed (Debian package `postgresql`; .ci/run installs it)"
-        )
-    bin_dir = Path(bins[-1])
-    root = Path(tempfile.mkdtemp(prefix="schemahub-pg-"))
-    data = root / "data"
-    port = _free_port()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-    run = lambda *a: subprocess.run(_as_postgres(list(a)), check=True, capture_output=True)  # noqa: E731
-    run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-    run(
-        str(bin_dir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-w",
-        "-o",
-        f"-p {port} -c listen_addresses=127.0.0.1 -k {root}",
-        "-l",
-        str(root / "log"),
-        "start",
-    )
-    try:
-        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "lake")
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/lake"
-    finally:
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+    """A throwaway PostgreSQL server's database ``lake`` (tests/postgres.py), trusted logins."""
+    with postgres_server() as server:
+        yield f"postgresql+psycopg2://postgres@{server}/lake"

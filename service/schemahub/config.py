@@ -7,20 +7,25 @@ value is parsed as YAML, so lists and numbers work::
     SCHEMAHUB_LAKE__CATALOG__TYPE=glue
     SCHEMAHUB_VENUES__BINANCE__SYMBOLS='[BTCUSDT, ETHUSDT]'
 
+except for secrets (``SecretStr`` keys such as ``lake.catalog.token``): their value is taken as
+written, so a token like ``abc #def`` is not cut at a YAML comment or turned into a number.
+
 Unknown keys, wrong types and missing required values are :class:`ConfigError` naming the key.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from schemahub.errors import ConfigError
+from schemahub.redact import MASK, mask_uri_passwords
 from schemahub.registry import BUILTIN_NAMES
 
 DEFAULT_CONFIG_PATH = Path("config/schemahub.yaml")
@@ -28,6 +33,8 @@ ENV_PREFIX = "SCHEMAHUB_"
 VENUE_NAMES = BUILTIN_NAMES  # the product venues, one config section each
 # Where the repository keeps its shipped config; used when the working directory has none.
 _REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+# Catalog property names whose values are secrets (shown masked in reprs).
+_SECRET_PROPERTY = re.compile(r"secret|password|token|credential|session", re.IGNORECASE)
 
 
 class _Strict(BaseModel):
@@ -55,6 +62,16 @@ class CatalogConfig(_Strict):
         if self.type == "rest" and not self.uri:
             raise ValueError("lake.catalog.uri is required when lake.catalog.type is 'rest'")
         return self
+
+    def __repr_args__(self) -> Any:
+        # A database URI may carry a password, properties may carry keys (s3.secret-access-key):
+        # reprs (and so logs of this model) show them masked.
+        for name, value in super().__repr_args__():
+            if name == "uri" and value:
+                value = mask_uri_passwords(value)
+            elif name == "properties":
+                value = {k: MASK if _SECRET_PROPERTY.search(k) else v for k, v in value.items()}
+            yield name, value
 
 
 class LakeConfig(_Strict):
@@ -341,10 +358,26 @@ def _apply_override(data: dict[str, Any], env_key: str, raw: str) -> None:
             child = {}
             node[part] = child
         node = child
+    if _is_secret(parts):
+        node[parts[-1]] = raw
+        return
     try:
         node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         node[parts[-1]] = raw
+
+
+def _is_secret(parts: list[str]) -> bool:
+    """Whether the key at ``parts`` is a ``SecretStr`` field of the config models."""
+    node: Any = Config
+    for part in parts:
+        fields = getattr(node, "model_fields", None)
+        if not fields or part not in fields:
+            return False
+        node = fields[part].annotation
+        # ``X | None`` -> X
+        node = next((a for a in get_args(node) if a is not type(None)), node)
+    return node is SecretStr
 
 
 _SECRET_WORDS = frozenset({"credential", "token", "properties", "secret"})
@@ -359,8 +392,13 @@ def _describe(exc: ValidationError, path: str | Path | None) -> str:
             problems.append(f"unknown key '{key}'")
         elif err["type"] == "missing":
             problems.append(f"missing required key '{key}'")
-        elif _SECRET_WORDS.intersection(key.split(".")):
+        elif _SECRET_WORDS.intersection(key.split(".")) or not _is_scalar(err.get("input")):
+            # a section's input holds its secrets too: name the problem, not the values
             problems.append(f"'{key}': {err['msg']}")
         else:
             problems.append(f"'{key}': {err['msg']} (got {err.get('input')!r})")
-    return f"invalid configuration{where}: " + "; ".join(problems)
+    return mask_uri_passwords(f"invalid configuration{where}: " + "; ".join(problems))
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)

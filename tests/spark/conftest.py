@@ -14,9 +14,6 @@ from pathlib import Path
 
 import pytest
 
-# the throwaway PostgreSQL cluster of the PostgreSQL catalog tests, for the Spark one
-from tests.lake.test_postgres_catalog import postgres_uri  # noqa: F401
-
 SQLITE_JDBC = Path("/usr/share/java/sqlite-jdbc.jar")
 POSTGRES_JDBC = Path("/usr/share/java/postgresql.jar")
 

@@ -1,11 +1,16 @@
-"""``schemahub run unify TABLE``: the seed tool's batch jobs."""
+"""``schemahub run unify|ingest|pipeline``: the coordinator's batch jobs."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from schemahub.cli._common import config_from, lake_from
 from schemahub.errors import UsageError
+
+if TYPE_CHECKING:
+    from schemahub.jobs.run_ingest import IngestReport
+    from schemahub.jobs.unify import UnifyReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the Spark catalog holding the tables (default: lake.catalog.name)",
     )
     unify.set_defaults(handler=_unify)
+    ingest = jobs.add_parser(
+        "ingest", help="fetch each stream's trades since its committed high-water mark over REST"
+    )
+    ingest.add_argument("venues", nargs="+", metavar="VENUE", help="binance, coinbase, kraken")
+    ingest.set_defaults(handler=_ingest)
+    pipeline = jobs.add_parser("pipeline", help="run ingest (every enabled venue), then unify")
+    pipeline.add_argument("target", nargs="?", default="trades_unified")
+    pipeline.set_defaults(handler=_pipeline)
 
 
 def _unify(args: argparse.Namespace) -> int:
@@ -34,13 +47,50 @@ def _unify(args: argparse.Namespace) -> int:
     from schemahub.jobs.unify import run_unify
 
     config, lake = lake_from(args)
-    report = run_unify(lake, config.mappings_path(), args.target, full=args.full)
+    _print_unify(args.target, run_unify(lake, config.mappings_path(), args.target, full=args.full))
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from schemahub.jobs.run_ingest import run_ingest
+    from schemahub.jobs.scope import check_venues
+
+    check_venues(args.venues)
+    config, lake = lake_from(args)
+    _print_ingest(run_ingest(lake, config, args.venues))
+    return 0
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from schemahub.jobs.run_ingest import run_ingest
+    from schemahub.jobs.unify import UNIFY_TARGETS, run_unify
+
+    if args.target not in UNIFY_TARGETS:
+        raise UsageError(f"unknown pipeline target {args.target!r}; expected {UNIFY_TARGETS}")
+    config, lake = lake_from(args)
+    _print_ingest(run_ingest(lake, config, list(config.venues.enabled())))
+    _print_unify(args.target, run_unify(lake, config.mappings_path(), args.target))
+    return 0
+
+
+def _print_ingest(report: IngestReport) -> None:
+    for key, (first, last) in sorted(report.ranges.items()):
+        print(f"{key.exchange} {key.symbol}: ids {first}..{last}")
+    lost = [r for r in report.run.results if r.reason]
+    for result in lost:
+        print(f"{result.venue} {result.symbol}: not all fetched: {result.reason}")
+    print(
+        f"run ingest: {report.trades} trades fetched from {len(report.ranges)} streams "
+        f"in {report.run.requests} requests, {report.run.commits} commit(s)"
+    )
+
+
+def _print_unify(target: str, report: UnifyReport) -> None:
     read = ", ".join(f"{n} from {t}" for t, n in report.read.items()) or "nothing new"
     print(
-        f"{args.target}: read {read}; wrote {report.written} rows, "
+        f"{target}: read {read}; wrote {report.written} rows, "
         f"dropped {report.duplicates} duplicates, quarantined {report.rejected}"
     )
-    return 0
 
 
 def _emit_unify_sql(args: argparse.Namespace) -> int:

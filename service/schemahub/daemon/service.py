@@ -26,6 +26,7 @@ from schemahub.daemon.shards import configured_streams, own_streams
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.discrepancy import Feed, Tracker
+from schemahub.discrepancy.metrics import FeedMetrics
 from schemahub.jobs.maintain import compaction_worker
 from schemahub.jobs.tables import init_all
 from schemahub.jobs.unify import unified_mappings
@@ -200,7 +201,8 @@ class Daemon:
         self.ingest = Ingest(self.sequencer, self.buffers, self.metrics, self.config.flush.max_rows)
         if self.config.discrepancy.enabled:
             self.ingest.tracker = Tracker(self.config.discrepancy)
-            self.feed = Feed(self.ingest.tracker)
+            metrics = FeedMetrics.create(self.metrics.registry)
+            self.feed = Feed(self.ingest.tracker, metrics=metrics)
         mappings = {name: start.mappings[name] for name in buffers}
         self.committer = Committer(
             self.lake, mappings, self.metrics, start.head, others, self.config.lake.commit_retries

@@ -65,7 +65,13 @@ def _warehouse_location(warehouse: str) -> str:
     if "://" in warehouse:
         return warehouse
     path = Path(warehouse).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a container's read-only folder instead of its data volume
+        raise LakeError(
+            f"lake.warehouse {warehouse!r}: cannot create the folder {path} ({exc.strerror}); "
+            "expected a folder this user may write, or an s3:// location"
+        ) from None
     return path.as_uri()
 
 

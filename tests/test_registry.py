@@ -121,3 +121,26 @@ def test_tinyex_capture_loads_and_unifies(tiny, tmp_path, monkeypatch):
     assert [(q["exchange"], q["reason"]) for q in quarantined] == [
         ("tinyex", "price (px): '-1' is not a positive finite number")
     ]
+
+
+def test_a_venue_without_a_native_spec_takes_the_msgspec_path():
+    # Kraken's grammar under another name: the C parser has no spec of that name, so the
+    # registry's native=False must route its bursts to the msgspec structs.
+    from schemahub.benchmark.capture_gen import venue_frames
+
+    spec = registry.VenueSpec(
+        "krakenlike",
+        decoder_path="schemahub.decode.kraken",
+        stream_field="symbol",
+        time_field="timestamp",
+        columnar_path="schemahub.decode.batch_venues:KRAKEN",
+    )
+    texts = [text for _, text in venue_frames("kraken", 200, seed=3)]
+    registry.register(spec)
+    try:
+        got = decode_batch("krakenlike", texts)
+    finally:
+        registry.unregister("krakenlike")
+    want = decode_batch("kraken", texts, native=False)
+    assert got.trades.num_rows > 0 and got.trades.equals(want.trades)
+    assert sorted(got.slow) == sorted(want.slow)

@@ -219,7 +219,7 @@ class PairGroup(_Strict):
     ``quote``), so no currency is ever taken 1:1 without the config saying so."""
 
     quote: str = Field(min_length=1)
-    members: dict[Literal["binance", "coinbase", "kraken"], GroupMember] = Field(min_length=1)
+    members: dict[Literal[BUILTIN_NAMES], GroupMember] = Field(min_length=1)  # type: ignore[valid-type]
     conversions: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")

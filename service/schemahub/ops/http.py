@@ -34,8 +34,9 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    text = request.app[REGISTRY].render()
-    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+    body, content_type = request.app[REGISTRY].exposition(request.headers.get("Accept", ""))
+    # aiohttp takes the type's parameters (version, charset) only through the raw header.
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def ops_app(registry: Registry, readiness: Callable[[], Readiness]) -> web.Application:

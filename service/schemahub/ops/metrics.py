@@ -1,208 +1,241 @@
-"""A small Prometheus metrics registry (text exposition format 0.0.4).
+"""The daemon's Prometheus metrics, kept and exposed by ``prometheus-client``.
 
-Only what the daemon needs: counters, gauges and histograms with fixed label names. Updates are
-plain attribute arithmetic on the event loop thread; the committer thread only touches its own
-histograms through :meth:`Histogram.observe`, which is a few integer additions (atomic enough
-under the GIL for monotonically increasing counts).
+A thin layer over the library so call sites stay small: :class:`Registry` hands out counters,
+gauges and histograms with fixed label names, and renders them with prometheus-client's own
+exposition, next to its standard process, platform and garbage-collector collectors (memory,
+CPU, file descriptors, GC), which operators' dashboards expect.
+
+Counters and gauges are prometheus-client's own. Histograms are a custom collector (the
+library's documented extension point) because the committer observes a whole flush's per-row
+lags at once with vectorised numpy compares; prometheus-client's histogram takes one value per
+call, which per row would cost more than the flush's Parquet encoding.
+
+Hot paths resolve a label set once (``labels(...)``) and call ``inc`` per burst, never per row.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
+import prometheus_client
 import pyarrow as pa
 import pyarrow.compute as pc
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.utils import floatToGoString
 
 LabelValues = tuple[str, ...]
 
+# The ``*_created`` series double every counter and histogram and no dashboard of ours reads
+# them; the switch is process-wide, and this module is the process's only metrics user.
+prometheus_client.disable_created_metrics()
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(names: Sequence[str], values: LabelValues, extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
+DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
-
-
-@dataclass
-class _Metric:
-    name: str
-    help: str
-    labelnames: tuple[str, ...] = ()
-    kind: str = "untyped"
-
-    def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-
-    def _key(self, labels: dict[str, str]) -> LabelValues:
-        if set(labels) != set(self.labelnames):
-            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {tuple(labels)}")
-        return tuple(str(labels[n]) for n in self.labelnames)
-
-
-class Child:
-    """One label set of a counter or gauge, resolved once, for updates on a hot path.
-
-    Updates write the metric's own ``values`` (so ``get`` and ``render`` see them at once);
-    only the label checking and key building are done ahead, by :meth:`Counter.labels`.
-    """
-
-    __slots__ = ("_key", "_values")
-
-    def __init__(self, values: dict[LabelValues, float], key: LabelValues) -> None:
-        self._values = values
-        self._key = key
+class Child(Protocol):
+    """One label set of a counter or gauge, resolved once, for updates on a hot path."""
 
     def inc(self, amount: float = 1) -> None:
-        """Add ``amount`` (>= 0)."""
-        values, key = self._values, self._key
-        values[key] = values.get(key, 0) + amount
-
-    def set(self, value: float) -> None:
-        """Set the value (gauges)."""
-        self._values[self._key] = value
+        """Add ``amount`` (>= 0 for counters)."""
 
 
-@dataclass
-class Counter(_Metric):
-    """A monotonically increasing count."""
+def _label_key(name: str, labelnames: tuple[str, ...], labels: dict[str, str]) -> LabelValues:
+    if set(labels) != set(labelnames):
+        raise ValueError(f"{name} takes labels {labelnames}, got {tuple(labels)}")
+    return tuple(str(labels[n]) for n in labelnames)
 
-    kind: str = "counter"
-    values: dict[LabelValues, float] = field(default_factory=dict)
+
+class Counter:
+    """A monotonically increasing count (prometheus-client's ``Counter``)."""
+
+    _kind: type = prometheus_client.Counter
+
+    def __init__(
+        self, registry: CollectorRegistry, name: str, help: str, labelnames: Sequence[str]
+    ) -> None:
+        self.name = name
+        self.labelnames = tuple(labelnames)
+        self._metric = self._kind(name, help, self.labelnames, registry=registry)
+        self._mirrored: dict[LabelValues, float] = {}
+
+    def labels(self, **labels: str) -> Child:
+        """A handle on one label set (checked now); its series is exposed from now on, at 0."""
+        key = _label_key(self.name, self.labelnames, labels)
+        return self._metric.labels(*key) if key else self._metric
 
     def inc(self, amount: float = 1, **labels: str) -> None:
         """Add ``amount`` (>= 0)."""
-        key = self._key(labels)
-        self.values[key] = self.values.get(key, 0) + amount
-
-    def labels(self, **labels: str) -> Child:
-        """A handle on one label set (checked now), whose ``inc`` skips the label lookup."""
-        return Child(self.values, self._key(labels))
+        self.labels(**labels).inc(amount)
 
     def mirror(self, total: float, **labels: str) -> None:
-        """Set the count from a counter kept elsewhere (e.g. a session's own stats)."""
-        self.values[self._key(labels)] = total
+        """Follow a count kept elsewhere (e.g. a session's own stats): add what it gained since
+        the last call; a total that went down (a new session) restarted, so all of it is new."""
+        key = _label_key(self.name, self.labelnames, labels)
+        last = self._mirrored.get(key, 0)
+        gained = total - last if total >= last else total
+        self._mirrored[key] = total
+        self.labels(**labels).inc(gained)
 
     def get(self, **labels: str) -> float:
-        """The current value for these labels."""
-        return self.values.get(self._key(labels), 0)
+        """The current value for these labels (0 if never updated)."""
+        return self.values.get(_label_key(self.name, self.labelnames, labels), 0)
 
-    def render(self) -> Iterable[str]:
-        for key, value in sorted(self.values.items()):
-            yield f"{self.name}{_labels(self.labelnames, key)} {_number(value)}"
+    @property
+    def values(self) -> dict[LabelValues, float]:
+        """Every exposed label set's value (a snapshot, read through the library's collect)."""
+        sample_name = self._sample_name()
+        return {
+            tuple(sample.labels[n] for n in self.labelnames): sample.value
+            for family in self._metric.collect()
+            for sample in family.samples
+            if sample.name == sample_name
+        }
+
+    def _sample_name(self) -> str:
+        return self.name.removesuffix("_total") + "_total"
 
 
-@dataclass
 class Gauge(Counter):
-    """A value that goes up and down."""
+    """A value that goes up and down (prometheus-client's ``Gauge``)."""
 
-    kind: str = "gauge"
+    _kind = prometheus_client.Gauge
 
     def set(self, value: float, **labels: str) -> None:
         """Set the value."""
-        self.values[self._key(labels)] = value
+        self.labels(**labels).set(value)  # type: ignore[attr-defined]
+
+    def _sample_name(self) -> str:
+        return self.name
 
 
-@dataclass
-class Histogram(_Metric):
-    """Observations counted into cumulative buckets (seconds by default)."""
+class Histogram:
+    """Observations counted into cumulative buckets (seconds by default), exposed through
+    prometheus-client as a custom collector. Observations may come from the committer thread
+    while a scrape reads on the event loop: a lock keeps each snapshot whole."""
 
-    kind: str = "histogram"
-    buckets: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-    counts: dict[LabelValues, list[int]] = field(default_factory=dict)
-    sums: dict[LabelValues, float] = field(default_factory=dict)
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        name: str,
+        help: str,
+        labelnames: Sequence[str],
+        buckets: Sequence[float] = (),
+    ) -> None:
+        self.name = name
+        self.help = help
+        self.labelnames = tuple(labelnames)
+        self.buckets = tuple(sorted(buckets)) if buckets else DEFAULT_BUCKETS
+        self.counts: dict[LabelValues, list[int]] = {}
+        self.sums: dict[LabelValues, float] = {}
+        self._lock = threading.Lock()
+        registry.register(self)
 
     def observe(self, value: float, **labels: str) -> None:
         """Record one observation."""
-        key = self._key(labels)
-        counts = self.counts.setdefault(key, [0] * (len(self.buckets) + 1))
-        counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.sums[key] = self.sums.get(key, 0.0) + value
+        self.observe_many(np.asarray([value], dtype=np.float64), **labels)
 
     def observe_many(self, values: np.ndarray | pa.Array | pa.ChunkedArray, **labels: str) -> None:
         """Record many observations at once (vectorised; for per-row latencies). Null values
         are not observations."""
         if not isinstance(values, np.ndarray):
             values = pc.drop_null(values).to_numpy()
-        key = self._key(labels)
-        counts = self.counts.setdefault(key, [0] * (len(self.buckets) + 1))
-        # Bucket i holds the values at or below bound i and above bound i-1, as in observe().
+        key = _label_key(self.name, self.labelnames, labels)
+        # Bucket i holds the values at or below bound i and above bound i-1 (Prometheus' le).
         placed = np.searchsorted(np.asarray(self.buckets), values, side="left")
-        for i, n in enumerate(np.bincount(placed, minlength=len(counts)).tolist()):
-            counts[i] += n
-        self.sums[key] = self.sums.get(key, 0.0) + float(values.sum())
+        added = np.bincount(placed, minlength=len(self.buckets) + 1).tolist()
+        total = float(values.sum())
+        with self._lock:
+            counts = self.counts.setdefault(key, [0] * (len(self.buckets) + 1))
+            for i, n in enumerate(added):
+                counts[i] += n
+            self.sums[key] = self.sums.get(key, 0.0) + total
 
     def count(self, **labels: str) -> int:
         """How many observations were recorded."""
-        return sum(self.counts.get(self._key(labels), ()))
+        return sum(self.counts.get(_label_key(self.name, self.labelnames, labels), ()))
 
-    def render(self) -> Iterable[str]:
-        for key, counts in sorted(self.counts.items()):
-            running = 0
-            for bound, n in zip((*self.buckets, math.inf), counts, strict=True):
-                running += n
-                le = f'le="{_number(bound)}"'
-                yield f"{self.name}_bucket{_labels(self.labelnames, key, le)} {running}"
-            yield f"{self.name}_sum{_labels(self.labelnames, key)} {_number(self.sums[key])}"
-            yield f"{self.name}_count{_labels(self.labelnames, key)} {running}"
+    def describe(self) -> Iterable[Metric]:
+        """The family without samples (lets the registry refuse a second metric of this name)."""
+        return [HistogramMetricFamily(self.name, self.help, labels=self.labelnames)]
+
+    def collect(self) -> Iterable[Metric]:
+        """The family with one cumulative bucket series per label set (prometheus-client API)."""
+        with self._lock:
+            snapshot = sorted((key, list(c), self.sums[key]) for key, c in self.counts.items())
+        family = HistogramMetricFamily(self.name, self.help, labels=self.labelnames)
+        bounds = [floatToGoString(b) for b in (*self.buckets, math.inf)]
+        for key, counts, total in snapshot:
+            cumulative = np.cumsum(counts).tolist()
+            family.add_metric(list(key), list(zip(bounds, cumulative, strict=True)), total)
+        return [family]
+
+
+class _Callbacks:
+    """Runs the registry's pre-render callbacks; registered first, so they run before any
+    metric is read."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+
+    def collect(self) -> Iterable[Metric]:
+        for callback in self.callbacks:
+            callback()
+        return []
 
 
 class Registry:
-    """Holds metrics by name and renders them all."""
+    """Our metrics by name, in a prometheus-client ``CollectorRegistry`` of our own (not the
+    library's global one: tests run several daemons in one process)."""
 
-    def __init__(self) -> None:
-        self._metrics: dict[str, _Metric] = {}
-        self._collectors: list[Callable[[], None]] = []
+    def __init__(self, process_collectors: bool = True) -> None:
+        self.prometheus = CollectorRegistry()
+        self._callbacks = _Callbacks()
+        self.prometheus.register(self._callbacks)
+        self._metrics: dict[str, Counter | Histogram] = {}
+        if process_collectors:
+            ProcessCollector(registry=self.prometheus)  # process_*: memory, CPU, fds
+            PlatformCollector(registry=self.prometheus)  # python_info
+            GCCollector(registry=self.prometheus)  # python_gc_*
 
     def add_collector(self, collect: Callable[[], None]) -> None:
         """Run ``collect`` before every render, to copy in values kept elsewhere."""
-        self._collectors.append(collect)
+        self._callbacks.callbacks.append(collect)
 
     def counter(self, name: str, help: str, labels: Sequence[str] = ()) -> Counter:
         """Create (or return the existing) counter."""
-        return self._add(Counter(name, help, tuple(labels)))
+        return self._add(Counter, name, help, labels)
 
     def gauge(self, name: str, help: str, labels: Sequence[str] = ()) -> Gauge:
         """Create (or return the existing) gauge."""
-        return self._add(Gauge(name, help, tuple(labels)))
+        return self._add(Gauge, name, help, labels)
 
     def histogram(
         self, name: str, help: str, labels: Sequence[str] = (), buckets: Sequence[float] = ()
     ) -> Histogram:
         """Create (or return the existing) histogram."""
-        metric = Histogram(name, help, tuple(labels))
-        if buckets:
-            metric.buckets = tuple(sorted(buckets))
-        return self._add(metric)
+        return self._add(Histogram, name, help, labels, buckets)
+
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """Every metric, encoded as the scraper's ``Accept`` header asks (Prometheus text by
+        default, OpenMetrics on request), and the content type to send it with."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.prometheus), content_type
 
     def render(self) -> str:
         """Every metric in the Prometheus text format."""
-        for collect in self._collectors:
-            collect()
-        lines: list[str] = []
-        for metric in self._metrics.values():
-            lines.extend(metric.header())
-            lines.extend(metric.render())  # type: ignore[attr-defined]
-        return "\n".join(lines) + "\n"
+        return self.exposition()[0].decode("utf-8")
 
-    def _add(self, metric):
-        existing = self._metrics.get(metric.name)
+    def _add(self, kind, name: str, help: str, labels: Sequence[str], *extra):
+        existing = self._metrics.get(name)
         if existing is not None:
-            if type(existing) is not type(metric) or existing.labelnames != metric.labelnames:
-                raise ValueError(f"metric {metric.name} already registered differently")
+            if type(existing) is not kind or existing.labelnames != tuple(labels):
+                raise ValueError(f"metric {name} already registered differently")
             return existing
-        self._metrics[metric.name] = metric
+        metric = self._metrics[name] = kind(self.prometheus, name, help, labels, *extra)
         return metric

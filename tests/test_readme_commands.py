@@ -175,3 +175,18 @@ def _wait_for_unified_rows(warehouse: Path, demo: subprocess.Popen) -> int:
                 return int(current.summary["total-records"])
         time.sleep(0.1)
     return 0
+
+
+def test_the_quick_start_sets_up_a_fresh_machine_with_make_run_and_make_test() -> None:
+    quick = (REPO / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    setup = re.findall(r"```sh\n(.*?)```", quick, flags=re.S)[0]
+    commands = [re.sub(r"\s+#.*$", "", line).strip() for line in setup.splitlines()]
+    assert commands == ["make run", "make test"]
+
+
+def test_the_package_table_lists_every_folder_of_the_package() -> None:
+    text = (REPO / "README.md").read_text()
+    listed = set(re.findall(r"^\| `(\w+)/` \|", text, flags=re.M))
+    package = REPO / "service" / "schemahub"
+    folders = {p.name for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == listed, (sorted(folders - listed), sorted(listed - folders))

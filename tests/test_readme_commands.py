@@ -6,6 +6,7 @@ command list run as written on a fresh embedded lake."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -190,3 +191,37 @@ def test_the_package_table_lists_every_folder_of_the_package() -> None:
     package = REPO / "service" / "schemahub"
     folders = {p.name for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert folders == listed, (sorted(folders - listed), sorted(listed - folders))
+
+
+def _sim_commands() -> list[str]:
+    """The README's `schemahub sim` lines, a synopsis's optional part both left out and given."""
+    (synopsis,) = [line for line in _commands_block() if line.startswith("schemahub sim ")]
+    lag = [line for line in INLINE if line.startswith("schemahub sim ")]
+    bare = re.sub(r"\s*\[[^\]]*\]", "", synopsis)
+    return [bare, synopsis.replace("[", "").replace("]", ""), *lag]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", _sim_commands())
+def test_the_simulator_commands_serve_the_three_venues_until_ctrl_c(command: str) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    sim = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        ready = []
+        while len(ready) < 3:
+            line = sim.stderr.readline()
+            assert line, "the simulator stopped before all three venues were ready"
+            if "simulated venue ready" in line:
+                ready.append(json.loads(line))
+        assert [r["ws_url"].split(":")[-1] for r in ready] == ["9100", "9101", "9102/v2"]
+    finally:
+        sim.send_signal(signal.SIGINT)  # Ctrl-C
+        rest = sim.communicate(timeout=60)[1]  # a hang guard
+    assert sim.returncode == 0, rest
+    assert "simulator stopped" in rest

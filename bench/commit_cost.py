@@ -28,6 +28,7 @@ from schemahub.benchmark.replay import BenchDaemon, fresh_daemon
 from schemahub.daemon.committer import Committer, PendingFlush
 from schemahub.decode import decoder_for
 from schemahub.lake import QUARANTINE_TABLE, UNIFIED_TABLE
+from schemahub.registry import BUILTIN_NAMES
 from schemahub.venues.events import ReceivedFrame
 
 PARTS = ("raw", "mapping", "unified", "quarantine", "watermarks")
@@ -161,14 +162,14 @@ def report(venue: str, timings: Timings) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--venue", action="append", choices=["binance", "coinbase", "kraken"])
+    parser.add_argument("--venue", action="append", choices=BUILTIN_NAMES)
     parser.add_argument("--captures", type=Path, default=Path("/tmp/shbench"))
     parser.add_argument("--size", default="1m", help="capture name suffix: <venue>-<size>.jsonl")
     parser.add_argument("--rows", type=int, default=100_000, help="rows per flush")
     parser.add_argument("--flushes", type=int, default=5, help="timed flushes per venue")
     parser.add_argument("--warmup-rows", type=int, default=2_000, help="untimed first flush")
     args = parser.parse_args()
-    for venue in args.venue or ["binance", "coinbase", "kraken"]:
+    for venue in args.venue or BUILTIN_NAMES:
         capture = args.captures / f"{venue}-{args.size}.jsonl"
         run = fill_and_commit(venue, capture, args.rows, args.flushes, args.warmup_rows)
         timings = asyncio.run(run)

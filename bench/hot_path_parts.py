@@ -18,6 +18,7 @@ from schemahub.benchmark import on_one_cpu
 from schemahub.benchmark.frames import frame_blocks
 from schemahub.benchmark.replay import BenchDaemon, bench_connection, fresh_daemon
 from schemahub.decode.batch import decode_batch
+from schemahub.registry import BUILTIN_NAMES
 from schemahub.venues.connection import BURST_FRAMES, Connection
 from schemahub.venues.events import ReceivedBatch
 
@@ -77,7 +78,7 @@ async def _deliver(bench: BenchDaemon, connection: Connection, spent: dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("capture", type=Path)
-    parser.add_argument("--venue", required=True, choices=["binance", "coinbase", "kraken"])
+    parser.add_argument("--venue", required=True, choices=BUILTIN_NAMES)
     args = parser.parse_args()
     with on_one_cpu(True), fresh_daemon(args.venue, FLUSH_ROWS) as bench:  # as schemahub bench
         spent = asyncio.run(measure(bench, args.venue, args.capture))

@@ -11,12 +11,13 @@ import argparse
 import time
 
 from schemahub.benchmark.capture_gen import DEFAULT_SYMBOLS, write_capture
+from schemahub.registry import BUILTIN_NAMES
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="capture file to (over)write")
-    parser.add_argument("--venue", required=True, choices=["binance", "coinbase", "kraken"])
+    parser.add_argument("--venue", required=True, choices=BUILTIN_NAMES)
     parser.add_argument("--trades", type=int, default=1_000_000)
     parser.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS), help="base assets")
     parser.add_argument(

@@ -26,10 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from schemahub.errors import ConfigError
 from schemahub.redact import MASK, mask_uri_passwords
+from schemahub.registry import BUILTIN_NAMES
 
 DEFAULT_CONFIG_PATH = Path("config/schemahub.yaml")
 ENV_PREFIX = "SCHEMAHUB_"
-VENUE_NAMES = ("binance", "coinbase", "kraken")
+VENUE_NAMES = BUILTIN_NAMES  # the product venues, one config section each
 # Where the repository keeps its shipped config; used when the working directory has none.
 _REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 # Catalog property names whose values are secrets (shown masked in reprs).
@@ -218,7 +219,7 @@ class PairGroup(_Strict):
     ``quote``), so no currency is ever taken 1:1 without the config saying so."""
 
     quote: str = Field(min_length=1)
-    members: dict[Literal["binance", "coinbase", "kraken"], GroupMember] = Field(min_length=1)
+    members: dict[Literal[BUILTIN_NAMES], GroupMember] = Field(min_length=1)  # type: ignore[valid-type]
     conversions: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")

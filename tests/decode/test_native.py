@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from schemahub.benchmark.capture_gen import venue_frames
 from schemahub.decode import VENUES
 from schemahub.decode.batch import NATIVE_AVAILABLE
-from schemahub.decode.batch_venues import VENUES as SPECS
 from schemahub.decode.native import native_columns
+from schemahub.registry import venue as described
 from tests.decode import frames as F
 from tests.decode.batch_check import check_batch, plain
 from tests.decode.test_batch import BINANCE_ODD, COINBASE_ODD, KRAKEN_ODD
@@ -49,7 +49,7 @@ def test_the_extension_is_built():
 
 @pytest.mark.parametrize("venue", VENUES)
 def test_native_columns_are_the_venue_schema(venue):
-    schema = SPECS[venue].schema
+    schema = described(venue).columnar().schema
     names = {name for name, *_ in native_columns(venue)}
     constants = {"feed"} if venue == "coinbase" else set()
     assert names | constants == set(schema.names)

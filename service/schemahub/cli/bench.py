@@ -12,6 +12,7 @@ import sys
 
 import orjson
 
+from schemahub import registry
 from schemahub.config import FlushConfig
 
 DEFAULT_FLUSH_ROWS = FlushConfig.model_fields["max_rows"].default  # the shipped flush.max_rows
@@ -29,9 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("capture", metavar="CAPTURE_FILE", help="capture file (JSON lines)")
-    parser.add_argument(
-        "--venue", required=True, choices=["binance", "coinbase", "kraken"], help="its venue"
-    )
+    parser.add_argument("--venue", required=True, choices=registry.BUILTIN_NAMES, help="its venue")
     parser.add_argument(
         "--flush-rows",
         type=int,

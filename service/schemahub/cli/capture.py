@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from schemahub import registry
 from schemahub.cli._common import lake_from
 
 
@@ -12,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("capture", help="work with capture files")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     load = actions.add_parser("load", help="decode capture files into the venue's raw table")
-    load.add_argument("venue", choices=["binance", "coinbase", "kraken"])
+    load.add_argument("venue", choices=registry.names())
     load.add_argument("files", nargs="+", metavar="FILE")
     load.set_defaults(handler=_load)
 

@@ -7,6 +7,8 @@ import asyncio
 import logging
 import signal
 
+from schemahub.registry import BUILTIN_NAMES
+
 log = logging.getLogger("schemahub.sim")
 
 
@@ -102,7 +104,7 @@ async def _serve(config: object, truth_out: str | None) -> None:
     sim = Simulator(config)  # type: ignore[arg-type]
     await sim.start()
     try:
-        for venue in ("binance", "coinbase", "kraken"):
+        for venue in BUILTIN_NAMES:  # the simulator serves the product venues
             log.info(
                 "simulated venue ready",
                 extra={

@@ -30,6 +30,7 @@ from schemahub.discrepancy.tracker import Tracker
 from schemahub.lake.quarantine import QuarantineEntry
 from schemahub.logs import RateLimitedLog
 from schemahub.ops.metrics import Child
+from schemahub.registry import STREAM_FIELDS
 from schemahub.sequencing import Gap, Sequencer
 from schemahub.venues import (
     Connected,
@@ -43,7 +44,7 @@ from schemahub.venues import (
 
 log = logging.getLogger(__name__)
 # The column holding the stream symbol in each venue's native records.
-STREAM_FIELD = {"binance": "symbol", "coinbase": "product_id", "kraken": "symbol"}
+STREAM_FIELD = STREAM_FIELDS
 # How far before the last trade seen a REST search for a gap should start.
 _HINT_MARGIN_SECONDS = 5.0
 

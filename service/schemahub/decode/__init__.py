@@ -1,4 +1,5 @@
-"""Pure frame decoders, one module per venue, found by name through :func:`decoder_for`.
+"""Pure frame decoders, one module per venue, found by name through :func:`decoder_for`
+(which reads the venue registry, :mod:`schemahub.registry`).
 
 Each venue module has ``VENUE``, ``RAW_TABLE``, ``NATIVE_SCHEMA``, ``decode_frame(frame,
 keep_payload=True)`` and ``decode_rest_trades(body, symbol, keep_payload=True)``; see
@@ -7,13 +8,10 @@ keep_payload=True)`` and ``decode_rest_trades(body, symbol, keep_payload=True)``
 
 from __future__ import annotations
 
-import importlib
-from typing import cast
-
 from schemahub.decode.base import DecodedFrame, FrameKind, NativeRecord, Reject, VenueDecoder
-from schemahub.errors import UsageError
+from schemahub.registry import BUILTIN_NAMES, venue
 
-VENUES: tuple[str, ...] = ("binance", "coinbase", "kraken")
+VENUES: tuple[str, ...] = BUILTIN_NAMES  # the product venues
 
 __all__ = [
     "VENUES",
@@ -26,8 +24,6 @@ __all__ = [
 ]
 
 
-def decoder_for(venue: str) -> VenueDecoder:
-    """The decoder module of ``venue``; raises :class:`UsageError` naming the valid venues."""
-    if venue not in VENUES:
-        raise UsageError(f"unknown venue {venue!r}; expected one of {', '.join(VENUES)}")
-    return cast(VenueDecoder, importlib.import_module(f"schemahub.decode.{venue}"))
+def decoder_for(name: str) -> VenueDecoder:
+    """The decoder module of venue ``name``; raises :class:`UsageError` naming the valid venues."""
+    return venue(name).decoder()

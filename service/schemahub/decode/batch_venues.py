@@ -82,6 +82,7 @@ BINANCE = ColumnarVenue(
     explode=_binance_rows,
     rules=(("price", DECIMAL_TEXT), ("qty", DECIMAL_TEXT), ("stream", STREAM_NAME)),
     decode_frame=binance.decode_frame,
+    wire=(BinanceTrade, tuple(_BINANCE_COLUMNS.items())),
 )
 
 
@@ -134,6 +135,7 @@ COINBASE = ColumnarVenue(
     decode_frame=coinbase.decode_frame,
     constants=(("feed", "advanced"),),
     sequence_num=attrgetter("sequence_num"),
+    wire=(CoinbaseTrade, tuple(_COINBASE_COLUMNS.items())),
 )
 
 
@@ -170,6 +172,5 @@ KRAKEN = ColumnarVenue(
     explode=_kraken_rows,
     rules=(("timestamp", ISO_TIME),),
     decode_frame=kraken.decode_frame,
+    wire=(KrakenTrade, tuple(_KRAKEN_COLUMNS.items())),
 )
-
-VENUES: dict[str, ColumnarVenue] = {"binance": BINANCE, "coinbase": COINBASE, "kraken": KRAKEN}

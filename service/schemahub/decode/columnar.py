@@ -27,7 +27,7 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from schemahub.decode.base import DecodedFrame
+from schemahub.decode.base import DecodedFrame, VenueDecoder
 
 FRAME_COLUMN = "_frame"  # int32: index, in the batch, of the frame a row came from
 
@@ -77,6 +77,9 @@ class ColumnarVenue:
     constants: tuple[tuple[str, Any], ...] = ()  # output columns with one value for all rows
     # Decoded frame -> its sequence number, for venues that number frames (else None).
     sequence_num: Callable[[Any], int | None] | None = None
+    # The struct of one trade and which of its fields gives each output column: what
+    # schemahub.decode.grammar checks against the schema, field by field.
+    wire: tuple[type, tuple[tuple[str, str], ...]] | None = None
 
 
 @dataclass(slots=True)
@@ -125,6 +128,13 @@ def decode_columnar(venue: ColumnarVenue, frames: Sequence[str | bytes]) -> Deco
     if venue.sequence_num is not None:
         sequence_nums = _sequence_nums(venue.sequence_num, len(frames), taken, values, slow)
     return DecodedBatch(table, slow, sequence_nums)
+
+
+def decode_per_frame(decoder: VenueDecoder, frames: Sequence[str | bytes]) -> DecodedBatch:
+    """Decode ``frames`` of a venue with no columnar grammar: every frame is a slow one."""
+    table = output_schema(decoder.NATIVE_SCHEMA).empty_table()
+    slow = {i: decoder.decode_frame(frame, keep_payload=False) for i, frame in enumerate(frames)}
+    return DecodedBatch(table, slow)
 
 
 def _parse(

@@ -28,7 +28,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from schemahub import registry
 from schemahub.decode.columnar import ColumnarVenue, DecodedBatch, output_schema
+from schemahub.decode.grammar import check_native
 from schemahub.errors import UsageError
 from schemahub.native import native_enabled
 
@@ -42,13 +44,6 @@ if not native_enabled():  # SCHEMAHUB_NATIVE=0: run as an install without a comp
 AVAILABLE = _native is not None
 # Distinct values a dictionary-encoded column takes in one call before it comes plain.
 DICTIONARY_BOUND: int = _native.DICT_MAX if _native is not None else 0
-
-_ARROW_TYPES = {
-    "int64": pa.int64(),
-    "double": pa.float64(),
-    "bool": pa.bool_(),
-    "string": pa.string(),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,24 +154,14 @@ def _layout(name: str, venue: ColumnarVenue) -> _Layout:
 
 
 def _build_layout(name: str, venue: ColumnarVenue) -> _Layout:
-    """Match the parser's columns to the venue's schema, by name, type and nullability."""
-    parsed = {
-        column: (i, kind, nullable)
-        for i, (column, kind, nullable, *_) in enumerate(native_columns(name))
-    }
+    """Each schema column's source: the next parse() column, or a constant. The parser's
+    columns are first checked against the venue's description, field by field and in order
+    (:mod:`schemahub.decode.grammar`), so a stale or drifted build fails here, loudly."""
+    check_native(registry.venue(name), venue, native_columns(name))
     constants = dict(venue.constants)
-    sources: list[tuple[str, Any]] = []
-    for field in venue.schema:
-        if field.name in constants:
-            sources.append(("constant", constants[field.name]))
-            continue
-        position, kind, nullable = parsed.pop(field.name, (None, None, None))
-        if position is None or _ARROW_TYPES[kind] != field.type or nullable != field.nullable:
-            raise UsageError(
-                f"native {name} column {field.name!r} is {kind} (nullable {nullable}); expected"
-                f" {field.type} (nullable {field.nullable}): rebuild with pip install -e ."
-            )
-        sources.append(("parsed", position))
-    if parsed:
-        raise UsageError(f"native {name} columns {sorted(parsed)} are not in the venue's schema")
-    return _Layout(output_schema(venue.schema), tuple(sources), {})
+    parsed = iter(range(len(venue.schema)))
+    sources = tuple(
+        ("constant", constants[f.name]) if f.name in constants else ("parsed", next(parsed))
+        for f in venue.schema
+    )
+    return _Layout(output_schema(venue.schema), sources, {})

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 from pyiceberg.table import Table
 
+from schemahub import registry
 from schemahub.capture import BadCaptureLine, CaptureLine, parse_capture_lines
 from schemahub.decode import decoder_for
 from schemahub.decode.base import FrameKind
@@ -32,7 +33,7 @@ from schemahub.lake.writer import commit_append, snapshot_ancestry
 DIGEST_PROPERTY = "schemahub.capture.sha256"
 FILE_PROPERTY = "schemahub.capture.file"
 # Hosts that identify a venue in a capture's connect/send URLs.
-_VENUE_HOSTS = {"binance": "binance", "coinbase": "coinbase", "kraken": "kraken"}
+_VENUE_HOSTS = {name: name for name in registry.BUILTIN_NAMES}
 
 
 @dataclass

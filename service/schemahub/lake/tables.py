@@ -13,7 +13,7 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import DayTransform, IdentityTransform
 from sqlalchemy.exc import IntegrityError
 
-from schemahub.decode import binance, coinbase, kraken
+from schemahub import registry
 from schemahub.errors import LakeError
 from schemahub.lake.schemas import (
     QUARANTINE_SCHEMA,
@@ -26,13 +26,15 @@ from schemahub.lake.schemas import (
 UNIFIED_TABLE = "trades_unified"
 WATERMARKS_TABLE = "schemahub_watermarks"
 QUARANTINE_TABLE = "quarantine"
-RAW_TABLES = {m.VENUE: m.RAW_TABLE for m in (binance, coinbase, kraken)}
-RAW_TABLE_VENUES = {table: venue for venue, table in RAW_TABLES.items()}
+# Live views of the venue registry (a venue registered later, e.g. by a test, is in them).
+RAW_TABLES = registry.RAW_TABLES  # venue -> raw table
+RAW_TABLE_VENUES = registry.RAW_TABLE_VENUES  # raw table -> venue
 
 
 def raw_schemas() -> dict[str, pa.Schema]:
     """Each raw table's Arrow schema, by table name (what the mappings compile against)."""
-    return {m.RAW_TABLE: raw_table_schema(m.NATIVE_SCHEMA) for m in (binance, coinbase, kraken)}
+    decoders = [registry.venue(name).decoder() for name in registry.names()]
+    return {d.RAW_TABLE: raw_table_schema(d.NATIVE_SCHEMA) for d in decoders}
 
 
 # Streaming writers commit often: keep the number of metadata files bounded.
@@ -118,14 +120,6 @@ class TableChange(enum.Enum):
     UNCHANGED = "unchanged"
 
 
-# Each raw table's symbol column and venue time, in that order: its compaction sort order.
-_RAW_SORT = {
-    binance.RAW_TABLE: ("symbol", "trade_time"),
-    coinbase.RAW_TABLE: ("product_id", "time"),
-    kraken.RAW_TABLE: ("symbol", "timestamp"),
-}
-
-
 def table_defs(
     unified_extra: Sequence[pa.Field] = (), target_file_bytes: int = TARGET_FILE_BYTES
 ) -> list[TableDef]:
@@ -138,16 +132,17 @@ def table_defs(
         # symbol skips most of them by their min/max. (A flush's file is one row group anyway.)
         "write.parquet.row-group-limit": str(ROW_GROUP_ROWS),
     }
+    # Each raw table's compaction sort order: its symbol column, then the venue's time.
     raw = [
         TableDef(
-            m.RAW_TABLE,
+            v.raw_table,
             schema,
             "_source_ingest_ts",
             properties={**_raw_metrics(schema), **size},
-            sort_on=_RAW_SORT[m.RAW_TABLE],
+            sort_on=(v.stream_field, v.time_field),
         )
-        for m in (binance, coinbase, kraken)
-        for schema in [raw_table_schema(m.NATIVE_SCHEMA)]
+        for v in map(registry.venue, registry.names())
+        for schema in [raw_table_schema(v.decoder().NATIVE_SCHEMA)]
     ]
     unified = TableDef(
         UNIFIED_TABLE,

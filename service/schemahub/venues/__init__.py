@@ -1,8 +1,8 @@
 """Live venue connectivity: websocket sessions, REST history clients, symbol catalogues.
 
-One module per venue (``binance``, ``coinbase``, ``kraken``), each mostly data plus a few hooks
+One module per venue (found through :mod:`schemahub.registry`), each mostly data plus a few hooks
 over the shared machinery (``session``/``connection`` for websockets, ``rest``/``history`` for
-REST, ``catalog`` for symbol listings). This module is the registry the daemon uses::
+REST, ``catalog`` for symbol listings). This module is what the daemon opens them with::
 
     session = open_session("binance", config.venues.binance, sink, recorder=...)
     await session.run()                       # until cancelled; stats in session.stats
@@ -15,14 +15,13 @@ REST, ``catalog`` for symbol listings). This module is the registry the daemon u
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from schemahub.config import CaptureConfig, VenueConfig
 from schemahub.decode import decoder_for
-from schemahub.errors import UsageError
+from schemahub.registry import BUILTIN_NAMES, venue
 from schemahub.venues.catalog import Catalogue, Listing
 from schemahub.venues.events import (
     Connected,
@@ -40,12 +39,7 @@ from schemahub.venues.rest import HistoryClient, VenueHistory
 from schemahub.venues.session import VenueSession, options_from_config
 from schemahub.venues.wsbase import WsVenue
 
-VENUES: tuple[str, ...] = ("binance", "coinbase", "kraken")
-_CLASSES = {
-    "binance": ("BinanceWs", "BinanceHistory"),
-    "coinbase": ("CoinbaseWs", "CoinbaseHistory"),
-    "kraken": ("KrakenWs", "KrakenHistory"),
-}
+VENUES: tuple[str, ...] = BUILTIN_NAMES  # the product venues
 
 __all__ = [
     "VENUES",
@@ -70,21 +64,14 @@ __all__ = [
 ]
 
 
-def _venue_class(name: str, index: int) -> Any:
-    if name not in _CLASSES:
-        raise UsageError(f"unknown venue {name!r}; expected one of {', '.join(VENUES)}")
-    module = importlib.import_module(f"{__name__}.{name}")
-    return getattr(module, _CLASSES[name][index])
-
-
 def ws_venue(name: str, feed: str | None = None) -> WsVenue:
     """The websocket protocol of venue ``name`` (``feed`` picks Coinbase's feed)."""
-    return _venue_class(name, 0)(feed)
+    return venue(name).ws_class()(feed)
 
 
 def history_client(name: str, config: VenueConfig) -> VenueHistory:
     """A REST history client for ``name`` at ``config.rest_url`` (close it, or ``async with``)."""
-    return _venue_class(name, 1)(config.rest_url, config.rest_requests_per_second)
+    return venue(name).history_class()(config.rest_url, config.rest_requests_per_second)
 
 
 def open_session(

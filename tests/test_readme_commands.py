@@ -161,16 +161,19 @@ def test_make_demo_fills_the_tables_from_the_simulator(command: str, tmp_path: P
 
 def _wait_for_unified_rows(warehouse: Path, demo: subprocess.Popen) -> int:
     """Rows in the demo lake's trades_unified, once its first commit holds some."""
+    from sqlalchemy.exc import OperationalError
+
     from schemahub.config import LakeConfig
+    from schemahub.errors import LakeError
     from schemahub.lake import UNIFIED_TABLE, Lake
 
     for _ in range(600):  # a hang guard: 60 s
         assert demo.poll() is None, demo.communicate()[0]
         if (warehouse / "catalog.db").exists():
             try:
-                snapshot = Lake(LakeConfig(warehouse=str(warehouse))).table(UNIFIED_TABLE)
-                current = snapshot.current_snapshot()
-            except Exception:  # the daemon is still creating the tables
+                table = Lake(LakeConfig(warehouse=str(warehouse))).table(UNIFIED_TABLE)
+                current = table.current_snapshot()
+            except (LakeError, OperationalError):  # tables not made yet; the catalog busy
                 current = None
             if current is not None and int(current.summary["total-records"] or 0) > 0:
                 return int(current.summary["total-records"])

@@ -256,17 +256,10 @@ class Connection:
         assert self._ws is not None and self.opened_at is not None
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self._time_to_wait()):
-                        frame = await self._ws.recv()
-                except TimeoutError:
-                    if self.burst:
-                        await self.deliver_burst()
-                    else:
-                        await self._on_idle()
-                    continue
-                if self.take(frame):
+                if await self._read_until_due() or self.burst:
                     await self.deliver_burst()
+                else:
+                    await self._on_idle()
         except ConnectionClosedError as exc:
             self.shared.stats.error_closes += 1
             self.shared.warn.warning(
@@ -278,6 +271,22 @@ class Connection:
                 reason=exc.rcvd.reason if exc.rcvd else None,
             )
             raise
+
+    async def _read_until_due(self) -> bool:
+        """Take frames until the burst is due (True) or the wait ran out (False). One timer
+        per burst, not per frame: it is moved only when a frame starts a new burst."""
+        assert self._ws is not None
+        recv, take = self._ws.recv, self.take
+        try:
+            async with asyncio.timeout(self._time_to_wait()) as scope:
+                while True:
+                    starts_burst = not self.burst
+                    if take(await recv()):
+                        return True
+                    if starts_burst:
+                        scope.reschedule(asyncio.get_running_loop().time() + BURST_SECONDS)
+        except TimeoutError:
+            return False
 
     def _time_to_wait(self) -> float:
         """Seconds until the next action: handing on a burst, an app-level ping, or giving up

@@ -50,10 +50,14 @@ QUARANTINE_EXCERPT = 4096
 # 8 MiB bursts spread over ~45,000 Coinbase or Kraken trades (4 MiB ones cost them ~0.04 us a
 # trade more, 1 MiB ones ~0.15). The byte bound caps the text a connection holds waiting, and
 # by how much a burst can overrun flush.max_buffered_rows before backpressure holds the
-# connection (a few percent of the default cap).
+# connection (a few percent of the default cap). The time bound sets how many bursts a live
+# feed costs a second whatever its rate: at 20 ms, 20 Coinbase products cost ~75 ms of CPU a
+# second at 1,000 trades/s as at 5,000; at 100 ms about half (bench/live_efficiency.py). A
+# trade waits at most that long before it is sequenced: nothing next to the flush interval,
+# and under the discrepancy feed's coalescing (250 ms).
 BURST_FRAMES = 16_384
 BURST_BYTES = 8 << 20
-BURST_SECONDS = 0.02
+BURST_SECONDS = 0.1
 
 
 class Decoder(Protocol):

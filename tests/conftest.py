@@ -12,6 +12,7 @@ import pytest
 from schemahub.config import LakeConfig
 from schemahub.lake import Lake
 from tests.moto_server import moto_server
+from tests.postgres import postgres_server
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDED = REPO / "tests" / "data" / "recorded"
@@ -63,3 +64,10 @@ def duckdb_con():
         con.execute(f"LOAD '{extension}'")
     yield con
     con.close()
+
+
+@pytest.fixture(scope="module")
+def postgres_uri():
+    """A throwaway PostgreSQL server's database ``lake`` (tests/postgres.py), trusted logins."""
+    with postgres_server() as server:
+        yield f"postgresql+psycopg2://postgres@{server}/lake"

@@ -7,26 +7,33 @@ value is parsed as YAML, so lists and numbers work::
     SCHEMAHUB_LAKE__CATALOG__TYPE=glue
     SCHEMAHUB_VENUES__BINANCE__SYMBOLS='[BTCUSDT, ETHUSDT]'
 
+except for secrets (``SecretStr`` keys such as ``lake.catalog.token``): their value is taken as
+written, so a token like ``abc #def`` is not cut at a YAML comment or turned into a number.
+
 Unknown keys, wrong types and missing required values are :class:`ConfigError` naming the key.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from schemahub.errors import ConfigError
+from schemahub.redact import MASK, mask_uri_passwords
 
 DEFAULT_CONFIG_PATH = Path("config/schemahub.yaml")
 ENV_PREFIX = "SCHEMAHUB_"
 VENUE_NAMES = ("binance", "coinbase", "kraken")
 # Where the repository keeps its shipped config; used when the working directory has none.
 _REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+# Catalog property names whose values are secrets (shown masked in reprs).
+_SECRET_PROPERTY = re.compile(r"secret|password|token|credential|session", re.IGNORECASE)
 
 
 class _Strict(BaseModel):
@@ -55,6 +62,16 @@ class CatalogConfig(_Strict):
             raise ValueError("lake.catalog.uri is required when lake.catalog.type is 'rest'")
         return self
 
+    def __repr_args__(self) -> Any:
+        # A database URI may carry a password, properties may carry keys (s3.secret-access-key):
+        # reprs (and so logs of this model) show them masked.
+        for name, value in super().__repr_args__():
+            if name == "uri" and value:
+                value = mask_uri_passwords(value)
+            elif name == "properties":
+                value = {k: MASK if _SECRET_PROPERTY.search(k) else v for k, v in value.items()}
+            yield name, value
+
 
 class LakeConfig(_Strict):
     """Where the Iceberg tables live."""
@@ -69,6 +86,15 @@ class LakeConfig(_Strict):
     snapshot_retention_seconds: float = Field(default=21_600.0, gt=0, le=366 * 86_400)
     # How often the daemon expires old snapshots (after a successful flush). At most a day.
     maintenance_interval_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    # Compaction (lake/compaction.py, `schemahub maintain`): how often the daemon compacts
+    # (0: never), how old a partition's newest row must be first, and the data file size aimed
+    # at (the tables' write.target-file-size-bytes, set by `tables init`).
+    compaction_interval_seconds: float = Field(default=3_600.0, ge=0, le=7 * 86_400)
+    compaction_horizon_seconds: float = Field(default=86_400.0, ge=0)
+    target_file_size_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
+    # Files no snapshot references are deleted once older than this: longer than any writer
+    # takes from writing a data file to committing it (lake/orphans.py).
+    orphan_age_seconds: float = Field(default=86_400.0, ge=0)
 
 
 class FlushConfig(_Strict):
@@ -169,7 +195,8 @@ class CaptureConfig(_Strict):
 
 
 class S3Config(_Strict):
-    """Object storage for the batch commands' JSONL and checkpoints (``--s3-bucket``).
+    """Object storage: the batch commands' JSONL and checkpoints (``--s3-bucket``), and the
+    endpoint and region of an ``s3://`` lake warehouse (``lake/catalog.py``).
 
     ``endpoint_url`` (e.g. a moto or MinIO server) wins over ``AWS_ENDPOINT_URL_S3`` and
     ``AWS_ENDPOINT_URL``; credentials come from the standard AWS variables and files."""
@@ -247,6 +274,22 @@ class DiscrepancyConfig(_Strict):
         return self
 
 
+class ShardConfig(_Strict):
+    """Which replica this is: the configured streams are split over ``count`` replicas by
+    rendezvous hashing of (exchange, symbol) (``daemon/shards.py``); this one takes ``index``."""
+
+    count: int = Field(default=1, ge=1, le=1024)
+    index: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _index_below_count(self) -> ShardConfig:
+        if self.index >= self.count:
+            raise ValueError(
+                f"shard.index must be below shard.count ({self.count}), got {self.index}"
+            )
+        return self
+
+
 class Config(_Strict):
     """The whole SchemaHub configuration."""
 
@@ -258,6 +301,7 @@ class Config(_Strict):
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
     s3: S3Config = Field(default_factory=S3Config)
     discrepancy: DiscrepancyConfig = Field(default_factory=DiscrepancyConfig)
+    shard: ShardConfig = Field(default_factory=ShardConfig)
     mappings_dir: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -313,10 +357,26 @@ def _apply_override(data: dict[str, Any], env_key: str, raw: str) -> None:
             child = {}
             node[part] = child
         node = child
+    if _is_secret(parts):
+        node[parts[-1]] = raw
+        return
     try:
         node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         node[parts[-1]] = raw
+
+
+def _is_secret(parts: list[str]) -> bool:
+    """Whether the key at ``parts`` is a ``SecretStr`` field of the config models."""
+    node: Any = Config
+    for part in parts:
+        fields = getattr(node, "model_fields", None)
+        if not fields or part not in fields:
+            return False
+        node = fields[part].annotation
+        # ``X | None`` -> X
+        node = next((a for a in get_args(node) if a is not type(None)), node)
+    return node is SecretStr
 
 
 _SECRET_WORDS = frozenset({"credential", "token", "properties", "secret"})
@@ -331,8 +391,13 @@ def _describe(exc: ValidationError, path: str | Path | None) -> str:
             problems.append(f"unknown key '{key}'")
         elif err["type"] == "missing":
             problems.append(f"missing required key '{key}'")
-        elif _SECRET_WORDS.intersection(key.split(".")):
+        elif _SECRET_WORDS.intersection(key.split(".")) or not _is_scalar(err.get("input")):
+            # a section's input holds its secrets too: name the problem, not the values
             problems.append(f"'{key}': {err['msg']}")
         else:
             problems.append(f"'{key}': {err['msg']} (got {err.get('input')!r})")
-    return f"invalid configuration{where}: " + "; ".join(problems)
+    return mask_uri_passwords(f"invalid configuration{where}: " + "; ".join(problems))
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)

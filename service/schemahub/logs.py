@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from schemahub.redact import mask_uri_passwords
+
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 
 
@@ -27,7 +29,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        # An error text may quote a database URI: its password never reaches the log.
+        return mask_uri_passwords(orjson.dumps(entry, default=str).decode())
 
 
 def configure(level: str = "INFO") -> None:

@@ -25,8 +25,27 @@ _REFUSED = frozenset(
 def endpoint_url(configured: str | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The S3 endpoint: the configured one, else ``AWS_ENDPOINT_URL_S3``, else
     ``AWS_ENDPOINT_URL``, else None (AWS itself)."""
+    return service_endpoint_url("S3", configured, environ)
+
+
+def service_endpoint_url(
+    service: str, configured: str | None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """An AWS service's endpoint as the AWS SDKs pick it: the configured one, else
+    ``AWS_ENDPOINT_URL_<SERVICE>`` (e.g. ``_S3``, ``_GLUE``), else ``AWS_ENDPOINT_URL``, else
+    None (AWS itself)."""
     environ = os.environ if environ is None else environ
-    return configured or environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    return (
+        configured
+        or environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+        or environ.get("AWS_ENDPOINT_URL")
+    )
+
+
+def region_name(configured: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The AWS region: the configured one, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``."""
+    environ = os.environ if environ is None else environ
+    return configured or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
 
 
 def split_url(url: str) -> tuple[str, str]:

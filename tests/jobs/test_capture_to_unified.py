@@ -234,3 +234,21 @@ def test_tables_list_shows_rows_and_a_metadata_file_duckdb_can_read(
     assert rows == f"{count} rows"
     (got,) = duckdb_con.execute(f"SELECT count(*) FROM iceberg_scan('{location}')").fetchone()
     assert got == count
+
+
+def test_tables_init_reads_mappings_beside_a_product_seed(tmp_path: Path) -> None:
+    """``update-seed`` writes its seed into the mappings folder; ``tables init`` skips it."""
+    import shutil
+
+    from schemahub.config import LakeConfig
+    from schemahub.jobs.tables import init_all
+    from schemahub.lake import Lake
+
+    mappings = tmp_path / "mappings"
+    shutil.copytree(REPO / "config" / "mappings", mappings)
+    (mappings / "product_ids_seed.yaml").write_text(
+        "product_ids: [BTC-USD]\nmetadata: {source: coinbase, last_updated: x, count: 1}\n"
+    )
+    lake = Lake(LakeConfig(warehouse=str(tmp_path / "warehouse")))
+    changes = init_all(lake, mappings)
+    assert "trades_unified" in changes

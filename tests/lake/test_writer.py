@@ -142,3 +142,14 @@ def test_rows_written_are_read_back_identically_by_duckdb(lake, duckdb_con):
     assert got["price"].to_pylist() == written["price"].to_pylist()
     ts = got["trade_ts"].cast(pa.timestamp("us", tz="UTC")).to_pylist()
     assert ts == [datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)] * 50
+
+
+def test_drop_committed_with_a_thousand_streams_in_one_batch(lake):
+    # one key-range term per stream: a chain of 1,000 ORs once overflowed Python's recursion
+    table = lake.table(UNIFIED_TABLE)
+    symbols = [f"T{i:04d}USDT" for i in range(1000)]
+    commit_append(table, lambda _t: (unified_rows([10], symbol=symbols[0]), {}))
+    incoming = pa.concat_tables(unified_rows([10, 11], symbol=s) for s in symbols)
+    kept = drop_committed(lake.table(UNIFIED_TABLE), incoming)
+    assert len(keys(kept)) == 2 * len(symbols) - 1
+    assert ("binance", symbols[0], 10) not in keys(kept)

@@ -17,6 +17,7 @@ from typing import Any
 
 from schemahub import __version__
 from schemahub.errors import SchemaHubError
+from schemahub.redact import mask_uri_passwords
 
 EXIT_ERROR = 2
 EXIT_UNEXPECTED = 1
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except SchemaHubError as exc:
-        print(f"schemahub: error: {exc}", file=sys.stderr)
+        print(f"schemahub: error: {mask_uri_passwords(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("schemahub: interrupted", file=sys.stderr)
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or a library failure: still one line, no traceback
         logging.getLogger("schemahub").debug("unexpected error", exc_info=True)
         print(
-            f"schemahub: unexpected error: {type(exc).__name__}: {exc} "
+            f"schemahub: unexpected error: {type(exc).__name__}: {mask_uri_passwords(str(exc))} "
             "(run with --log-level DEBUG for the traceback)",
             file=sys.stderr,
         )

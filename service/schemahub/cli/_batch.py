@@ -106,7 +106,7 @@ def open_sink(
         from schemahub.lake import Lake
 
         create = not getattr(args, "dry_run", False)
-        lake = Lake(config.lake)
+        lake = Lake(config.lake, config.s3)
         return LakeSink(lake, args.venue, job, config.mappings_path(), with_count, create)
     bucket = open_bucket(config, args.s3_bucket)
     prefix = s3_prefix(args)

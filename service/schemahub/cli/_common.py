@@ -19,4 +19,4 @@ def config_from(args: argparse.Namespace) -> Config:
 def lake_from(args: argparse.Namespace) -> tuple[Config, Lake]:
     """The config and the lake it names."""
     config = config_from(args)
-    return config, Lake(config.lake)
+    return config, Lake(config.lake, config.s3)

@@ -48,6 +48,7 @@ from schemahub.sequencing import (
     decode_offsets,
     encode_offsets,
 )
+from schemahub.sequencing.union import union_offsets
 
 log = logging.getLogger(__name__)
 # The mirror is for humans (the offsets in trades_unified are the truth); its overwrite is two
@@ -103,9 +104,14 @@ class Committer:
         # The unified snapshot our sequencer state matches; another writer moving the head
         # past it means we must check keys against the table before appending.
         self._known_head = known_head
-        # The committed state of streams other writers own (other shards), carried along so
-        # that every snapshot holds the state of every stream.
-        self._others = dict(others)
+        # Every stream's state as the table records it at _known_head: the streams other
+        # writers own (other shards), carried along so that every snapshot holds the state of
+        # every stream, and ours as united with any other writer that committed them too.
+        self._committed = dict(others)
+        # Our streams whose committed state holds ids our own state does not: another writer
+        # commits them too (a rolling deployment's overlap). Ids we admit later may then be in
+        # the table already, so every flush is checked against it until we have caught up.
+        self._shared: set[StreamKey] = set()
         self._retries = retries
         self.last_offsets: dict[StreamKey, StreamState] = {}
         self._flush_rows: dict[str, int] = {}
@@ -133,7 +139,7 @@ class Committer:
             flush.quarantine = []
         elapsed = time.monotonic() - started
         self._metrics.flush_seconds.observe(elapsed)
-        self._mirror_watermarks({**self._others, **flush.offsets})
+        self._mirror_watermarks(self._committed)
         open_ids = sum(hi - lo + 1 for s in flush.offsets.values() for lo, hi in s.gaps)
         log.info(
             "flush",
@@ -157,15 +163,24 @@ class Committer:
         if flush.unified is None:
             flush.unified = self._map(flush)
         rows = flush.unified
+        merged: dict[StreamKey, StreamState] = {}
 
         def prepare(table: Table) -> tuple[pa.Table, dict[str, str]]:
             head = table.current_snapshot()
             head_id = head.snapshot_id if head else None
-            fresh = rows if head_id == self._known_head else drop_committed(table, rows)
-            return fresh, self._merged_offsets(table, flush.offsets, head_id)
+            if head_id != self._known_head:  # another writer committed: reread its states
+                self._committed = committed_offsets(table)
+            recheck = head_id != self._known_head or self._shared
+            fresh = drop_committed(table, rows) if recheck else rows
+            merged.clear()
+            merged.update(union_offsets(self._committed, flush.offsets, self.last_offsets))
+            encoded = encode_offsets(merged)
+            return fresh, {key: store_value(table, value) for key, value in encoded.items()}
 
         result = self._timed(UNIFIED_TABLE, prepare)
         self._known_head = result.snapshot_id
+        self._committed = merged
+        self._shared = {key for key, state in flush.offsets.items() if merged[key] != state}
         self.last_offsets = flush.offsets
         self._observe_lag(rows)
 
@@ -180,16 +195,6 @@ class Committer:
             return self._table(UNIFIED_TABLE).schema().as_arrow().empty_table()
         # No key repeats within a flush: the sequencer admitted each (stream, id) once.
         return concat_alike(mapped)
-
-    def _merged_offsets(
-        self, table: Table, ours: dict[StreamKey, StreamState], head_id: int | None
-    ) -> dict[str, str]:
-        """Our streams' state over the state other writers (other shards) committed."""
-        if head_id != self._known_head:
-            committed = committed_offsets(table)
-            self._others = {k: v for k, v in committed.items() if k not in ours}
-        encoded = encode_offsets({**self._others, **ours})
-        return {key: store_value(table, value) for key, value in encoded.items()}
 
     def _timed(self, name: str, prepare) -> CommitResult:
         started = time.monotonic()
@@ -231,7 +236,7 @@ class Committer:
     def mirror_final_state(self) -> None:
         """Mirror the last committed state now, unless the mirror already holds it (the
         daemon's stop calls this after its final flush)."""
-        self._mirror_watermarks({**self._others, **self.last_offsets}, now=True)
+        self._mirror_watermarks(union_offsets(self._committed, self.last_offsets), now=True)
 
     def _mirror_watermarks(
         self, offsets: dict[StreamKey, StreamState], *, now: bool = False

@@ -11,17 +11,18 @@ from schemahub.lake import Lake, TableChange
 from schemahub.lake.schemas import ENRICHMENT_FIELDS, UNIFIED_SCHEMA
 from schemahub.lake.tables import table_defs
 from schemahub.mapping import read_spec
+from schemahub.mapping.compiler import mapping_files
 
 
 def init_all(lake: Lake, mappings_dir: Path) -> dict[str, TableChange]:
     """Create or evolve every table; the unified table gains the mappings' extra columns."""
-    return lake.init(table_defs(unified_extra=mapping_extra_fields(mappings_dir)))
+    extra = mapping_extra_fields(mappings_dir)
+    return lake.init(table_defs(extra, target_file_bytes=lake.config.target_file_size_bytes))
 
 
 def mapping_extra_fields(mappings_dir: Path) -> list[pa.Field]:
     """Enrichment columns the mappings in ``mappings_dir`` produce beyond the seed schema."""
-    folder = Path(mappings_dir)
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    files = mapping_files(mappings_dir)
     if not files:
         raise MappingError(f"no mapping files (*.yaml, *.yml) in {mappings_dir}")
     wanted: dict[str, pa.Field] = {}

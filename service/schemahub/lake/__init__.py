@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
-from schemahub.config import LakeConfig
+from schemahub.config import LakeConfig, S3Config
 from schemahub.lake.catalog import open_catalog
 from schemahub.lake.tables import (
     QUARANTINE_TABLE,
@@ -37,14 +37,16 @@ __all__ = [
 
 @dataclass
 class Lake:
-    """The configured catalog and namespace, opened lazily."""
+    """The configured catalog and namespace, opened lazily. ``s3``: the config's object
+    storage section, for the endpoint and region of an ``s3://`` warehouse."""
 
     config: LakeConfig
+    s3: S3Config = field(default_factory=S3Config)
 
     @cached_property
     def catalog(self) -> Catalog:
         """The Iceberg catalog (opened on first use)."""
-        return open_catalog(self.config)
+        return open_catalog(self.config, self.s3)
 
     @property
     def namespace(self) -> str:

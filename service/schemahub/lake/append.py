@@ -1,9 +1,10 @@
 """One Iceberg append, as pyiceberg's ``Transaction.append`` does it, minus three costs.
 
-This module and :mod:`schemahub.lake.lean_catalog` are the ones that use pyiceberg internals
-(written against pyiceberg 0.12.0); ``tests/lake/test_append.py`` checks their signatures and
-that an append here lands exactly what ``Transaction.append`` lands, so an upgrade that changes
-them fails there, loudly.
+This module, :mod:`schemahub.lake.lean_catalog` and :mod:`schemahub.lake.replace` (compaction's
+replace commit) are the ones that use pyiceberg internals (written against pyiceberg 0.12.0);
+``tests/lake/test_append.py`` (and ``test_compaction.py`` for the replace) checks their
+signatures and that an append here lands exactly what ``Transaction.append`` lands, so an
+upgrade that changes them fails there, loudly.
 
 1. ``Transaction.table_metadata`` replays the staged updates and deep-copies the whole table
    metadata on every read, and one append reads it about twenty times. The copy grows with the

@@ -3,6 +3,12 @@
 The embedded default is a SQLite SQL catalog at ``<warehouse>/catalog.db`` beside a local
 warehouse folder, so a first run needs no setup. PostgreSQL (``sql`` with a ``postgresql+...``
 uri), AWS Glue and REST catalogs use the same code; only the config changes.
+
+An ``s3://`` warehouse and the Glue catalog find their endpoints and region as the AWS SDKs and
+the batch commands (``schemahub.s3``) do: the config (``s3.endpoint_url``, ``s3.region``,
+``lake.catalog.region``), else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL_GLUE`` /
+``AWS_ENDPOINT_URL`` and ``AWS_REGION`` / ``AWS_DEFAULT_REGION``. ``lake.catalog.properties``
+still win over all of it.
 """
 
 from __future__ import annotations
@@ -12,14 +18,16 @@ from typing import Any
 
 from pyiceberg.catalog import Catalog, load_catalog
 
-from schemahub.config import CatalogConfig, LakeConfig
+from schemahub.config import CatalogConfig, LakeConfig, S3Config
 from schemahub.errors import LakeError
 from schemahub.lake.lean_catalog import LeanGlueCatalog, LeanSqlCatalog
+from schemahub.s3 import endpoint_url, region_name, service_endpoint_url
 
 
-def open_catalog(lake: LakeConfig) -> Catalog:
-    """Load the configured catalog; raises :class:`LakeError` with the reason when it cannot."""
-    props = catalog_properties(lake)
+def open_catalog(lake: LakeConfig, s3: S3Config | None = None) -> Catalog:
+    """Load the configured catalog; raises :class:`LakeError` with the reason when it cannot.
+    ``s3``: the config's object storage section (endpoint and region of an S3 warehouse)."""
+    props = catalog_properties(lake, s3)
     lean = _LEAN_CATALOGS.get(lake.catalog.type)
     try:
         if lean is not None:
@@ -36,7 +44,7 @@ def open_catalog(lake: LakeConfig) -> Catalog:
 _LEAN_CATALOGS: dict[str, type[Catalog]] = {"sql": LeanSqlCatalog, "glue": LeanGlueCatalog}
 
 
-def catalog_properties(lake: LakeConfig) -> dict[str, str]:
+def catalog_properties(lake: LakeConfig, s3: S3Config | None = None) -> dict[str, str]:
     """The pyiceberg properties for the configured catalog (secrets included: never log them)."""
     catalog = lake.catalog
     warehouse = _warehouse_location(lake.warehouse)
@@ -44,12 +52,10 @@ def catalog_properties(lake: LakeConfig) -> dict[str, str]:
     if catalog.type == "sql":
         props["uri"] = catalog.uri or _default_sqlite_uri(lake.warehouse)
         props.setdefault("init_catalog_tables", "true")
-    elif catalog.type == "glue":
-        if catalog.region:
-            props["glue.region"] = catalog.region
-            props.setdefault("s3.region", catalog.region)
     elif catalog.type == "rest":
         props["uri"] = catalog.uri
+    if catalog.type == "glue" or warehouse.startswith("s3://"):
+        _add_aws(props, catalog, s3 or S3Config())
     _add_secrets(props, catalog)
     props.update(catalog.properties)
     return {k: str(v) for k, v in props.items()}
@@ -59,7 +65,13 @@ def _warehouse_location(warehouse: str) -> str:
     if "://" in warehouse:
         return warehouse
     path = Path(warehouse).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a container's read-only folder instead of its data volume
+        raise LakeError(
+            f"lake.warehouse {warehouse!r}: cannot create the folder {path} ({exc.strerror}); "
+            "expected a folder this user may write, or an s3:// location"
+        ) from None
     return path.as_uri()
 
 
@@ -70,6 +82,21 @@ def _default_sqlite_uri(warehouse: str) -> str:
             f"local folder (got warehouse {warehouse!r})"
         )
     return f"sqlite:///{Path(warehouse).resolve() / 'catalog.db'}"
+
+
+def _add_aws(props: dict[str, Any], catalog: CatalogConfig, s3: S3Config) -> None:
+    """Region and endpoints resolved like the AWS SDKs do (module docstring). A region is
+    always passed when one is known: without it pyiceberg asks AWS itself where the bucket is,
+    which no moto or MinIO endpoint (nor a network without AWS) answers."""
+    region = region_name(catalog.region or s3.region)
+    if region:
+        props["client.region"] = region
+    s3_endpoint = endpoint_url(s3.endpoint_url)
+    if s3_endpoint:
+        props["s3.endpoint"] = s3_endpoint
+    glue_endpoint = service_endpoint_url("GLUE", None)
+    if catalog.type == "glue" and glue_endpoint:
+        props["glue.endpoint"] = glue_endpoint
 
 
 def _add_secrets(props: dict[str, Any], catalog: CatalogConfig) -> None:

@@ -54,17 +54,28 @@ def _key_ranges_filter(rows: pa.Table) -> BooleanExpression:
     ranges = rows.group_by(["exchange", "symbol"], use_threads=False).aggregate(
         [("trade_id", "min"), ("trade_id", "max")]
     )
-    expression: BooleanExpression = AlwaysFalse()
-    for entry in ranges.to_pylist():
-        stream = And(
+    streams: list[BooleanExpression] = [
+        And(
             And(EqualTo("exchange", entry["exchange"]), EqualTo("symbol", entry["symbol"])),
             And(
                 GreaterThanOrEqual("trade_id", entry["trade_id_min"]),
                 LessThanOrEqual("trade_id", entry["trade_id_max"]),
             ),
         )
-        expression = Or(expression, stream)
-    return expression
+        for entry in ranges.to_pylist()
+    ]
+    return _any_of(streams)
+
+
+def _any_of(terms: list[BooleanExpression]) -> BooleanExpression:
+    """OR of ``terms`` as a balanced tree: pyiceberg visits expressions recursively, and a
+    chain of one OR per stream overflows the recursion limit with a few hundred streams."""
+    if not terms:
+        return AlwaysFalse()
+    while len(terms) > 1:
+        pairs = range(0, len(terms) - 1, 2)
+        terms = [Or(terms[i], terms[i + 1]) for i in pairs] + terms[len(terms) // 2 * 2 :]
+    return terms[0]
 
 
 def drop_existing(rows: pa.Table, existing: pa.Table, key: Sequence[str]) -> pa.Table:

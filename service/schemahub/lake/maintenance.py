@@ -16,8 +16,10 @@ batch unify last read would stop a daemon-fed raw table from ever expiring. A un
 position was expired rereads the raw table whole and drops the keys ``trades_unified`` already
 holds (``jobs/unify.py``): the same rows, slower.
 
-The expiry commit asserts that the table head did not move, so a concurrent writer makes it
-fail with :class:`CommitConflictError` and nothing is removed; the next run tries again.
+The expiry commit asserts that the table head did not move. When a concurrent writer moved it,
+expiry plans again on the new head: the same plan (the writer only appended on top) is
+committed again; a different one fails with :class:`CommitConflictError` and nothing is
+removed; the next run tries again.
 
 Files: after the commit, the manifest lists of the expired snapshots are deleted (each belongs
 to one snapshot). When the history is one chain and only its oldest part was expired, manifests
@@ -48,6 +50,7 @@ from schemahub.lake.sidecar import sidecar_files
 
 log = logging.getLogger(__name__)
 _MAIN = "main"
+_SAME_PLAN_ATTEMPTS = 5  # a busy writer (a daemon flushing often) may win several times
 
 
 @dataclass(frozen=True)
@@ -137,9 +140,36 @@ def expire_snapshots(
         doomed += _sidecars_only_of(table, plan)
     except OSError as exc:
         raise LakeError(f"cannot read the manifests of {name}'s old snapshots: {exc}") from exc
-    _commit_removal(table, plan)
+    _commit_replanned(table, plan, cutoff_ms, keep_property)
     deleted, failed = _delete(table, doomed)
     return ExpiryResult(name, len(plan.expire), len(table.metadata.snapshots), deleted, failed)
+
+
+def _commit_replanned(
+    table: Table, plan: ExpiryPlan, cutoff_ms: int, keep_property: str | None
+) -> None:
+    """Commit ``plan``; when a concurrent commit won, plan again on the new head and commit
+    again if the plan is the same (a writer that only appended on top changes nothing that
+    expiry removes or deletes). A different plan raises the conflict: nothing was removed."""
+    for attempt in range(1, _SAME_PLAN_ATTEMPTS + 1):
+        try:
+            _commit_removal(table, plan)
+            return
+        except CommitConflictError:
+            if attempt == _SAME_PLAN_ATTEMPTS:
+                raise
+            table.refresh()
+            again = plan_expiry(table.metadata, cutoff_ms, keep_property)
+            if not _same_plan(plan, again):
+                raise
+
+
+def _same_plan(first: ExpiryPlan, second: ExpiryPlan) -> bool:
+    def ids(plan: ExpiryPlan) -> set[int]:
+        return {s.snapshot_id for s in plan.expire}
+
+    kept = [p.oldest_kept.snapshot_id if p.oldest_kept else None for p in (first, second)]
+    return ids(first) == ids(second) and kept[0] == kept[1] and first.linear == second.linear
 
 
 def _commit_removal(table: Table, plan: ExpiryPlan) -> None:

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
-from pyiceberg.table import Table
-from pyiceberg.transforms import DayTransform
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.table import Table, Transaction
+from pyiceberg.transforms import DayTransform, IdentityTransform
+from sqlalchemy.exc import IntegrityError
 
 from schemahub.decode import binance, coinbase, kraken
 from schemahub.errors import LakeError
@@ -43,12 +44,14 @@ _COMMON_PROPERTIES = {
     # CPU and made files ~25% bigger (bench/commit_cost.py); symbols and sides still fit.
     "write.parquet.dict-size-bytes": "32768",
     "write.metadata.delete-after-commit.enabled": "true",
-    "write.metadata.previous-versions-max": "50",
+    "write.metadata.previous-versions-max": "10",
     # Each append adds a manifest; unmerged, every commit rewrites a manifest list naming all
     # of them (+0.05 ms per manifest: 66 ms for a 100-row commit at 1,000 appends, even with
     # old snapshots expired, 22 ms merged; bench/retention_cost.py). Merging keeps it bounded.
     "commit.manifest-merge.enabled": "true",
 }
+TARGET_FILE_BYTES = 128 * 1024 * 1024  # what compaction writes (lake/compaction.py)
+ROW_GROUP_ROWS = 131_072
 
 # Raw tables are archives, read by ingest time (their partition), stream and trade id. Bounds
 # on their other columns (prices, sizes, sides, the venue's own time text, the source) prune
@@ -103,6 +106,8 @@ class TableDef:
     day_partition_on: str | None = None
     identifier: tuple[str, ...] = ()
     properties: dict[str, str] = field(default_factory=dict)
+    # The order compaction sorts a partition's rows in (readers then prune by symbol and time).
+    sort_on: tuple[str, ...] = ()
 
 
 class TableChange(enum.Enum):
@@ -113,10 +118,34 @@ class TableChange(enum.Enum):
     UNCHANGED = "unchanged"
 
 
-def table_defs(unified_extra: Sequence[pa.Field] = ()) -> list[TableDef]:
-    """Every table of the design; ``unified_extra`` are enrichment columns from the mappings."""
+# Each raw table's symbol column and venue time, in that order: its compaction sort order.
+_RAW_SORT = {
+    binance.RAW_TABLE: ("symbol", "trade_time"),
+    coinbase.RAW_TABLE: ("product_id", "time"),
+    kraken.RAW_TABLE: ("symbol", "timestamp"),
+}
+
+
+def table_defs(
+    unified_extra: Sequence[pa.Field] = (), target_file_bytes: int = TARGET_FILE_BYTES
+) -> list[TableDef]:
+    """Every table of the design; ``unified_extra`` are enrichment columns from the mappings,
+    ``target_file_bytes`` the data file size compaction aims at."""
+    size = {
+        "write.target-file-size-bytes": str(target_file_bytes),
+        # Row groups of a compacted file are its unit of pruning: at 128 Ki rows a day of a
+        # busy table is dozens of row groups, each spanning few symbols, so a reader of one
+        # symbol skips most of them by their min/max. (A flush's file is one row group anyway.)
+        "write.parquet.row-group-limit": str(ROW_GROUP_ROWS),
+    }
     raw = [
-        TableDef(m.RAW_TABLE, schema, "_source_ingest_ts", properties=_raw_metrics(schema))
+        TableDef(
+            m.RAW_TABLE,
+            schema,
+            "_source_ingest_ts",
+            properties={**_raw_metrics(schema), **size},
+            sort_on=_RAW_SORT[m.RAW_TABLE],
+        )
         for m in (binance, coinbase, kraken)
         for schema in [raw_table_schema(m.NATIVE_SCHEMA)]
     ]
@@ -125,7 +154,8 @@ def table_defs(unified_extra: Sequence[pa.Field] = ()) -> list[TableDef]:
         pa.schema([*UNIFIED_SCHEMA, *unified_extra]),
         "trade_ts",
         identifier=UNIFIED_KEY,
-        properties=_WRITER_RETRIES_ITSELF,
+        properties={**_WRITER_RETRIES_ITSELF, **size},
+        sort_on=("symbol", "trade_ts"),
     )
     return [
         *raw,
@@ -143,8 +173,18 @@ def init_tables(
     Idempotent: a second run reports every table UNCHANGED and writes nothing. Adding a column
     is a metadata-only change; no data file is rewritten.
     """
-    catalog.create_namespace_if_not_exists(namespace)
+    _ensure_namespace(catalog, namespace)
     return {d.name: _ensure_table(catalog, namespace, d) for d in defs}
+
+
+def _ensure_namespace(catalog: Catalog, namespace: str) -> None:
+    try:
+        catalog.create_namespace_if_not_exists(namespace)
+    except IntegrityError:
+        # Replicas starting together: the SQL catalog reports losing the race to create the
+        # namespace as a duplicate row rather than as "already exists".
+        if not catalog.namespace_exists(namespace):
+            raise
 
 
 def open_table(catalog: Catalog, namespace: str, name: str) -> Table:
@@ -165,7 +205,9 @@ def _ensure_table(catalog: Catalog, namespace: str, spec: TableDef) -> TableChan
         try:
             _create_table(catalog, identifier, spec)
             return TableChange.CREATED
-        except TableAlreadyExistsError:  # another process created it meanwhile
+        except (TableAlreadyExistsError, CommitFailedException):
+            # Another process created it meanwhile (replicas starting together): a create
+            # transaction that loses that race fails its assert-create as a commit failure.
             table = catalog.load_table(identifier)
     return _evolve_table(table, spec)
 
@@ -182,6 +224,19 @@ def _create_table(catalog: Catalog, identifier: tuple[str, str], spec: TableDef)
         if spec.identifier:
             with txn.update_schema() as update:
                 update.set_identifier_fields(*spec.identifier)
+        if spec.sort_on:
+            _set_sort_order(txn, spec.sort_on)
+
+
+def _set_sort_order(txn: Transaction, columns: Sequence[str]) -> None:
+    with txn.update_sort_order() as update:
+        for column in columns:
+            update.asc(column, IdentityTransform())
+
+
+def _sort_columns(table: Table) -> tuple[str, ...]:
+    schema = table.schema()
+    return tuple(schema.find_column_name(f.source_id) or "" for f in table.sort_order().fields)
 
 
 def _evolve_table(table: Table, spec: TableDef) -> TableChange:
@@ -190,7 +245,8 @@ def _evolve_table(table: Table, spec: TableDef) -> TableChange:
     wanted = {**_COMMON_PROPERTIES, **spec.properties}
     stale = {k: v for k, v in wanted.items() if table.properties.get(k) != v}
     stale.pop("format-version", None)  # upgrading the format is an explicit, separate decision
-    if not missing and not stale:
+    resort = bool(spec.sort_on) and _sort_columns(table) != tuple(spec.sort_on)
+    if not missing and not stale and not resort:
         return TableChange.UNCHANGED
     try:
         with table.transaction() as txn:
@@ -200,6 +256,8 @@ def _evolve_table(table: Table, spec: TableDef) -> TableChange:
                     update.union_by_name(pa.schema([f.with_nullable(True) for f in missing]))
             if stale:
                 txn.set_properties(stale)
+            if resort:
+                _set_sort_order(txn, spec.sort_on)
     except ValueError as exc:
         raise LakeError(f"cannot evolve {'.'.join(table.name())}: {exc}") from exc
     return TableChange.EVOLVED

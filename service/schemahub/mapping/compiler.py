@@ -34,6 +34,18 @@ _CONSTANT_TYPES: dict[Kind, tuple[type, ...]] = {
 }
 
 
+def mapping_files(directory: str | Path) -> list[Path]:
+    """The mapping files in ``directory``: every ``*.yaml`` / ``*.yml`` but the product seeds."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(
+        path
+        for path in directory.iterdir()
+        if path.suffix in MAPPING_SUFFIXES and not path.name.startswith(SEED_FILE_PREFIX)
+    )
+
+
 def load_mapping(
     path: str | Path, source_schema: pa.Schema, target_schema: pa.Schema
 ) -> CompiledMapping:
@@ -51,11 +63,7 @@ def load_mappings(
     directory = Path(directory)
     if not directory.is_dir():
         raise MappingError(f"{directory}: mapping directory does not exist")
-    paths = sorted(
-        path
-        for path in directory.iterdir()
-        if path.suffix in MAPPING_SUFFIXES and not path.name.startswith(SEED_FILE_PREFIX)
-    )
+    paths = mapping_files(directory)
     if not paths:
         raise MappingError(f"{directory}: no mapping files (*.yaml) found")
     compiled: dict[str, CompiledMapping] = {}

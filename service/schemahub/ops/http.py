@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from schemahub.ops.metrics import Registry
+from schemahub.redact import mask_uri_passwords
 
 if TYPE_CHECKING:
     from schemahub.discrepancy.feed import Feed
@@ -32,7 +33,7 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 async def _readyz(request: web.Request) -> web.Response:
     state = request.app[READINESS]()
-    body = {"ready": state.ready, "reasons": list(state.reasons)}
+    body = {"ready": state.ready, "reasons": [mask_uri_passwords(r) for r in state.reasons]}
     return web.json_response(body, status=200 if state.ready else 503)
 
 

@@ -115,3 +115,27 @@ def overlaps(left: Sequence[Range], right: Sequence[Range]) -> bool:
 def is_int(value: object) -> bool:
     """An int proper (bools are ints to Python, not to us)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def intersect(left: Sequence[Range], right: Sequence[Range]) -> list[Range]:
+    """The ids in both sorted, merged lists, as a sorted, merged list."""
+    out: list[Range] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        (a, b), (c, d) = left[i], right[j]
+        lo, hi = max(a, c), min(b, d)
+        if lo <= hi:
+            out.append((lo, hi))
+        if b < d:
+            i += 1
+        else:
+            j += 1
+    return merge(out)
+
+
+def difference(ranges: Sequence[Range], removed: Sequence[Range]) -> list[Range]:
+    """The ids of ``ranges`` that are not in ``removed``."""
+    out = list(ranges)
+    for lo, hi in removed:
+        out, _ = subtract(out, lo, hi)
+    return out

@@ -241,7 +241,7 @@ class Committer:
     def _mirror_watermarks(
         self, offsets: dict[StreamKey, StreamState], *, now: bool = False
     ) -> None:
-        """Best effort, at most every few seconds: the mirror is for humans; the offsets in
+        """Best effort, at most once a minute: the mirror is for humans; the offsets in
         trades_unified's snapshots are the truth."""
         if offsets == self._mirrored:
             return

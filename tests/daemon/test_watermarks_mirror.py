@@ -1,4 +1,4 @@
-"""schemahub_watermarks mirrors the committed stream state: at most every few seconds while
+"""schemahub_watermarks mirrors the committed stream state: at most once a minute while
 the daemon runs, and exactly the final state once it has stopped."""
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Commits drained buffers to Iceberg, off the event loop (it runs in a worker thread).
 
 Order per flush: each raw table, then ``trades_unified`` with the stream offsets in the same
-snapshot (invariant 2), then the quarantine and the watermarks mirror. A flush whose commit
+snapshot (invariant 2), then the quarantine and the watermarks mirror. Only tables with
+something new are committed: a raw table only with rows, the quarantine only with rejects,
+``trades_unified`` with rows or with stream state that moved (an offsets-only commit, e.g. ids
+marked lost), the mirror at most once a minute and only when the state moved. A flush whose commit
 fails keeps what it already landed (``raw_done``) and is retried whole from where it stopped,
 so a retry never lands a raw batch twice. A crash between the raw and the unified commit can
 leave rows in a raw table that the restarted daemon fetches and lands again there: raw tables
@@ -48,7 +51,9 @@ from schemahub.sequencing import (
 from schemahub.sequencing.union import union_offsets
 
 log = logging.getLogger(__name__)
-_MIRROR_EVERY_SECONDS = 5.0
+# The mirror is for humans (the offsets in trades_unified are the truth); its overwrite is two
+# snapshots, so it is kept off most flushes.
+_MIRROR_EVERY_SECONDS = 60.0
 
 
 @dataclass
@@ -125,7 +130,8 @@ class Committer:
                 self._timed(name, lambda t, r=rows: (r, {}))
                 flush.raw_done.add(name)
         if not flush.unified_done:
-            self._commit_unified(flush)
+            if self._unified_has_news(flush):
+                self._commit_unified(flush)
             flush.unified_done = True
         if flush.quarantine:
             rows = quarantine_rows(flush.quarantine)
@@ -145,6 +151,13 @@ class Committer:
                 "open_gap_ids": open_ids,
             },
         )
+
+    def _unified_has_news(self, flush: PendingFlush) -> bool:
+        """Whether ``trades_unified`` needs a snapshot: mapped rows, or our streams' state
+        moved since the last commit (a quarantine-only flush leaves it alone)."""
+        if flush.unified is None:
+            flush.unified = self._map(flush)
+        return flush.unified.num_rows > 0 or flush.offsets != self.last_offsets
 
     def _commit_unified(self, flush: PendingFlush) -> None:
         if flush.unified is None:
@@ -228,7 +241,7 @@ class Committer:
     def _mirror_watermarks(
         self, offsets: dict[StreamKey, StreamState], *, now: bool = False
     ) -> None:
-        """Best effort, at most every few seconds: the mirror is for humans; the offsets in
+        """Best effort, at most once a minute: the mirror is for humans; the offsets in
         trades_unified's snapshots are the truth."""
         if offsets == self._mirrored:
             return

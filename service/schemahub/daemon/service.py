@@ -420,15 +420,16 @@ class Daemon:
     def _enqueue_drain(self) -> None:
         assert self.ingest is not None
         quarantine = self.ingest.take_quarantine()
-        if not self.buffers.buffered_rows and not quarantine and not self._state_moved():
+        offsets = self.sequencer.snapshot()  # once per flush: O(streams)
+        if not self.buffers.buffered_rows and not quarantine and not self._moved(offsets):
             return
         drained = self.buffers.drain()
-        self._pending.append(PendingFlush(drained, self.sequencer.snapshot(), quarantine))
+        self._pending.append(PendingFlush(drained, offsets, quarantine))
 
-    def _state_moved(self) -> bool:
+    def _moved(self, offsets: dict[StreamKey, StreamState]) -> bool:
         """Whether the offsets changed without new rows (e.g. ids marked lost)."""
         last = self._pending[-1].offsets if self._pending else self.committer.last_offsets
-        return self.sequencer.snapshot() != last
+        return offsets != last
 
     def _commit_failed(self, exc: BaseException) -> None:
         self._failures += 1

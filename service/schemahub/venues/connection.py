@@ -50,10 +50,14 @@ QUARANTINE_EXCERPT = 4096
 # 8 MiB bursts spread over ~45,000 Coinbase or Kraken trades (4 MiB ones cost them ~0.04 us a
 # trade more, 1 MiB ones ~0.15). The byte bound caps the text a connection holds waiting, and
 # by how much a burst can overrun flush.max_buffered_rows before backpressure holds the
-# connection (a few percent of the default cap).
+# connection (a few percent of the default cap). The time bound sets how many bursts a live
+# feed costs a second whatever its rate: at 20 ms, 20 Coinbase products cost ~75 ms of CPU a
+# second at 1,000 trades/s as at 5,000; at 100 ms about half (bench/live_efficiency.py). A
+# trade waits at most that long before it is sequenced: nothing next to the flush interval,
+# and under the discrepancy feed's coalescing (250 ms).
 BURST_FRAMES = 16_384
 BURST_BYTES = 8 << 20
-BURST_SECONDS = 0.02
+BURST_SECONDS = 0.1
 
 
 class Decoder(Protocol):
@@ -256,17 +260,10 @@ class Connection:
         assert self._ws is not None and self.opened_at is not None
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self._time_to_wait()):
-                        frame = await self._ws.recv()
-                except TimeoutError:
-                    if self.burst:
-                        await self.deliver_burst()
-                    else:
-                        await self._on_idle()
-                    continue
-                if self.take(frame):
+                if await self._read_until_due() or self.burst:
                     await self.deliver_burst()
+                else:
+                    await self._on_idle()
         except ConnectionClosedError as exc:
             self.shared.stats.error_closes += 1
             self.shared.warn.warning(
@@ -278,6 +275,22 @@ class Connection:
                 reason=exc.rcvd.reason if exc.rcvd else None,
             )
             raise
+
+    async def _read_until_due(self) -> bool:
+        """Take frames until the burst is due (True) or the wait ran out (False). One timer
+        per burst, not per frame: it is moved only when a frame starts a new burst."""
+        assert self._ws is not None
+        recv, take = self._ws.recv, self.take
+        try:
+            async with asyncio.timeout(self._time_to_wait()) as scope:
+                while True:
+                    starts_burst = not self.burst
+                    if take(await recv()):
+                        return True
+                    if starts_burst:
+                        scope.reschedule(asyncio.get_running_loop().time() + BURST_SECONDS)
+        except TimeoutError:
+            return False
 
     def _time_to_wait(self) -> float:
         """Seconds until the next action: handing on a burst, an app-level ping, or giving up

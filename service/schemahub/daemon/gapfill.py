@@ -41,6 +41,9 @@ class GapFiller:
         self._ingest = ingest
         self._clients = dict(clients)
         self._probe_quiet = probe_quiet_seconds
+        # When each stream's probe was sent (it schedules the next), and when the newest
+        # answered probe was sent (what probed_at reports: a check that is complete).
+        self._asked_at: dict[tuple[str, str], float] = {}
         self._probed_at: dict[tuple[str, str], float] = {}
         self._started = time.time()
         # A gap younger than this may still close by itself (overlapping connections during a
@@ -57,7 +60,8 @@ class GapFiller:
                 group.create_task(self._worker(venue), name=f"gapfill-{venue}")
 
     def probed_at(self, venue: str, symbol: str) -> float | None:
-        """When the venue was last asked for this stream's newest id (epoch seconds)."""
+        """When the venue was last asked for this stream's newest id (epoch seconds), counted
+        once its answer is applied: any gap it revealed is then open in the sequencer."""
         return self._probed_at.get((venue, symbol))
 
     def pending(self) -> list[Gap]:
@@ -117,7 +121,7 @@ class GapFiller:
                 continue
             key = (exchange, symbol)
             checked = max(
-                self._ingest.last_seen.get(key, self._started), self._probed_at.get(key, 0)
+                self._ingest.last_seen.get(key, self._started), self._asked_at.get(key, 0)
             )
             if now - checked >= self._probe_quiet:
                 due.append((checked, symbol))
@@ -126,8 +130,11 @@ class GapFiller:
 
     async def _probe(self, venue: str, symbol: str) -> None:
         """Ask the venue for the stream's newest id; ids above ours become a gap to fill."""
-        self._probed_at[(venue, symbol)] = time.time()
+        asked = self._asked_at[(venue, symbol)] = time.time()
         latest = await self._clients[venue].latest_trade_id(symbol)
+        # Stamped only now: a probe still waiting for its answer (a rate limiter, a 429) has
+        # checked nothing yet, and whoever reads probed_at takes it for a finished check.
+        self._probed_at[(venue, symbol)] = asked
         if latest is None:
             return
         gap = self._ingest.sequencer.expect_through(venue, symbol, latest)

@@ -78,6 +78,7 @@ lint: install
 
 test: lint image-env
 	$(BIN)/pytest -q
+	SCHEMAHUB_NATIVE=0 $(BIN)/pytest -q -m "not slow" tests/daemon  # the fallback decoder, end to end
 
 format: install
 	$(BIN)/ruff format service tests bench

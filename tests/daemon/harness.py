@@ -6,17 +6,19 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import yaml
 
 from schemahub.config import Config
 from schemahub.daemon.service import Daemon
 from schemahub.lake import UNIFIED_TABLE, Lake
-from schemahub.sim import Simulator, sim_venue_overrides
+from schemahub.sim import SimStats, Simulator, sim_venue_overrides
+from schemahub.sim.server import FIRST_OWED_KEY
 
 COMPARED = ["exchange", "symbol", "trade_id", "side", "price", "quantity", "trade_ts"]
 
@@ -80,6 +82,40 @@ async def settle(daemon: Daemon, timeout: float = 90.0) -> None:
     )
 
 
+async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` (a hang guard
+    for conditions that must come true, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.1)
+
+
+def all_connected(daemon: Daemon, venues: tuple[str, ...] = ()) -> bool:
+    """Whether each of ``venues`` (every enabled one by default) has a live connection."""
+    wanted = venues or daemon.status.venues
+    return daemon.ingest is not None and all(daemon.ingest.connected.get(v) for v in wanted)
+
+
+def all_streaming(daemon: Daemon, sim: Simulator) -> bool:
+    """Whether every stream of every enabled venue has taken its first trade. A stream without
+    committed state starts at its first live trade, so trades sent on a connection that drops
+    before delivering one are not owed: tests inject disconnects only after this holds."""
+    if daemon.ingest is None:
+        return False
+    owned = {(v, s) for v in daemon.status.venues for s in sim.symbols(v)}
+    return owned <= set(daemon.sequencer.streams())
+
+
+async def pause_and_settle(daemon: Daemon, sim: Simulator) -> tuple[pa.Table, SimStats]:
+    """Stop the tape, let the daemon settle, and return trades_unified and what the simulator
+    did (for :func:`assert_same_trades`)."""
+    sim.pause()
+    await settle(daemon)
+    return unified(daemon.config.lake), sim.stats()
+
+
 async def resume_and_read(config: Config, sim: Simulator) -> pa.Table:
     """A fresh daemon resumes from the offsets in the tables; once it caught up, the tape is
     paused and everything settled: trades_unified as it then stands."""
@@ -112,17 +148,43 @@ def unified(lake_config) -> pa.Table:
     return Lake(lake_config).table(UNIFIED_TABLE).scan().to_arrow()
 
 
+def first_owed(truth: pa.Table) -> dict[tuple[str, str], int]:
+    """Per subscribed stream, the first trade a daemon is owed, as the simulator recorded it in
+    ``truth`` (``sim.ground_truth()``): the first one it delivered on a websocket after the
+    stream's first subscription. A stream without committed state starts at its first live
+    trade; this holds when the first connection stays up until then (see
+    :func:`all_streaming`)."""
+    metadata = truth.schema.metadata or {}
+    assert FIRST_OWED_KEY in metadata, "compare with sim.ground_truth(), which says what is owed"
+    owed = orjson.loads(metadata[FIRST_OWED_KEY])
+    return {tuple(key.split(":", 1)): first for key, first in owed.items()}
+
+
 def expected_rows(truth: pa.Table, table: pa.Table) -> pa.Table:
-    """The truth from each stream's first committed id on: a stream without committed state
-    starts at its first live trade, so earlier trades are not owed."""
-    starts = table.group_by(["exchange", "symbol"]).aggregate([("trade_id", "min")])
+    """The truth from each subscribed stream's first owed trade on (see :func:`first_owed`),
+    or from the table's first trade of the stream where that is earlier (a snapshot or replay
+    at subscription, a state committed before): never later, so a daemon that dropped a
+    stream's first trades, or the whole stream, fails."""
+    owed = first_owed(truth)
+    output = table.group_by(["exchange", "symbol"]).aggregate([("trade_id", "min")])
+    for exchange, symbol, lowest in zip(*output.to_pydict().values(), strict=True):
+        key = (exchange, symbol)
+        owed[key] = min(lowest, owed.get(key, lowest))
+    starts = pa.table(
+        {
+            "exchange": [k[0] for k in owed],
+            "symbol": [k[1] for k in owed],
+            "first_owed": pa.array(list(owed.values()), pa.int64()),
+        }
+    )
     joined = truth.join(starts, keys=["exchange", "symbol"], join_type="inner")
-    keep = pa.compute.greater_equal(joined["trade_id"], joined["trade_id_min"])
+    keep = pa.compute.greater_equal(joined["trade_id"], joined["first_owed"])
     return joined.filter(keep).select(COMPARED)
 
 
 def assert_same_trades(table: pa.Table, truth: pa.Table) -> None:
-    """``table`` holds each owed trade of ``truth`` exactly once, with identical values."""
+    """``table`` holds each owed trade of ``truth`` (``sim.ground_truth()``) exactly once, with
+    identical values."""
     keys = list(
         zip(
             table["exchange"].to_pylist(),

@@ -36,7 +36,7 @@ async def test_a_probe_waiting_for_its_answer_has_not_probed_the_stream():
             buffers = BufferSet({kraken.RAW_TABLE: RawBuffer(kraken.NATIVE_SCHEMA)}, 10**6)
             ingest = Ingest(sequencer, buffers, DaemonMetrics.create(), flush_rows=10**6)
             filler = GapFiller(ingest, {"kraken": client}, probe_quiet_seconds=0.0)
-            worker = asyncio.create_task(filler.run())
+            worker = asyncio.create_task(filler.run_venue("kraken"))
             try:
                 while filler.probed_at(*key) is None:
                     await asyncio.sleep(0.01)

@@ -17,6 +17,7 @@ from tests.daemon.harness import (
     settle,
     spawn_serve,
     unified,
+    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -26,10 +27,17 @@ async def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path):
     rng = random.Random(2026)
     async with Simulator(SimConfig(seed=13, rate_per_stream=30)) as sim:
         config = daemon_config(sim, tmp_path / "warehouse", flush={"interval_seconds": 0.3})
-        log = (tmp_path / "daemon.log").open("wb")
+        log_path = tmp_path / "daemon.log"
+        log = log_path.open("wb")
         for _ in range(4):
+            began = log_path.stat().st_size
             process = await spawn_serve(config, tmp_path, log)
-            await asyncio.sleep(rng.uniform(2.5, 5.0))
+            # Once this daemon commits (start-up time varies with the machine's load), kill it
+            # at a random moment of its commit cycle.
+            await wait_until(
+                lambda b=began: '"msg":"flush"' in log_path.read_text()[b:], "a commit"
+            )
+            await asyncio.sleep(rng.uniform(0.0, 2.0))
             process.kill()  # SIGKILL: no flush, no clean-up, maybe mid-commit
             assert await process.wait() == -9
         # A fresh daemon resumes from the offsets in the table and fills what was missed.
@@ -77,20 +85,27 @@ async def test_lake_unavailable_keeps_memory_bounded_and_loses_nothing(tmp_path)
 async def test_two_daemons_on_different_shards_share_the_tables(tmp_path):
     async with Simulator(SimConfig(seed=15, rate_per_stream=40)) as sim:
         warehouse = tmp_path / "warehouse"
-        first = daemon_config(sim, warehouse, flush={"interval_seconds": 0.2})
+        # Only the test's own flush() calls commit (the timer would be an hour away), so the
+        # order of the writers is ours to choose.
+        manual = {"interval_seconds": 3600}
+        first = daemon_config(sim, warehouse, flush=manual)
         venues = first.model_dump()["venues"]
         shard_a = {name: {**v, "symbols": v["symbols"][:1]} for name, v in venues.items()}
         shard_b = {name: {**v, "symbols": v["symbols"][1:]} for name, v in venues.items()}
-        config_a = daemon_config(sim, warehouse, flush={"interval_seconds": 0.2}, venues=shard_a)
-        config_b = daemon_config(sim, warehouse, flush={"interval_seconds": 0.25}, venues=shard_b)
+        config_a = daemon_config(sim, warehouse, flush=manual, venues=shard_a)
+        config_b = daemon_config(sim, warehouse, flush=manual, venues=shard_b)
         async with running(config_a) as a, running(config_b) as b:
-            await asyncio.sleep(5)
+            # A commits, then B, then A again: A's second commit starts from the table as A
+            # last saw it, which B has moved since, so it must conflict and retry.
+            for writer in (a, b, a):
+                await wait_until(lambda w=writer: w.buffers.total_rows > 0, "rows to commit")
+                await writer.flush()
             sim.pause()
             await asyncio.gather(settle(a), settle(b))
             table = unified(config_a.lake)
             retries = a.metrics.commit_retries.get() + b.metrics.commit_retries.get()
         truth = sim.ground_truth()
-    assert retries > 0, "the two writers never raced; the test proved nothing"
+    assert retries > 0, "the second writer's commit did not conflict"
     assert_same_trades(table, truth)
     assert (
         len(

@@ -9,7 +9,15 @@ import pytest
 
 from schemahub.errors import UnknownSymbolError
 from schemahub.sim import FaultConfig, SimConfig, Simulator
-from tests.daemon.harness import assert_same_trades, daemon_config, running, settle, unified
+from tests.daemon.harness import (
+    all_streaming,
+    assert_same_trades,
+    daemon_config,
+    running,
+    settle,
+    unified,
+    wait_until,
+)
 
 
 async def test_clean_feed_lands_every_trade_once(tmp_path):
@@ -50,12 +58,15 @@ async def test_faults_on_the_feed_still_land_every_trade_once(tmp_path):
         rest_error_probability=0.05,
         go_silent_probability=0.01,
     )
-    async with Simulator(SimConfig(seed=12, rate_per_stream=30, faults=faults)) as sim:
+    async with Simulator(SimConfig(seed=12, rate_per_stream=30)) as sim:
         config = daemon_config(sim, tmp_path / "warehouse")
         silence = {"silence_timeout_seconds": 2.0}
         venues = {name: {**v, **silence} for name, v in config.model_dump()["venues"].items()}
         config = daemon_config(sim, tmp_path / "warehouse", venues=venues)
         async with running(config) as daemon:
+            # faults once every stream has its first trade (see harness.all_streaming)
+            await wait_until(lambda: all_streaming(daemon, sim), "every stream took a trade")
+            sim.set_faults(faults)
             await asyncio.sleep(8)
             # until each fault has happened at least once (bounded): duplicates are only
             # replayed on a resubscription, so they may need more than one reconnect
@@ -102,6 +113,12 @@ async def test_live_frames_date_the_streams_so_busy_streams_are_not_probed(tmp_p
             await asyncio.sleep(5)
             seen = dict(daemon.ingest.last_seen)
             probed = {k: daemon.gap_filler.probed_at(*k) for k in daemon.sequencer.streams()}
+            # Once quiet, every stream is probed: a dead gap filler (which probes nothing
+            # either) fails here instead of passing the check above.
+            sim.pause()
+            await settle(daemon)
+            restarts = dict(daemon.metrics.task_restarts.values)
     # every stream was seen live recently, so none was quiet long enough to be probed
     assert set(seen) == {tuple(k) for k in probed}
     assert all(when is None for when in probed.values())
+    assert restarts == {}

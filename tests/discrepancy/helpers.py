@@ -75,3 +75,16 @@ def iso(moment: datetime) -> str:
 def parse_ts(text: str) -> float:
     """The feed's ISO time as epoch seconds."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+async def scrape(base: str, name: str) -> dict[str, float]:
+    """The samples of metric ``name`` on the daemon's ``/metrics``, by their label text
+    (``transport="sse"``)."""
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as response:
+        text = await response.text()
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            labels, _, value = line[len(name) + 1 :].rpartition("} ")
+            samples[labels] = float(value)
+    return samples

@@ -16,6 +16,7 @@ from tests.discrepancy.helpers import (
     feed_daemon,
     iso,
     parse_ts,
+    scrape,
     stop_collecting,
     stuck_client,
     truth_index,
@@ -150,16 +151,24 @@ async def test_stuck_clients_are_dropped_while_ingestion_and_readers_go_on(tmp_p
                 break
         admitted_at_drop = daemon.sequencer.stats.admitted
         seen_at_drop = len(reading)
+        connected = await scrape(base, "schemahub_discrepancy_clients")
+        dropped = await scrape(base, "schemahub_discrepancy_clients_dropped_total")
         await asyncio.sleep(1.5)
         await stop_collecting(reader)
         await asyncio.sleep(0.5)  # the daemon sees the reader leave
         admitted_after = daemon.sequencer.stats.admitted
+        left = await scrape(base, "schemahub_discrepancy_clients")
         for sock in stuck:
             sock.close()
     assert feed.stats.clients_dropped == 2, feed.stats
     assert admitted_after > admitted_at_drop  # ingestion went on
     assert len(reading) > seen_at_drop  # and so did the client that reads
     assert len(feed.clients) == 0  # the reader left, the stuck ones were cut
+    # the same, as metrics: the reader still connected at the drop, then gone
+    assert connected == {'transport="websocket"': 1, 'transport="sse"': 0}
+    assert sum(dropped.values()) == 2
+    assert set(dropped) == {'reason="not_reading"', 'reason="queue_full"'}
+    assert left == {'transport="websocket"': 0, 'transport="sse"': 0}
 
 
 async def test_cli_prints_the_table_once_and_names_a_bad_pair(tmp_path):

@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from schemahub.errors import UsageError
 from schemahub.sim import FaultConfig, SimConfig, Simulator, faults_from_names
@@ -212,3 +212,54 @@ def test_fault_names_and_validation() -> None:
         faults_from_names(["bogus"])
     with pytest.raises(UsageError, match=r"\[0, 1\]"):
         FaultConfig(malformed_probability=2.0)
+
+
+async def test_rest_down_answers_503_for_its_venues_until_switched_off() -> None:
+    async with _sim(rate=1, rest_down_seconds=3600.0, rest_down_venues=("binance",)) as sim:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(sim.rest_url("binance") + "/api/v3/exchangeInfo") as resp:
+                assert resp.status == 503
+            async with http.get(sim.rest_url("coinbase") + "/products") as resp:
+                assert resp.status == 200
+            sim.set_faults(FaultConfig())
+            async with http.get(sim.rest_url("binance") + "/api/v3/exchangeInfo") as resp:
+                assert resp.status == 200
+        assert sim.stats().rest_down_answers == {"binance": 1}
+
+
+def test_rest_down_repeats_every_period() -> None:
+    faults = FaultConfig(rest_down_seconds=20.0, rest_down_every_seconds=120.0)
+    assert [faults.rest_down("kraken", t) for t in (0.0, 19.9, 20.0, 119.9, 120.5)] == [
+        True,
+        True,
+        False,
+        False,
+        True,
+    ]
+
+
+@pytest.mark.parametrize("status", [451, 403])
+async def test_refused_websocket_upgrade_and_rest(status: int) -> None:
+    refuse = {"ws_refuse_status": status, "rest_refuse_status": status}
+    async with _sim(rate=1, refuse_venues=("kraken",), **refuse) as sim:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(sim.ws_url("kraken")):
+                pass
+        assert refused.value.response.status_code == status
+        async with connect(sim.ws_url("coinbase")):
+            pass  # other venues are not refused
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(sim.rest_url("kraken") + "/0/public/Time") as resp,
+        ):
+            assert resp.status == status
+        assert sim.stats().refusals == {"kraken:ws": 1, "kraken:rest": 1}
+
+
+def test_outages_are_named_one_by_one() -> None:
+    every = faults_from_names(["all"])
+    assert every.rest_down_seconds == 0 and every.ws_refuse_status == 0
+    assert faults_from_names(["rest-down"]).rest_down_seconds > 0
+    assert faults_from_names(["region-block"]).refusal("binance", websocket=True) == 451
+    with pytest.raises(UsageError, match="HTTP error"):
+        FaultConfig(ws_refuse_status=200)

@@ -19,7 +19,13 @@ from schemahub.errors import (
     SubscriptionError,
     TransientRestError,
 )
-from schemahub.venues.backoff import RetryPolicy, decide_retry, full_jitter, is_internal
+from schemahub.venues.backoff import (
+    RetryPolicy,
+    decide_retry,
+    full_jitter,
+    is_internal,
+    restart_decision,
+)
 
 POLICY = RetryPolicy(base_seconds=0.5, cap_seconds=30.0)
 
@@ -88,6 +94,22 @@ def test_full_jitter_spreads_delays_over_the_whole_range() -> None:
     assert full_jitter(3, POLICY, lambda: 0.0) == 0.0
     assert full_jitter(3, POLICY, lambda: 0.5) == pytest.approx(2.0)
     assert full_jitter(20, POLICY, lambda: 0.5) == pytest.approx(15.0)
+
+
+def test_a_supervised_restart_always_retries_at_the_same_pace() -> None:
+    limited = RetryPolicy(base_seconds=0.5, cap_seconds=30.0, max_attempts=2)
+    half = lambda: 0.5  # noqa: E731
+    # A transient failure: exactly decide_retry's answer (the attempt limit does not apply).
+    transient = restart_decision(TransientRestError("HTTP 503"), 3, limited, half)
+    assert transient == decide_retry(TransientRestError("HTTP 503"), 3, POLICY, half)
+    # A failure that never passes by itself (a region block, a bug): retried all the same.
+    for error in (_refused(451), RuntimeError("a bug")):
+        decision = restart_decision(error, 3, limited, half)
+        assert decision.retry and decision.delay == full_jitter(3, POLICY, half)
+        assert "not retryable" in decision.reason
+    # A venue's Retry-After still wins over a shorter jittered delay.
+    limited_429 = restart_decision(RateLimitedError("429", retry_after=40.0), 0, limited, half)
+    assert limited_429.delay == 40.0
 
 
 @pytest.mark.parametrize(

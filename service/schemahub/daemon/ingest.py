@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from schemahub.discrepancy.tracker import Tracker
 from schemahub.lake.quarantine import QuarantineEntry
 from schemahub.logs import RateLimitedLog
 from schemahub.ops.metrics import Child
-from schemahub.sequencing import Sequencer
+from schemahub.sequencing import Gap, Sequencer
 from schemahub.venues import (
     Connected,
     Disconnected,
@@ -404,6 +405,62 @@ class Ingest:
         """A time at or before the first open gap of this stream (for Kraken's REST search)."""
         began = self.gap_began.get((venue, symbol))
         return None if began is None else began - _HINT_MARGIN_SECONDS
+
+    # -- what the gap filler asks (see schemahub.daemon.gapfill.GapSource) -----------------
+
+    def open_gaps(self) -> list[Gap]:
+        """Every open gap, oldest stream state first."""
+        return self.sequencer.open_gaps()
+
+    def stream_symbols(self, venue: str) -> list[str]:
+        """The symbols of ``venue`` that have a stream state."""
+        return [symbol for exchange, symbol in self.sequencer.streams() if exchange == venue]
+
+    def take_probe_request(self, venue: str) -> str | None:
+        """A stream of ``venue`` whose connection dropped and that has a high-water mark to
+        compare with the venue's newest id (taken off the list), else None."""
+        for key in sorted(self.probe_requests):
+            if key[0] == venue:
+                self.probe_requests.discard(key)
+                if self.sequencer.state(*key).high_water is not None:
+                    return key[1]
+        return None
+
+    def request_probe(self, venue: str, symbol: str) -> None:
+        """Ask for the stream to be probed (again, e.g. after a failed probe)."""
+        self.probe_requests.add((venue, symbol))
+
+    def last_live(self, venue: str, symbol: str) -> float | None:
+        """When the stream's newest live trade arrived (epoch seconds), None before any."""
+        return self.last_seen.get((venue, symbol))
+
+    def expect_through(self, venue: str, symbol: str, latest_id: int) -> Gap | None:
+        """The venue holds ids up to ``latest_id``: those above our high-water mark become a
+        gap (counted, and dated from the stream's last live trade). Returns the new gap."""
+        gap = self.sequencer.expect_through(venue, symbol, latest_id)
+        if gap is not None:
+            self.metrics.gaps_opened.inc()
+            key = (venue, symbol)
+            self.gap_began.setdefault(key, self.last_seen.get(key, time.time()))
+        return gap
+
+    def accept_history(self, venue: str, page: DecodedFrame) -> int:
+        """Admit a REST history page (the same path as live frames); returns ids filled."""
+        admitted = self.accept(venue, page, f"rest:{venue}", time.time())
+        self.metrics.gap_ids_filled.inc(admitted, venue=venue)
+        return admitted
+
+    def mark_lost(self, gap: Gap, reason: str) -> int:
+        """The venue no longer holds the ids of ``gap``: record them as lost; returns how many."""
+        lost = self.sequencer.mark_lost(gap, reason)
+        count = sum(piece.size for piece in lost)
+        self.metrics.ids_lost.inc(count, venue=gap.exchange)
+        return count
+
+    def settle_stream(self, venue: str, symbol: str) -> None:
+        """After gap work on the stream: once it has no open gap, forget when its gaps began."""
+        if not self.sequencer.gaps_for(venue, symbol):
+            self.gaps_closed(venue, symbol)
 
     def gaps_closed(self, venue: str, symbol: str) -> None:
         """The stream has no open gap any more: forget when its gaps began."""

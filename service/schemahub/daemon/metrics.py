@@ -38,6 +38,9 @@ class DaemonMetrics:
     tick_to_commit_seconds: Histogram
     session_events: Counter
     websocket: Counter
+    task_restarts: Counter
+    task_up: Gauge
+    venue_connections: Gauge
 
     @classmethod
     def create(cls, registry: Registry | None = None) -> DaemonMetrics:
@@ -111,6 +114,21 @@ class DaemonMetrics:
                 "schemahub_websocket_total",
                 "Websocket session counters (frames, bytes, malformed, reconnects, ...)",
                 ("venue", "counter"),
+            ),
+            task_restarts=r.counter(
+                "schemahub_task_restarts_total",
+                "Supervised tasks restarted after a failure (sessions, gap workers, flush, ...)",
+                ("task",),
+            ),
+            task_up=r.gauge(
+                "schemahub_task_up",
+                "1 while a supervised task runs, 0 while it waits to restart",
+                ("task",),
+            ),
+            venue_connections=r.gauge(
+                "schemahub_venue_connections",
+                "Live websocket connections per enabled venue (0: the venue is down)",
+                venue,
             ),
         )
 

@@ -3,6 +3,12 @@
 Start-up reads the committed stream state from the lake (never from a local file), checks the
 configured symbols against each venue's catalogue, then runs until ``stop`` is set (SIGTERM):
 reading stops first, then one last flush commits everything buffered, then it returns.
+
+Every long-running part (a session per venue, a gap worker per venue, the flush loop, table
+maintenance) is a task of :attr:`Daemon.supervisor`, which restarts it with backoff when it
+fails and reports it in ``/readyz`` and ``/metrics`` meanwhile; other features add theirs with
+:meth:`Daemon.supervise`. Only a configuration error (an unknown symbol) stops start-up: a
+venue that cannot be reached or refuses us is retried in its own task while the others ingest.
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import aiohttp
 
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.config import Config
@@ -23,9 +32,12 @@ from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.daemon.shards import configured_streams, own_streams
+from schemahub.daemon.supervisor import READERS, WORKERS, Supervisor, TaskFactory
 from schemahub.decode import decoder_for
 from schemahub.decode.batch import NATIVE_AVAILABLE
 from schemahub.discrepancy import Feed, Tracker
+from schemahub.discrepancy.metrics import FeedMetrics
+from schemahub.errors import ConfigError, SchemaHubError, UnknownSymbolError
 from schemahub.jobs.maintain import compaction_worker
 from schemahub.jobs.tables import init_all
 from schemahub.jobs.unify import unified_mappings
@@ -41,6 +53,11 @@ from schemahub.venues import recorder_for as _recorder_for
 log = logging.getLogger(__name__)
 _MAX_COMMIT_BACKOFF = 30.0
 _STUCK_COMMIT_SECONDS = 10.0
+# How long start-up waits for the venues' catalogues; a venue still unanswered is checked again
+# by its own task while the others start ingesting.
+_STARTUP_CHECK_SECONDS = 10.0
+# A venue failing its catalogue check with one of these is retried; anything else stops start-up.
+_CONFIG_ERRORS = (UnknownSymbolError, ConfigError)
 
 
 @dataclass
@@ -84,6 +101,9 @@ class Daemon:
         self.ingest: Ingest | None = None
         self.sessions: dict[str, VenueSession] = {}
         self.gap_filler: GapFiller | None = None
+        self.supervisor = Supervisor(self.metrics.task_restarts, self.metrics.task_up)
+        # Venues whose symbols are not checked yet (unreachable at start-up), with the error.
+        self.venue_errors: dict[str, str] = {}
         self.feed: Feed | None = None  # the live discrepancy feed (discrepancy.enabled)
 
     async def run(self, stop: asyncio.Event, ready: Callable[[Daemon], None] | None = None) -> None:
@@ -127,13 +147,21 @@ class Daemon:
                 await runner.cleanup()
             self._executor.shutdown(wait=True)
 
+    def supervise(self, name: str, factory: TaskFactory, *, stage: str = WORKERS) -> None:
+        """Run ``factory()`` as a supervised task of this daemon (restarted when it fails,
+        reported in /readyz and /metrics, cancelled at stop after the readers)."""
+        self.supervisor.add(name, factory, stage=stage)
+
     def readiness(self) -> Readiness:
-        """Ready when every enabled venue has a live connection and the lake takes commits."""
+        """Ready when every enabled venue has a live connection, the lake takes commits and
+        no supervised task is waiting to be restarted."""
         reasons = []
         connected = self.ingest.connected if self.ingest else {}
         for venue in self.status.venues:
             if not connected.get(venue):
-                reasons.append(f"{venue}: no live connection")
+                error = self.venue_errors.get(venue)
+                reasons.append(f"{venue}: no live connection" + (f" ({error})" if error else ""))
+        reasons.extend(self.supervisor.down_reasons())
         if not self.status.lake_ok:
             reasons.append(f"lake: {self.status.last_commit_error or 'not reachable yet'}")
         elif self.status.commit_started is not None:
@@ -179,9 +207,32 @@ class Daemon:
         return _LakeStart(mappings, offsets, head)
 
     async def _check_symbols(self, clients: dict[str, HistoryClient]) -> None:
-        for name, client in clients.items():
-            catalogue = await client.fetch_catalogue()
-            catalogue.resolve(getattr(self.config.venues, name).symbols)
+        """Check every venue's symbols against its catalogue, concurrently. A configuration
+        error stops start-up; a venue that fails otherwise (or does not answer in time) is
+        noted in :attr:`venue_errors` and checked again by its own task."""
+        checks = {
+            name: asyncio.create_task(self._check_venue(name, client), name=f"check-{name}")
+            for name, client in clients.items()
+        }
+        if not checks:  # a replica whose shard has no stream
+            return
+        _, late = await asyncio.wait(checks.values(), timeout=_STARTUP_CHECK_SECONDS)
+        await _cancel(list(late))
+        for name, check in checks.items():
+            error = TimeoutError("no answer at start-up") if check in late else check.exception()
+            if error is None:
+                continue
+            if isinstance(error, _CONFIG_ERRORS) or not _is_venue_failure(error):
+                raise error
+            self.venue_errors[name] = f"{type(error).__name__}: {error}"
+            log.error(
+                "venue unavailable at start-up; retrying it while the others ingest",
+                extra={"venue": name, "error": self.venue_errors[name]},
+            )
+
+    async def _check_venue(self, name: str, client: HistoryClient) -> None:
+        catalogue = await client.fetch_catalogue()
+        catalogue.resolve(getattr(self.config.venues, name).symbols)
 
     def _owns(self, key: StreamKey) -> bool:
         venue = self.config.venues.enabled().get(key[0])
@@ -200,7 +251,8 @@ class Daemon:
         self.ingest = Ingest(self.sequencer, self.buffers, self.metrics, self.config.flush.max_rows)
         if self.config.discrepancy.enabled:
             self.ingest.tracker = Tracker(self.config.discrepancy)
-            self.feed = Feed(self.ingest.tracker)
+            metrics = FeedMetrics.create(self.metrics.registry)
+            self.feed = Feed(self.ingest.tracker, metrics=metrics)
         mappings = {name: start.mappings[name] for name in buffers}
         self.committer = Committer(
             self.lake, mappings, self.metrics, start.head, others, self.config.lake.commit_retries
@@ -229,30 +281,27 @@ class Daemon:
             min_gap_age=self.config.gaps.min_age_seconds,
             probe_quiet_seconds=self.config.gaps.probe_quiet_seconds,
         )
-        readers = [
-            asyncio.create_task(s.run(), name=f"session-{n}") for n, s in self.sessions.items()
-        ]
-        workers = [
-            asyncio.create_task(filler.run(), name="gapfill"),
-            asyncio.create_task(self._flush_loop(), name="flush"),
-            asyncio.create_task(
-                compaction_worker(self.config.lake, self.config.s3), name="compaction"
-            ),
-        ]
+        for name in self.sessions:
+            reader = functools.partial(self._run_venue, name, clients[name])
+            self.supervise(f"session-{name}", reader, stage=READERS)
+        for name in filler.venues:
+            self.supervise(f"gapfill-{name}", functools.partial(filler.run_venue, name))
+        self.supervise("flush", self._flush_loop)
+        self.supervise("maintenance", self._maintenance_loop)
+        if self.config.lake.compaction_interval_seconds > 0:  # 0: never (the worker returns)
+            self.supervise(
+                "compaction", functools.partial(compaction_worker, self.config.lake, self.config.s3)
+            )
         if self.feed is not None:
-            workers.append(asyncio.create_task(self.feed.run(), name="discrepancy"))
-        stopper = asyncio.create_task(stop.wait())
+            self.supervise("discrepancy", self.feed.run)
         try:
-            done, _ = await asyncio.wait([stopper, *readers], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stopper and task.exception() is not None:
-                    raise task.exception()  # a fatal venue error (e.g. refused subscription)
+            self.supervisor.start()
+            await stop.wait()
         finally:
             # Clean stop: first stop reading, then the REST workers, then commit what we hold.
             stopping = time.monotonic()
-            await _cancel(readers)
-            await _cancel(workers)
-            stopper.cancel()
+            await self.supervisor.stop(READERS)
+            await self.supervisor.stop()
             await self._final_flush()
             for recorder in recorders.values():
                 if recorder is not None:
@@ -264,6 +313,19 @@ class Daemon:
                     "uncommitted_rows": sum(p.drained.rows for p in self._pending),
                 },
             )
+
+    async def _run_venue(self, name: str, client: HistoryClient) -> None:
+        """A venue's reader: its symbols checked first if start-up could not, then its
+        session until cancelled (a fatal venue error raises to the supervisor)."""
+        if name in self.venue_errors:
+            try:
+                await self._check_venue(name, client)
+            except Exception as exc:
+                self.venue_errors[name] = f"{type(exc).__name__}: {exc}"
+                raise
+            del self.venue_errors[name]
+            log.info("venue reachable again; its symbols are listed", extra={"venue": name})
+        await self.sessions[name].run()
 
     def _quote_symbols(self, venue: str) -> list[str]:
         """The symbols of ``venue`` whose top-of-book channel the session also subscribes:
@@ -290,10 +352,15 @@ class Daemon:
             self.ingest.flush_requested.clear()
             try:
                 await self.flush()
-                await self.maintain_if_due()
             except Exception:  # our own code: the loop must outlive it (rows stay buffered)
                 self.metrics.internal_errors.inc(venue="*", stage="flush")
                 log.exception("the flush loop met an error of ours; trying again next interval")
+
+    async def _maintenance_loop(self) -> None:
+        """Table upkeep, checked as often as the flushes run (see :meth:`maintain_if_due`)."""
+        while True:
+            await asyncio.sleep(self.config.flush.interval_seconds)
+            await self.maintain_if_due()
 
     async def maintain_if_due(self) -> MaintenanceRun | None:
         """Expire old snapshots of every table we write, at most once per maintenance interval
@@ -374,6 +441,9 @@ class Daemon:
     def _collect(self) -> None:
         for name, session in self.sessions.items():
             self.metrics.mirror_session_stats(name, session.stats.as_dict())
+        connected = self.ingest.connected if self.ingest else {}
+        for venue in self.status.venues:
+            self.metrics.venue_connections.set(len(connected.get(venue, ())), venue=venue)
         self._update_gauges()
 
     def _update_gauges(self) -> None:
@@ -384,6 +454,11 @@ class Daemon:
 
     async def _in_thread(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+
+def _is_venue_failure(error: BaseException) -> bool:
+    """Whether ``error`` is a venue refusing or failing us (retried), not a bug."""
+    return isinstance(error, SchemaHubError | aiohttp.ClientError | OSError | TimeoutError)
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:

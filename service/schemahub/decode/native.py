@@ -30,10 +30,13 @@ import pyarrow as pa
 
 from schemahub.decode.columnar import ColumnarVenue, DecodedBatch, output_schema
 from schemahub.errors import UsageError
+from schemahub.native import native_enabled
 
 try:
     from schemahub.decode import _native
 except ImportError:  # built without a C compiler: decode_batch falls back to msgspec
+    _native = None
+if not native_enabled():  # SCHEMAHUB_NATIVE=0: run as an install without a compiler
     _native = None
 
 AVAILABLE = _native is not None

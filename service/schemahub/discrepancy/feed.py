@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from schemahub.discrepancy.metrics import FeedMetrics
 from schemahub.discrepancy.tracker import GroupState, Tracker
 from schemahub.discrepancy.update import build_update
 
@@ -36,6 +37,7 @@ class Client:
     groups: frozenset[str]
     queue: asyncio.Queue[bytes]
     taken_at: float  # when the client's writer last took updates (epoch seconds)
+    transport: str = "websocket"  # or "sse" (the clients metric's label)
     abort: Callable[[], None] = lambda: None  # cut the connection (set by the handler)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -76,6 +78,7 @@ class Feed:
         self,
         tracker: Tracker,
         clock: Callable[[], float] | None = None,
+        metrics: FeedMetrics | None = None,
     ) -> None:
         self.tracker = tracker
         self.config = tracker.config
@@ -84,6 +87,7 @@ class Feed:
         self.latest: dict[str, bytes] = {}
         self.events: collections.deque[dict] = collections.deque(maxlen=EVENTS_KEPT)
         self.stats = FeedStats()
+        self.metrics = metrics or FeedMetrics.create()
         self._sent_at: dict[str, float] = {}
 
     @property
@@ -120,9 +124,9 @@ class Feed:
         self.stats.updates += 1
         for client in [c for c in self.clients if group.name in c.groups]:
             if client.stuck(now):
-                self.drop(client, "not reading")
+                self.drop(client, "not_reading")
             elif not client.offer(text):
-                self.drop(client, "queue full")
+                self.drop(client, "queue_full")
 
     def _note_event(self, update: dict) -> None:
         event = {"pair": update["pair"], **update["event"]}
@@ -149,15 +153,17 @@ class Feed:
 
     # -- clients ---------------------------------------------------------------------------
 
-    def subscribe(self, pairs: list[str]) -> Client:
-        """A new client of ``pairs``, with their newest updates already queued."""
+    def subscribe(self, pairs: list[str], transport: str = "websocket") -> Client:
+        """A new client of ``pairs`` over ``transport``, with their newest updates already
+        queued."""
         queue: asyncio.Queue[bytes] = asyncio.Queue(self.config.client_queue)
-        client = Client(frozenset(pairs), queue, self.clock())
+        client = Client(frozenset(pairs), queue, self.clock(), transport)
         for name in pairs:
             text = self.latest.get(name)
             if text is not None:
                 client.offer(text)
         self.clients.add(client)
+        self._count(transport)
         return client
 
     def full(self) -> bool:
@@ -166,14 +172,21 @@ class Feed:
 
     def unsubscribe(self, client: Client) -> None:
         """The client left (or was dropped)."""
-        self.clients.discard(client)
+        if client in self.clients:
+            self.clients.remove(client)
+            self._count(client.transport)
         client.closed.set()
+
+    def _count(self, transport: str) -> None:
+        count = sum(1 for c in self.clients if c.transport == transport)
+        self.metrics.clients.set(count, transport=transport)
 
     def drop(self, client: Client, reason: str) -> None:
         """Cut a client that does not keep up."""
         if client not in self.clients:
             return
         self.stats.clients_dropped += 1
+        self.metrics.dropped.inc(reason=reason)
         self.unsubscribe(client)
         client.abort()
         log.info("discrepancy client dropped", extra={"reason": reason})

@@ -79,14 +79,14 @@ async def _snapshot(request: web.Request) -> web.Response:
     return web.json_response(feed.snapshot(requested_pairs(request, feed.pairs)))
 
 
-def _join(request: web.Request) -> Client:
+def _join(request: web.Request, transport: str) -> Client:
     feed = request.app[FEED]
     pairs = requested_pairs(request, feed.pairs)
     if feed.full():
         raise web.HTTPServiceUnavailable(
             text='{"error": "too many feed clients"}', content_type="application/json"
         )
-    client = feed.subscribe(pairs)
+    client = feed.subscribe(pairs, transport)
     transport = request.transport
     if transport is not None:
         client.abort = transport.abort
@@ -98,7 +98,7 @@ def _join(request: web.Request) -> Client:
 
 
 async def _websocket(request: web.Request) -> web.StreamResponse:
-    client = _join(request)
+    client = _join(request, "websocket")
     feed = request.app[FEED]
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096, compress=False)
     try:
@@ -142,7 +142,7 @@ async def _next(client: Client, ended: asyncio.Future, feed: Feed) -> list[bytes
 
 
 async def _sse(request: web.Request) -> web.StreamResponse:
-    client = _join(request)
+    client = _join(request, "sse")
     feed = request.app[FEED]
     response = web.StreamResponse(
         headers={

@@ -16,10 +16,13 @@ import pyarrow as pa
 
 from schemahub.errors import UsageError
 from schemahub.mapping.kernels import TS_US
+from schemahub.native import native_enabled
 
 try:
     from schemahub.mapping import _iso
 except ImportError:  # built without a C compiler: the transform keeps its Arrow path
+    _iso = None
+if not native_enabled():  # SCHEMAHUB_NATIVE=0: run as an install without a compiler
     _iso = None
 
 AVAILABLE = _iso is not None

@@ -9,6 +9,7 @@ from pyiceberg.table import Table
 
 from schemahub.config import DiscrepancyConfig
 from schemahub.errors import UsageError
+from schemahub.replay.budget import Checkpoint, no_checkpoint
 from schemahub.replay.window import Window, iso, parse_at
 
 COLUMNS = ("exchange", "symbol", "trade_id", "side", "price", "quantity", "trade_ts")
@@ -48,9 +49,14 @@ def snapshot_for(table: Table, as_of: str | None) -> int | None:
 
 
 def read_window(
-    table: Table, streams: list[tuple[str, str]], window: Window, snapshot: int | None
+    table: Table,
+    streams: list[tuple[str, str]],
+    window: Window,
+    snapshot: int | None,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> pa.Table:
-    """The trades of ``streams`` with ``window.start <= trade_ts < window.end``."""
+    """The trades of ``streams`` with ``window.start <= trade_ts < window.end``, read batch by
+    batch with ``checkpoint`` called after each (so a long scan can be stopped)."""
     which = None
     for exchange, symbol in streams:
         one = And(EqualTo("exchange", exchange), EqualTo("symbol", symbol))
@@ -61,4 +67,9 @@ def read_window(
         LessThan("trade_ts", window.end.isoformat()),
     )
     scan = table.scan(row_filter=And(when, which), selected_fields=COLUMNS, snapshot_id=snapshot)
-    return scan.to_arrow()
+    reader = scan.to_arrow_batch_reader()
+    batches = []
+    for batch in reader:
+        batches.append(batch)
+        checkpoint()
+    return pa.Table.from_batches(batches, schema=reader.schema)

@@ -11,25 +11,37 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from schemahub.replay.budget import Checkpoint, no_checkpoint
 from schemahub.replay.leadlag import estimate
 from schemahub.replay.window import Window, iso
 
 
-def build_report(pair: str, window: Window, trades: pa.Table, as_of: int | None) -> dict:
-    """The replay of ``trades`` (rows of trades_unified of the pair's members in the window)."""
+def build_report(
+    pair: str,
+    window: Window,
+    trades: pa.Table,
+    as_of: int | None,
+    checkpoint: Checkpoint = no_checkpoint,
+) -> dict:
+    """The replay of ``trades`` (rows of trades_unified of the pair's members in the window);
+    ``checkpoint`` is called between the steps (alignment, spread, each lead/lag pair)."""
     rows = sorted(trades.to_pylist(), key=lambda r: (r["trade_ts"], r["exchange"]))
     venues = sorted({r["exchange"].upper() for r in rows})
     per_venue = {v: [r for r in rows if r["exchange"].upper() == v] for v in venues}
+    checkpoint()
+    spread = _widest_spread(rows)
+    lead_lag = []
+    for a, b in combinations(venues, 2):
+        checkpoint()
+        lead_lag.append(_lead_lag(a, per_venue[a], b, per_venue[b]))
     return {
         "pair": pair,
         "window": window.as_json(),
         "as_of_snapshot": as_of,
         "trades": {v: len(per_venue[v]) for v in venues},
         "returns_bps": {v: _return_bps(per_venue[v]) for v in venues},
-        "spread": _widest_spread(rows),
-        "lead_lag": [
-            _lead_lag(a, per_venue[a], b, per_venue[b]) for a, b in combinations(venues, 2)
-        ],
+        "spread": spread,
+        "lead_lag": lead_lag,
         "timeline": [_tick(r) for r in rows],
     }
 

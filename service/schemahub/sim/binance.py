@@ -138,6 +138,10 @@ class BinanceServer(VenueServer):
             self._spawn(self.close_with(conn, 1008, "Too many streams"))
             return
         conn.subs.update(new)
+        for name in new:
+            market = self._market_of(name)
+            if market is not None:
+                self.note_subscribed(market.symbol)
         self._note_quotes(conn)
         count = self.replay_count()
         if count:

@@ -206,6 +206,8 @@ class CoinbaseServer(VenueServer):
             events = [{"type": "snapshot", "trades": [advanced_trade(t) for t in snapshot]}]
             conn.send(self._frame(conn, "market_trades", events))
         channels["market_trades"].update(new)
+        for product in new:
+            self.note_subscribed(product)
         channels["ticker"].update(wanted.get("ticker", set()))
         conn.quotes = set(channels["ticker"])
         self._send_subscriptions(conn)
@@ -215,6 +217,8 @@ class CoinbaseServer(VenueServer):
         channels = conn.state["channels"]
         new = sorted(wanted.get("matches", set()) - channels["matches"])
         channels["matches"].update(new)
+        for product in new:
+            self.note_subscribed(product)
         channels["heartbeat"].update(wanted.get("heartbeat", set()))
         self._send_subscriptions(conn)
         for product in new:

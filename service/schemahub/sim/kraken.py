@@ -206,6 +206,7 @@ class KrakenServer(VenueServer):
             if snapshot and symbol not in conn.subs:
                 conn.send(trade_frame("snapshot", self.recent(symbol, SNAPSHOT_SIZE)))
             conn.subs.add(symbol)
+            self.note_subscribed(symbol)
             replay = self.recent(symbol, self.replay_count())
             if replay:
                 self.ctx.stats.duplicates_replayed[self.name] += len(replay)

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from schemahub.errors import UsageError
@@ -31,6 +32,8 @@ from schemahub.sim.venue import SimContext, VenueServer
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+# Ground-truth schema metadata: per stream ("venue:symbol"), the first trade a subscriber is owed.
+FIRST_OWED_KEY = b"schemahub.sim.first_owed"
 DEFAULT_LAGS_MS = {"binance": 0, "coinbase": 80, "kraken": 150}
 
 
@@ -76,6 +79,7 @@ class Simulator:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self._faults = self.config.faults
+        self._faults_set_at = time.monotonic()
         self._stats = SimStats()
         self._dice = FaultDice(self.config.seed)
         self._markets = self.config.markets()
@@ -111,6 +115,7 @@ class Simulator:
             cfg.ping_interval_s,
             cfg.max_connection_age_s,
             cfg.history_limit,
+            lambda: time.monotonic() - self._faults_set_at,
         )
         by_venue = {v: [m for m in self._markets if m.venue == v] for v in VENUES}
         self._servers = {
@@ -203,6 +208,12 @@ class Simulator:
         """Generate trades again, from now on."""
         self.tape.resume(_now_ms())
 
+    def drop_connections(self, venue: str) -> int:
+        """Drop every websocket connection of ``venue`` now, abruptly (as a network failure
+        would); returns how many were open."""
+        self._check_venue(venue)
+        return self._servers[venue].drop_connections()
+
     def mute(self, venue: str) -> None:
         """Pause one venue's websocket feed: its trades are still generated (and served over
         REST) but no trade or quote frame goes out until :meth:`unmute`."""
@@ -214,8 +225,9 @@ class Simulator:
         self._muted.discard(venue)
 
     def set_faults(self, faults: FaultConfig) -> None:
-        """Switch fault injection settings while running."""
+        """Switch fault injection settings while running (timed outages count from now)."""
         self._faults = faults
+        self._faults_set_at = time.monotonic()
 
     @property
     def faults(self) -> FaultConfig:
@@ -226,8 +238,10 @@ class Simulator:
         return self._stats.snapshot()
 
     def ground_truth(self) -> pa.Table:
-        """Every trade generated so far, unified form (see :data:`tape.GROUND_TRUTH_SCHEMA`)."""
-        return self.tape.ground_truth()
+        """Every trade generated so far, unified form (see :data:`tape.GROUND_TRUTH_SCHEMA`);
+        the schema metadata :data:`FIRST_OWED_KEY` holds :meth:`SimStats.first_owed` as JSON."""
+        owed = orjson.dumps(self._stats.first_owed())
+        return self.tape.ground_truth().replace_schema_metadata({FIRST_OWED_KEY: owed})
 
     def write_ground_truth(self, path: str | Path) -> Path:
         """Write the ground truth to ``path``: Parquet for ``.parquet``, else JSON lines."""

@@ -44,6 +44,7 @@ class SimContext:
     ping_interval_s: float | None = 20.0
     max_connection_age_s: float | None = None
     history_limit: int | None = None  # REST serves at most this many newest trades a stream
+    faults_age: Callable[[], float] = lambda: 0.0  # seconds since the faults were set
 
 
 class Connection:
@@ -186,6 +187,10 @@ class VenueServer:
     async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
         # A short close timeout: a client that never answers a close frame must not hold up
         # the server; no compression, to keep the CPU for the tape.
+        refused = self.ctx.faults().refusal(self.name, websocket=True)
+        if refused:
+            self.ctx.stats.refusals[f"{self.name}:ws"] += 1
+            return web.Response(status=refused, text=f"refused by the simulator ({refused})")
         ws = web.WebSocketResponse(
             heartbeat=self.ctx.ping_interval_s, autoping=True, timeout=2.0, compress=False
         )
@@ -214,6 +219,15 @@ class VenueServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await conn.writer
         return ws
+
+    def drop_connections(self) -> int:
+        """Drop every websocket of this venue abruptly (no close frame); returns how many."""
+        dropped = list(self.connections)
+        for conn in dropped:
+            self.connections.discard(conn)
+            conn.abort()
+        self.ctx.stats.disconnects[f"{self.name}:forced"] += len(dropped)
+        return len(dropped)
 
     async def close_with(self, conn: Connection, code: int, reason: str) -> None:
         """Close ``conn`` with a close frame carrying ``code``."""
@@ -273,6 +287,14 @@ class VenueServer:
             return faults.duplicate_replay_count
         return 0
 
+    def note_subscribed(self, symbol: str) -> None:
+        """Record the first trade owed to the first subscriber of ``symbol`` (see
+        :attr:`SimStats.first_live_id`): the next one the tape generates."""
+        key = f"{self.name}:{symbol}"
+        stream = self.ctx.tape.stream(self.name, symbol)
+        if stream is not None and key not in self.ctx.stats.first_live_id:
+            self.ctx.stats.first_live_id[key] = stream.last_id + 1
+
     def recent(self, symbol: str, count: int) -> list[Trade]:
         """The newest ``count`` trades of ``symbol`` already generated (oldest first)."""
         stream = self.ctx.tape.stream(self.name, symbol)
@@ -305,6 +327,13 @@ class VenueServer:
         stats.rest_peak_per_second[self.name] = max(
             stats.rest_peak_per_second[self.name], in_second
         )
+        refused = faults.refusal(self.name, websocket=False)
+        if refused:
+            stats.refusals[f"{self.name}:rest"] += 1
+            return web.Response(status=refused, text=f"refused by the simulator ({refused})")
+        if faults.rest_down(self.name, self.ctx.faults_age()):
+            stats.rest_down_answers[self.name] += 1
+            return web.Response(status=503, text="Service Unavailable", content_type="text/plain")
         if dice.hit(faults.rest_error_probability):
             stats.rest_errors_injected[self.name] += 1
             return web.Response(

@@ -76,6 +76,23 @@ def decide_retry(
     return RetryDecision(True, delay, reason)
 
 
+def restart_decision(
+    error: BaseException,
+    attempt: int,
+    policy: RetryPolicy,
+    rand: Callable[[], float] = random.random,
+) -> RetryDecision:
+    """When to restart a supervised task that failed with ``error``: always, at the pace of
+    :func:`decide_retry`. A failure that does not pass with time (a region block, a bug) is
+    still retried, at the same pace, so a venue that lifts its block or a fault that was
+    momentary comes back without a restart of the daemon."""
+    unlimited = RetryPolicy(policy.base_seconds, policy.cap_seconds, None)
+    decision = decide_retry(error, attempt, unlimited, rand)
+    if decision.retry:
+        return decision
+    return RetryDecision(True, full_jitter(attempt, unlimited, rand), decision.reason)
+
+
 def is_internal(error: BaseException) -> bool:
     """Whether ``error`` comes from our own code rather than the venue or the network: not
     one of our classified errors, not a websocket or socket error. A session reconnects

@@ -27,7 +27,7 @@ from schemahub.logs import RateLimitedLog
 from schemahub.venues.backoff import RetryDecision, decide_retry, full_jitter, is_internal
 from schemahub.venues.connection import Connection, Decoder, SessionOptions, Shared
 from schemahub.venues.events import FrameSink, SessionStats
-from schemahub.venues.plan import spread, unique
+from schemahub.venues.plan import spread, streams_per_symbol, unique
 from schemahub.venues.recording import CaptureRecorder
 from schemahub.venues.wsbase import WsVenue
 
@@ -84,7 +84,9 @@ class VenueSession:
             max_streams_per_connection or venue.max_streams_per_connection,
             venue.max_streams_per_connection,
         )
-        self.slots: list[list[str]] = spread(unique(symbols), per_connection)
+        self.slots: list[list[str]] = spread(
+            unique(symbols), per_connection, streams_per_symbol(venue.quote_symbols)
+        )
         self.rejected: dict[str, str] = {}
         self._live: dict[int, Connection] = {}
 

@@ -1,0 +1,95 @@
+"""The gap filler driven through its GapSource interface, against the simulator's REST: a probe
+that fails (REST down) is asked again after a backoff and the worker lives on."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pyarrow.compute as pc
+
+from schemahub.daemon.gapfill import GapFiller
+from schemahub.decode.base import DecodedFrame
+from schemahub.sequencing import Gap
+from schemahub.sim import FaultConfig, SimConfig, Simulator
+from schemahub.venues.backoff import RetryPolicy
+from schemahub.venues.binance import BinanceHistory
+from tests.daemon.harness import wait_until
+
+FAST = RetryPolicy(base_seconds=0.01, cap_seconds=0.05, max_attempts=2)
+
+
+class ProbeOnlySource:
+    """A GapSource with one stream whose connection dropped and no gaps: records what the
+    filler asks for and reports."""
+
+    def __init__(self, venue: str, symbol: str) -> None:
+        self.probe_requests = [(venue, symbol)]
+        self.re_requested: list[tuple[str, str]] = []
+        self.latest: list[tuple[str, str, int]] = []
+
+    def open_gaps(self) -> list[Gap]:
+        return []
+
+    def stream_symbols(self, venue: str) -> list[str]:
+        return []
+
+    def take_probe_request(self, venue: str) -> str | None:
+        for key in self.probe_requests:
+            if key[0] == venue:
+                self.probe_requests.remove(key)
+                return key[1]
+        return None
+
+    def request_probe(self, venue: str, symbol: str) -> None:
+        self.re_requested.append((venue, symbol))
+        self.probe_requests.append((venue, symbol))
+
+    def last_live(self, venue: str, symbol: str) -> float | None:
+        return None
+
+    def expect_through(self, venue: str, symbol: str, latest_id: int) -> Gap | None:
+        self.latest.append((venue, symbol, latest_id))
+        return None
+
+    def since_hint(self, venue: str, symbol: str) -> float | None:
+        return None
+
+    def accept_history(self, venue: str, page: DecodedFrame) -> int:
+        return 0
+
+    def mark_lost(self, gap: Gap, reason: str) -> int:
+        return 0
+
+    def settle_stream(self, venue: str, symbol: str) -> None:
+        pass
+
+    async def wait_for_room(self) -> None:
+        pass
+
+
+async def test_a_failed_probe_is_asked_again_and_answered_once_rest_is_back():
+    down = FaultConfig(rest_down_seconds=3600.0, rest_down_venues=("binance",))
+    async with Simulator(SimConfig(seed=51, rate_per_stream=50, faults=down)) as sim:
+        source = ProbeOnlySource("binance", "BTCUSDT")
+        client = BinanceHistory(sim.rest_url("binance"), retry=FAST)
+        filler = GapFiller(
+            source, {"binance": client}, poll_seconds=0.01, retry=FAST, rand=lambda: 1.0
+        )
+        worker = asyncio.create_task(filler.run_venue("binance"))
+        try:
+            await wait_until(lambda: len(source.re_requested) >= 3, "the probe asked again")
+            assert not worker.done()
+            assert filler.probed_at("binance", "BTCUSDT") is None  # never answered yet
+            sim.pause()
+            sim.set_faults(FaultConfig())
+            await wait_until(lambda: source.latest, "the probe answered")
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+            await client.close()
+        truth = sim.ground_truth()
+    mine = pc.and_(pc.equal(truth["exchange"], "binance"), pc.equal(truth["symbol"], "BTCUSDT"))
+    newest = pc.max(truth.filter(mine)["trade_id"]).as_py()
+    assert source.latest[0] == ("binance", "BTCUSDT", newest)
+    assert filler.probed_at("binance", "BTCUSDT") is not None
+    assert sim.stats().rest_down_answers["binance"] >= 3 * FAST.max_attempts

@@ -13,6 +13,7 @@ still win over all of it.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,31 @@ def open_catalog(lake: LakeConfig, s3: S3Config | None = None) -> Catalog:
     ``s3``: the config's object storage section (endpoint and region of an S3 warehouse)."""
     props = catalog_properties(lake, s3)
     lean = _LEAN_CATALOGS.get(lake.catalog.type)
-    try:
-        if lean is not None:
-            return lean(lake.catalog.name, **props)
-        return load_catalog(lake.catalog.name, **props)
-    except Exception as exc:  # pyiceberg and its drivers raise many unrelated types here
-        raise LakeError(
-            f"cannot open the {lake.catalog.type} catalog '{lake.catalog.name}': {_reason(exc)}"
-        ) from exc
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            if lean is not None:
+                return lean(lake.catalog.name, **props)
+            return load_catalog(lake.catalog.name, **props)
+        except Exception as exc:  # pyiceberg and its drivers raise many unrelated types here
+            if attempt + 1 < _OPEN_ATTEMPTS and _lost_creation_race(exc):
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise LakeError(
+                f"cannot open the {lake.catalog.type} catalog '{lake.catalog.name}': {_reason(exc)}"
+            ) from exc
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# Replicas starting together on a fresh SQL catalog all create pyiceberg's catalog tables; on
+# PostgreSQL the losers get a unique violation (pg_type) instead of finding the tables. Opening
+# again finds them.
+_OPEN_ATTEMPTS = 3
+
+
+def _lost_creation_race(exc: BaseException) -> bool:
+    from sqlalchemy.exc import IntegrityError
+
+    return isinstance(exc, IntegrityError)
 
 
 # The catalog types whose commits skip a deep copy and a metadata re-read (lake.lean_catalog);

@@ -45,16 +45,23 @@ def open_catalog(lake: LakeConfig, s3: S3Config | None = None) -> Catalog:
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-# Replicas starting together on a fresh SQL catalog all create pyiceberg's catalog tables; on
-# PostgreSQL the losers get a unique violation (pg_type) instead of finding the tables. Opening
-# again finds them.
+# Replicas starting together on a fresh SQL catalog all create pyiceberg's catalog tables. A
+# loser's CREATE either waited on a winner's and fails on its commit (unique violation, pg_type),
+# or came after the winner committed a table the loser had checked absent (duplicate table).
+# Opening again finds the tables.
 _OPEN_ATTEMPTS = 3
+_CREATION_RACE_CODES = frozenset({"23505", "42P07"})  # unique_violation, duplicate_table
 
 
 def _lost_creation_race(exc: BaseException) -> bool:
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import DBAPIError, IntegrityError
 
-    return isinstance(exc, IntegrityError)
+    if isinstance(exc, IntegrityError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = getattr(exc.orig, "pgcode", None)
+    return code in _CREATION_RACE_CODES or "already exists" in str(exc.orig)
 
 
 # The catalog types whose commits skip a deep copy and a metadata re-read (lake.lean_catalog);

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from schemahub.decode.base import NativeRecord
 from schemahub.errors import UsageError
-from schemahub.venues.history import trade_id
+from schemahub.venues.history import trade_id, trade_time
 
 # What a product id may look like on each venue (no separators that could leave a folder).
 PRODUCT_PATTERNS = {
@@ -31,8 +31,6 @@ PRODUCT_PATTERNS = {
 EXAMPLES = {"coinbase": "BTC-USD", "binance": "BTCUSDT", "kraken": "BTC/USD"}
 # Raw columns the original layout does not carry, and the value they take when imported.
 NOT_IN_LAYOUT: dict[str, dict[str, Any]] = {"coinbase": {"sequence_num": None, "feed": "rest"}}
-# The column holding a trade's time (ISO text, or epoch ms on Binance).
-TIME_COLUMNS = {"coinbase": "time", "binance": "trade_time", "kraken": "timestamp"}
 NAME_PATTERN = re.compile(
     r"raw_(?P<venue>[a-z]+)_trades_(?P<product>[A-Z0-9-]+)_(?P<ts>\d{8}T\d{6}Z)_(?P<id>\d+)\.jsonl$"
 )
@@ -62,14 +60,6 @@ def object_key(prefix: str, venue: str, product: str, chunk: Sequence[NativeReco
     stamp = trade_time(venue, oldest).strftime("%Y%m%dT%H%M%SZ")
     name = f"raw_{venue}_trades_{key_name(venue, product)}_{stamp}_{trade_id(oldest)}.jsonl"
     return f"{prefix.strip('/')}/{name}" if prefix.strip("/") else name
-
-
-def trade_time(venue: str, record: NativeRecord) -> datetime:
-    """A record's trade time (UTC)."""
-    value = record[TIME_COLUMNS[venue]]
-    if isinstance(value, int):
-        return datetime.fromtimestamp(value / 1000, UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def encode_chunk(

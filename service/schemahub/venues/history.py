@@ -9,7 +9,9 @@ should hold (history pruned, or ids that do not exist yet).
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
+from schemahub import registry
 from schemahub.decode.base import DecodedFrame, FrameKind, NativeRecord
 from schemahub.errors import HistoryUnavailableError, UsageError
 
@@ -17,6 +19,20 @@ from schemahub.errors import HistoryUnavailableError, UsageError
 def trade_id(record: NativeRecord) -> int:
     """A native record's trade id as an int (Coinbase sends a string of digits)."""
     return int(record["trade_id"])
+
+
+def trade_time(venue: str, record: NativeRecord) -> datetime:
+    """A native record's venue trade time (UTC), from the venue's time column in the registry:
+    epoch milliseconds (Binance) or ISO 8601 text, possibly with ``Z`` (Coinbase, Kraken)."""
+    value = record[registry.venue(venue).time_field]
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def trade_seconds(venue: str, record: NativeRecord) -> float:
+    """A native record's venue trade time as epoch seconds."""
+    return trade_time(venue, record).timestamp()
 
 
 class IdWindow:

@@ -33,7 +33,7 @@ from typing import Any
 from schemahub.decode.base import DecodedFrame, NativeRecord
 from schemahub.errors import RateLimitedError, RestError, TransientRestError
 from schemahub.venues.catalog import Catalogue, Listing
-from schemahub.venues.history import IdWindow, trade_id
+from schemahub.venues.history import IdWindow, trade_id, trade_seconds
 from schemahub.venues.plan import chunks
 from schemahub.venues.rest import RestVenue, VenueHistory
 from schemahub.venues.wsbase import (
@@ -54,6 +54,8 @@ TRANSIENT_ERRORS = ("EService:Unavailable", "EService:Busy", "EGeneral:Internal 
 FIRST_STEP_SECONDS = 60.0
 MAX_STEPS_BACK = 12
 MIN_BISECT_SECONDS = 1e-3
+# How early a time search asks: ``since`` is exclusive and a float's nanoseconds approximate.
+SINCE_MARGIN_SECONDS = 1e-3
 
 
 class KrakenWs(WsVenue):
@@ -158,6 +160,23 @@ class KrakenHistory(VenueHistory):
             "/0/public/Trades", params, 1.0, self.decoder, pair.symbol
         )
         return page
+
+    async def first_id_since(self, symbol: str, since: float) -> int | None:
+        """As the base (newest id read first), but straight from the time cursor: a page from
+        just before ``since``, its trades before ``since`` dropped; the next page only while a
+        full page holds nothing at or after ``since``. Usually two requests."""
+        newest = await self.latest_trade_id(symbol)
+        if newest is None:
+            return None
+        pair = (await self.catalogue()).get(symbol)
+        page = await self._page(pair, since - SINCE_MARGIN_SECONDS)
+        while True:
+            due = [trade_id(t) for t in page.trades if trade_seconds(NAME, t) >= since]
+            if due:
+                return min(min(due), newest + 1)
+            if len(page.trades) + len(page.rejects) < PAGE_SIZE:
+                return newest + 1
+            page = await self._page(pair, page.cursor)
 
     async def older_trades(self, symbol: str, before_id: int, limit: int) -> list[NativeRecord]:
         """As the base; but a range running past the oldest trade held gives the id search no

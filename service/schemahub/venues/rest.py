@@ -33,7 +33,7 @@ from schemahub.errors import (
 from schemahub.logs import RateLimitedLog
 from schemahub.venues.backoff import RetryPolicy, decide_retry
 from schemahub.venues.catalog import Catalogue
-from schemahub.venues.history import trade_id
+from schemahub.venues.history import trade_id, trade_seconds
 from schemahub.venues.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -326,6 +326,27 @@ class VenueHistory:
         """The venue's most recent trades of ``symbol`` (a small page)."""
         raise NotImplementedError
 
+    async def first_id_since(self, symbol: str, since: float) -> int | None:
+        """Where the venue's tape of ``symbol`` stands at time ``since`` (epoch seconds): the id
+        of its first trade whose venue time is at or after ``since``, or newest + 1 when there
+        is none yet; None when the venue holds no trade of ``symbol`` at all. When its history
+        no longer reaches back to ``since`` (the oldest trade held is already at or after it),
+        the oldest id it holds: the trades before that are gone from the venue.
+
+        The newest id is read first, so a trade arriving during the search is never skipped.
+        Then pages walk back from the newest (:meth:`older_trades`) until a trade older than
+        ``since`` appears: about (trades since ``since``) / ``page_limit`` + 1 requests."""
+        newest = await self.latest_trade_id(symbol)
+        if newest is None:
+            return None
+        first = newest + 1  # the lowest id known to be at or after `since` (or newest + 1)
+        while page := await self.older_trades(symbol, first, self.page_limit):
+            for record in page:  # newest first
+                if trade_seconds(self.venue, record) < since:
+                    return trade_id(record) + 1
+                first = trade_id(record)
+        return first
+
     def history_requests_per_second(self) -> float:
         """How many history requests a second this client's limiter lets through."""
         return self.client.limiter.rate / self.client.venue.history_cost
@@ -397,6 +418,11 @@ class HistoryClient(Protocol):
 
     async def latest_trade_id(self, symbol: str) -> int | None:
         """The id of the newest trade of ``symbol`` the venue holds."""
+        ...
+
+    async def first_id_since(self, symbol: str, since: float) -> int | None:
+        """The id of the first trade of ``symbol`` at or after epoch seconds ``since`` (newest
+        + 1 when none yet, the oldest held when history starts later, None when none held)."""
         ...
 
     async def close(self) -> None:

@@ -22,6 +22,8 @@ cursor whose page starts at or before ``first``:
 4. page forward with ``since=last`` until past ``last``.
 
 A search costs a handful of requests at about one a second; a good hint makes it one.
+
+By time (``first_id_since``) is Kraken's own way: one page from just before the time asked for.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ REST serves the newest ``HELD`` trades; the walk-backs below cross several 1,000
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -28,10 +30,21 @@ FAST = 50.0  # requests a second, on both sides (the venues' real limits would m
 class Venue:
     """A paused simulator's venue: its client and the ground truth of its two symbols."""
 
+    sim: Simulator
     client: VenueHistory
     symbol: str  # trades at RATE
     quiet: str  # never trades
     tape: list[tuple[int, float]]  # (trade id, venue time in epoch seconds), ascending
+
+    def read_tape(self) -> None:
+        """Take the simulator's ground truth of ``symbol`` as it is now."""
+        rows = self.sim.ground_truth().to_pylist()
+        venue = self.client.venue
+        self.tape = sorted(
+            (r["trade_id"], r["trade_ts"].timestamp())
+            for r in rows
+            if r["exchange"] == venue and r["symbol"] == self.symbol
+        )
 
     @property
     def newest(self) -> tuple[int, float]:
@@ -63,18 +76,13 @@ async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
     )
     async with Simulator(config) as sim:
         sim.pause()  # a still tape: the ground truth is what REST serves
-        symbol = market(name, "BTC").symbol
-        rows = sim.ground_truth().to_pylist()
-        tape = sorted(
-            (r["trade_id"], r["trade_ts"].timestamp())
-            for r in rows
-            if r["exchange"] == name and r["symbol"] == symbol
-        )
         urls = VenueConfig(
             ws_url=sim.ws_url(name), rest_url=sim.rest_url(name), rest_requests_per_second=FAST
         )
         async with history_client(name, urls) as client:
-            yield Venue(client, symbol, quiet, tape)
+            venue = Venue(sim, client, market(name, "BTC").symbol, quiet, [])
+            venue.read_tape()
+            yield venue
 
 
 def shared_millisecond(held: list[tuple[int, float]], start: int) -> int:
@@ -119,3 +127,14 @@ async def test_a_time_before_the_oldest_held_trade_gives_the_oldest_held_id(venu
 
 async def test_a_symbol_without_trades_gives_none(venue):
     assert await venue.client.first_id_since(venue.quiet, venue.newest[1] - 5.0) is None
+
+
+async def test_while_the_tape_runs_the_search_finds_the_first_trade_at_or_after_the_time(venue):
+    venue.sim.resume()  # trades keep arriving during the search, as when the daemon asks
+    await asyncio.sleep(1.0)
+    since = time.time() - 0.5  # the simulator stamps trades with this wall clock
+    found = await venue.client.first_id_since(venue.symbol, since)
+    venue.sim.pause()
+    venue.read_tape()
+    assert venue.tape[0][1] < since  # a time inside the tape, not past its start
+    assert found == next(tid for tid, at in venue.tape if at >= since)

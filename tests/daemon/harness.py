@@ -66,8 +66,10 @@ async def settle(daemon: Daemon, timeout: float = 90.0) -> None:
         await asyncio.sleep(0.25)
         filler = daemon.gap_filler
         probed = all((filler.probed_at(*key) or 0) > began for key in daemon.sequencer.streams())
+        anchored = not any(daemon.sequencer.anchors_needed(v) for v in daemon.status.venues)
         quiet = (
             probed
+            and anchored
             and not daemon.sequencer.open_gaps()
             and daemon.buffers.total_rows == 0
             and daemon.status.pending_flushes == 0
@@ -99,9 +101,7 @@ def all_connected(daemon: Daemon, venues: tuple[str, ...] = ()) -> bool:
 
 
 def all_streaming(daemon: Daemon, sim: Simulator) -> bool:
-    """Whether every stream of every enabled venue has taken its first trade. A stream without
-    committed state starts at its first live trade, so trades sent on a connection that drops
-    before delivering one are not owed: tests inject disconnects only after this holds."""
+    """Whether every stream of every enabled venue has taken its first trade."""
     if daemon.ingest is None:
         return False
     owned = {(v, s) for v in daemon.status.venues for s in sim.symbols(v)}
@@ -151,9 +151,8 @@ def unified(lake_config) -> pa.Table:
 def first_owed(truth: pa.Table) -> dict[tuple[str, str], int]:
     """Per subscribed stream, the first trade a daemon is owed, as the simulator recorded it in
     ``truth`` (``sim.ground_truth()``): the first one it delivered on a websocket after the
-    stream's first subscription. A stream without committed state starts at its first live
-    trade; this holds when the first connection stays up until then (see
-    :func:`all_streaming`)."""
+    stream's first subscription (also when that connection dropped before delivering it: the
+    daemon then anchors the stream at its subscription time)."""
     metadata = truth.schema.metadata or {}
     assert FIRST_OWED_KEY in metadata, "compare with sim.ground_truth(), which says what is owed"
     owed = orjson.loads(metadata[FIRST_OWED_KEY])

@@ -82,7 +82,14 @@ def _zipped(obj: object) -> str:
         "[1, 2]",
         '{"binance": [1]}',
         '{"binance": {"BTCUSDT": []}}',
-        '{"binance": {"BTCUSDT": [1, [], [], []]}}',
+        '{"binance": {"BTCUSDT": [1, [], [], [5], []]}}',
+        '{"binance": {"BTCUSDT": [1, [], [], []]}}',  # owed, but empty
+        '{"binance": {"BTCUSDT": [1, [], [], [5, 1, 1]]}}',
+        '{"binance": {"BTCUSDT": [1, [], [], ["5"]]}}',
+        '{"binance": {"BTCUSDT": [1, [], [], [5]]}}',  # owed with a high water, no first id
+        '{"binance": {"BTCUSDT": [null, [], [], [5, 1]]}}',  # a first id without a high water
+        '{"binance": {"BTCUSDT": [1, [], [], [5, 2]]}}',  # first id above the high water
+        '{"binance": {"BTCUSDT": [1, [], [], [-5, 1]]}}',  # owed before the epoch
         '{"binance": {"BTCUSDT": ["7"]}}',
         '{"binance": {"BTCUSDT": [true]}}',
         '{"binance": {"BTCUSDT": [10, [3]]}}',

@@ -2,11 +2,13 @@
 
 One worker per venue (:meth:`GapFiller.run_venue`, each its own supervised task), so each
 venue's rate limiter sees one caller and one venue's failures never stop another's. A worker
-fills the venue's gaps and, when it has none, *probes* streams (asks the venue for its newest
-id) whose connection dropped or that have been quiet. Fetched pages go through the same admit
-path as live frames (:meth:`GapSource.accept_history`): the sequencer keeps the ids inside the
-gap and drops the rest. Ids the venue no longer holds are marked lost (visible in the offsets,
-the watermarks table and ``schemahub_ids_lost_total``), never silently skipped.
+*anchors* streams owed from a time (asks the venue for the first id at or after it, see
+``sequencing/sequencer.py``), fills the venue's gaps and, when it has none, *probes* streams
+(asks the venue for its newest id) whose connection dropped or that have been quiet. Fetched
+pages go through the same admit path as live frames (:meth:`GapSource.accept_history`): the
+sequencer keeps the ids inside the gap and drops the rest. Ids the venue no longer holds are
+marked lost (visible in the offsets, the watermarks table and ``schemahub_ids_lost_total``),
+never silently skipped.
 
 The filler talks to the daemon's ingest only through :class:`GapSource`, so a test can drive
 it with anything that answers those few questions.
@@ -48,6 +50,10 @@ class GapSource(Protocol):
 
     def request_probe(self, venue: str, symbol: str) -> None: ...
 
+    def next_anchor(self, venue: str) -> tuple[str, float] | None: ...
+
+    def anchor(self, venue: str, symbol: str, since: float, first_id: int | None) -> Gap | None: ...
+
     def last_live(self, venue: str, symbol: str) -> float | None: ...
 
     def expect_through(self, venue: str, symbol: str, latest_id: int) -> Gap | None: ...
@@ -65,17 +71,21 @@ class GapSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    """One unit of REST work: fill ``gap``, or (without a gap) probe ``symbol``."""
+    """One unit of REST work: fill ``gap``, anchor ``symbol`` at ``since``, or (with neither)
+    probe ``symbol``."""
 
     venue: str
     symbol: str
     gap: Gap | None = None
+    since: float | None = None
 
     def describe(self) -> str:
         gap = self.gap
-        if gap is None:
-            return f"probe {self.venue}/{self.symbol}"
-        return f"gap {gap.exchange}/{gap.symbol} {gap.first_missing_id}..{gap.last_missing_id}"
+        if gap is not None:
+            return f"gap {gap.exchange}/{gap.symbol} {gap.first_missing_id}..{gap.last_missing_id}"
+        if self.since is not None:
+            return f"anchor {self.venue}/{self.symbol} since {self.since:.3f}"
+        return f"probe {self.venue}/{self.symbol}"
 
 
 class GapFiller:
@@ -144,6 +154,10 @@ class GapFiller:
             self._source.settle_stream(venue, job.symbol)
 
     def _next_job(self, venue: str) -> _Job | None:
+        # Anchors first: the gaps below a stream's first trade open only once it is anchored.
+        owed = self._source.next_anchor(venue)
+        if owed is not None:
+            return _Job(venue, owed[0], since=owed[1])
         gap = self._next_gap(venue)
         if gap is not None:
             return _Job(venue, gap.symbol, gap)
@@ -153,6 +167,8 @@ class GapFiller:
     async def _do(self, job: _Job) -> None:
         if job.gap is not None:
             await self._fill(job.venue, job.gap)
+        elif job.since is not None:
+            await self._anchor(job.venue, job.symbol, job.since)
         else:
             await self._probe(job.venue, job.symbol)
 
@@ -160,7 +176,7 @@ class GapFiller:
         """Log a failed job and return the delay before the next one; a failed probe is asked
         again (a gap stays open by itself)."""
         decision = restart_decision(error, attempt, self._retry, self._rand)
-        if job.gap is None:
+        if job.gap is None and job.since is None:  # gaps and anchors stay wanted by themselves
             self._source.request_probe(job.venue, job.symbol)
         log.warning(
             "REST request for a gap failed; will retry",
@@ -211,6 +227,21 @@ class GapFiller:
             log.info(
                 "probe found missed trades", extra={"gap": _Job(venue, symbol, gap).describe()}
             )
+
+    async def _anchor(self, venue: str, symbol: str, since: float) -> None:
+        """Ask the venue for the stream's first id at or after ``since``; the ids from there
+        to the stream's first trade become a gap to fill."""
+        first = await self._clients[venue].first_id_since(symbol, since)
+        gap = self._source.anchor(venue, symbol, since, first)
+        log.info(
+            "stream anchored at its subscription",
+            extra={
+                "venue": venue,
+                "symbol": symbol,
+                "first_id": first,
+                "gap": None if gap is None else _Job(venue, symbol, gap).describe(),
+            },
+        )
 
     async def _fill(self, venue: str, gap: Gap) -> None:
         client = self._clients[venue]

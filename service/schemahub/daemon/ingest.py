@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 STREAM_FIELD = STREAM_FIELDS
 # How far before the last trade seen a REST search for a gap should start.
 _HINT_MARGIN_SECONDS = 5.0
+# How far before its subscription a fresh stream's trades are owed: the venue's clock may run
+# behind ours, and a trade or two more at the start of a stream's history costs nothing.
+OWED_MARGIN_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -341,11 +344,12 @@ class Ingest:
         self.metrics.session_events.inc(venue=event.venue, event=kind)
         if isinstance(event, Connected):
             self.connected.setdefault(event.venue, set()).add(event.conn_id)
+            self._owe_fresh_streams(event)
         elif isinstance(event, Disconnected):
             self.connected.get(event.venue, set()).discard(event.conn_id)
             if not event.planned:
                 log.info("disconnected", extra={"venue": event.venue, "reason": event.reason})
-                self.probe_requests.update((event.venue, symbol) for symbol in event.streams)
+                self._dropped(event)
         elif isinstance(event, SequenceGap):
             self._warn.warning(
                 f"sequence:{event.venue}",
@@ -356,6 +360,22 @@ class Ingest:
             )
         elif isinstance(event, SubscriptionRejected):
             log.error("subscription rejected", extra={"venue": event.venue, "symbol": event.symbol})
+
+    def _owe_fresh_streams(self, event: Connected) -> None:
+        """The streams of a new connection that have no state are owed from now on."""
+        sequencer, since = self.sequencer, event.at - OWED_MARGIN_SECONDS
+        for symbol in event.streams:
+            if not sequencer.has_state(event.venue, symbol):
+                sequencer.owe_since(event.venue, symbol, since)
+
+    def _dropped(self, event: Disconnected) -> None:
+        """A connection dropped: its streams with state are probed for missed trades; those
+        still waiting for their first trade need an anchor instead."""
+        for symbol in event.streams:
+            if self.sequencer.has_state(event.venue, symbol):
+                self.probe_requests.add((event.venue, symbol))
+            else:
+                self.sequencer.need_anchor(event.venue, symbol)
 
     def accept(
         self,
@@ -426,6 +446,24 @@ class Ingest:
                 if self.sequencer.state(*key).high_water is not None:
                     return key[1]
         return None
+
+    def next_anchor(self, venue: str) -> tuple[str, float] | None:
+        """A stream of ``venue`` owed from a time whose first id must be asked of the venue,
+        with that time (epoch seconds), else None."""
+        needed = self.sequencer.anchors_needed(venue)
+        return needed[0] if needed else None
+
+    def anchor(self, venue: str, symbol: str, since: float, first_id: int | None) -> Gap | None:
+        """The venue's first id at or after ``since`` is ``first_id``: the stream starts there
+        (see :meth:`Sequencer.anchor`). Returns the gap opened below its first trade, if any;
+        gaps of the stream are dated from ``since`` on (Kraken's REST search starts there)."""
+        gap = self.sequencer.anchor(venue, symbol, first_id)
+        key = (venue, symbol)
+        self.last_seen.setdefault(key, since)
+        if gap is not None:
+            self.metrics.gaps_opened.inc()
+            self.gap_began[key] = min(self.gap_began.get(key, since), since)
+        return gap
 
     def request_probe(self, venue: str, symbol: str) -> None:
         """Ask for the stream to be probed (again, e.g. after a failed probe)."""

@@ -15,6 +15,7 @@ One commit per run (one snapshot per table), unless the rows fetched exceed
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -251,8 +252,9 @@ def opened(state: StreamState, ranges: list[Range]) -> StreamState:
     if state.high_water is None:
         return StreamState(top, tuple(union(ranges)), ())
     rise = [(state.high_water + 1, top)] if top > state.high_water else []
-    return StreamState(
-        max(top, state.high_water),
-        tuple(union(state.gaps, ranges, rise)),
-        tuple(difference(state.lost, ranges)),
+    return dataclasses.replace(
+        state,
+        high_water=max(top, state.high_water),
+        gaps=tuple(union(state.gaps, ranges, rise)),
+        lost=tuple(difference(state.lost, ranges)),
     )

@@ -2,13 +2,15 @@
 
 All streams go in one property, ``schemahub.offsets.v1``, whose value is compact JSON::
 
-    {"binance": {"BTCUSDT": [high_water, gaps, lost]}, "coinbase": {...}}
+    {"binance": {"BTCUSDT": [high_water, gaps, lost, owed]}, "coinbase": {...}}
 
 ``gaps`` and ``lost`` are flat lists of deltas: for each inclusive range ``(lo, hi)``, ``lo``
-minus the previous range's ``hi`` (0 before the first) then ``hi - lo``. Trailing empty lists are
-left out. Snapshot summaries are kept in the table metadata for every retained snapshot, so size
-matters: a value longer than ``COMPRESS_ABOVE`` characters is stored zlib-compressed as
-``"z:" + base64``. The version lives in the property name; a reader meets a newer one loudly.
+minus the previous range's ``hi`` (0 before the first) then ``hi - lo``. ``owed`` is
+``[owed_since_ms]`` or ``[owed_since_ms, owed_below]`` for a stream owed from a time whose first
+id is not known yet (see ``sequencer.py``). Trailing empty lists are left out. Snapshot
+summaries are kept in the table metadata for every retained snapshot, so size matters: a value
+longer than ``COMPRESS_ABOVE`` characters is stored zlib-compressed as ``"z:" + base64``. The
+version lives in the property name; a reader meets a newer one loudly.
 """
 
 from __future__ import annotations
@@ -35,7 +37,12 @@ def encode_offsets(states: Mapping[tuple[str, str], StreamState]) -> dict[str, s
     """The snapshot properties that record ``states`` (one property, see the module doc)."""
     tree: dict[str, dict[str, list[Any]]] = {}
     for (exchange, symbol), state in sorted(states.items()):
-        entry: list[Any] = [state.high_water, _flatten(state.gaps), _flatten(state.lost)]
+        entry: list[Any] = [
+            state.high_water,
+            _flatten(state.gaps),
+            _flatten(state.lost),
+            _owed(state),
+        ]
         while len(entry) > 1 and not entry[-1]:
             entry.pop()
         tree.setdefault(exchange, {})[symbol] = entry
@@ -74,6 +81,22 @@ def decode_offsets(props: Mapping[str, str]) -> dict[StreamKey, StreamState]:
     return states
 
 
+def _owed(state: StreamState) -> list[int]:
+    if state.owed_since is None:
+        return []
+    since_ms = round(state.owed_since * 1000)  # what decoding reads back encodes the same
+    return [since_ms] if state.owed_below is None else [since_ms, state.owed_below]
+
+
+def _unowed(key: StreamKey, owed: Any) -> tuple[float | None, int | None]:
+    if not isinstance(owed, list) or not 1 <= len(owed) <= 2 or not all(is_int(v) for v in owed):
+        raise _corrupt(
+            f"stream {key.exchange}/{key.symbol}: owed must be [since_ms] or "
+            f"[since_ms, below], got {owed!r:.80}"
+        )
+    return owed[0] / 1000, owed[1] if len(owed) == 2 else None
+
+
 def _flatten(rngs: tuple[Range, ...]) -> list[int]:
     flat: list[int] = []
     prev = 0
@@ -99,17 +122,18 @@ def _unflatten(key: StreamKey, flat: Any) -> tuple[Range, ...]:
 
 
 def _state(key: StreamKey, entry: Any) -> StreamState:
-    if not isinstance(entry, list) or not 1 <= len(entry) <= 3:
+    if not isinstance(entry, list) or not 1 <= len(entry) <= 4:
         raise _corrupt(
             f"stream {key.exchange}/{key.symbol}: expected [high_water, gaps?, "
-            f"lost?], got {entry!r:.80}"
+            f"lost?, owed?], got {entry!r:.80}"
         )
     hw = entry[0]
     if hw is not None and not is_int(hw):
         raise _corrupt(f"stream {key.exchange}/{key.symbol}: high_water {hw!r} is not an integer")
     gaps = _unflatten(key, entry[1]) if len(entry) > 1 else ()
     lost = _unflatten(key, entry[2]) if len(entry) > 2 else ()
-    return StreamState(hw, gaps, lost)
+    owed_since, owed_below = _unowed(key, entry[3]) if len(entry) > 3 else (None, None)
+    return StreamState(hw, gaps, lost, owed_since, owed_below)
 
 
 def _parse(text: str) -> dict[str, Any]:

@@ -5,6 +5,13 @@ trade. For each stream the :class:`Sequencer` keeps the high-water mark (the hig
 and the open gaps (ids below it known to be missing). Everything here is in memory and pure: the
 daemon persists :meth:`Sequencer.snapshot` with each commit (see ``offsets.py``) and rebuilds a
 sequencer from it on start. Not thread-safe: call it from the event loop only.
+
+A stream without state starts at its first live trade, which is right only if its connection
+stayed up until then. So a subscribed stream without state is *owed* from its subscription time
+(:meth:`Sequencer.owe_since`); when its connection drops before that first trade, or when the
+owed time comes from committed offsets (the process that subscribed died), the stream needs an
+*anchor*: the first id the venue holds at or after that time (the gap filler asks the venue),
+and every id from there to the stream's first trade becomes a gap (:meth:`Sequencer.anchor`).
 """
 
 from __future__ import annotations
@@ -60,16 +67,24 @@ class StreamState:
     or below the high-water mark (the highest id admitted or known to exist).
 
     ``lost`` holds the ids given up with :meth:`Sequencer.mark_lost`, kept so that they stay
-    visible in the offsets after a restart.
+    visible in the offsets after a restart. ``owed_since`` (epoch seconds) marks a stream whose
+    trades are owed from that time on while its first owed id is not known yet; ``owed_below``
+    is then the first id it admitted (None before any): the ids from the anchor up to it are
+    owed.
     """
 
     high_water: int | None = None
     gaps: tuple[Range, ...] = ()
     lost: tuple[Range, ...] = ()
+    owed_since: float | None = None
+    owed_below: int | None = None
 
     def problem(self) -> str | None:
         """Why this state is inconsistent, or None when it is sound."""
         hw = self.high_water
+        why = self._owed_problem()
+        if why:
+            return why
         if hw is None:
             return None if not (self.gaps or self.lost) else "gaps or lost ids without high_water"
         if not isinstance(hw, int) or isinstance(hw, bool):
@@ -86,6 +101,18 @@ class StreamState:
             return "an id cannot be both in an open gap and lost"
         return None
 
+    def _owed_problem(self) -> str | None:
+        since, below, hw = self.owed_since, self.owed_below, self.high_water
+        if since is None:
+            return None if below is None else "owed_below without owed_since"
+        if not isinstance(since, int | float) or isinstance(since, bool) or since < 0:
+            return f"owed_since must be epoch seconds, got {since!r}"
+        if (hw is None) != (below is None):
+            return "owed_below must be given exactly when high_water is"
+        if below is not None and (not ranges.is_int(below) or below > hw):  # type: ignore[operator]
+            return f"owed_below {below!r} must be an integer at or below high_water {hw}"
+        return None
+
 
 @dataclass(slots=True)
 class SequencerStats:
@@ -97,6 +124,7 @@ class SequencerStats:
     gap_ids_opened: int = 0  # ids those holes span
     gap_ids_filled: int = 0  # ids admitted from inside an open gap
     ids_lost: int = 0  # ids given up with mark_lost
+    anchors: int = 0  # owed streams anchored with anchor()
 
 
 @dataclass(slots=True)
@@ -105,12 +133,19 @@ class _Stream:
     gaps: list[Range] = field(default_factory=list)
     lost: list[Range] = field(default_factory=list)
     start: int | None = None  # from start_at, used by the first admit of a fresh stream
+    owed_since: float | None = None  # see StreamState
+    owed_below: int | None = None
+    needs_anchor: bool = False  # its first owed id must be asked of the venue
 
     def take(self, uniq: list[int], stats: SequencerStats) -> list[int]:
         """Admit sorted distinct ids; return the ones kept (ascending)."""
         if self.high_water is None:
             first = uniq[0] if self.start is None else min(uniq[0], self.start)
             self.high_water, self.start = first - 1, None
+            if self.needs_anchor:
+                self.owed_below = first
+            else:  # the first trade of an unbroken first connection: the first one owed
+                self.owed_since = None
         hw = self.high_water
         split = 0 if uniq[0] > hw else bisect_right(uniq, hw)
         filled: list[int] = []
@@ -140,7 +175,9 @@ class _Stream:
         stats.gap_ids_opened += hi - lo + 1
 
     def state(self) -> StreamState:
-        return StreamState(self.high_water, tuple(self.gaps), tuple(self.lost))
+        return StreamState(
+            self.high_water, tuple(self.gaps), tuple(self.lost), self.owed_since, self.owed_below
+        )
 
 
 class Sequencer:
@@ -150,14 +187,24 @@ class Sequencer:
         """Start from committed states (e.g. ``decode_offsets(...)``), or from nothing."""
         self._streams: dict[tuple[str, str], _Stream] = {}  # keys are StreamKeys
         self._lost: list[LostGap] = []
+        self._anchors_wanted: set[StreamKey] = set()
         self.stats = SequencerStats()
         for key, state in (initial or {}).items():
             why = state.problem()
             if why:
                 raise OffsetsError(f"invalid state for stream {tuple(key)!r}: {why}")
-            self._streams[StreamKey(*key)] = _Stream(
-                state.high_water, list(state.gaps), list(state.lost)
+            # Owed in committed offsets: the process that subscribed may have missed trades.
+            stream_key = StreamKey(*key)
+            self._streams[stream_key] = _Stream(
+                state.high_water,
+                list(state.gaps),
+                list(state.lost),
+                owed_since=state.owed_since,
+                owed_below=state.owed_below,
+                needs_anchor=state.owed_since is not None,
             )
+            if state.owed_since is not None:
+                self._anchors_wanted.add(stream_key)
 
     def admit(self, exchange: str, symbol: str, trade_ids: Sequence[int]) -> list[bool]:
         """Which of ``trade_ids`` to keep: a mask of the same length, True for new ids.
@@ -318,6 +365,57 @@ class Sequencer:
             )
         stream.start = first_id
 
+    def owe_since(self, exchange: str, symbol: str, since: float) -> None:
+        """A stream without state was subscribed at ``since`` (epoch seconds, with a margin for
+        the venue's clock): its trades are owed from then on. No effect on a stream with state;
+        an earlier owed time stays."""
+        stream = self._streams.setdefault(StreamKey(exchange, symbol), _Stream())
+        if stream.high_water is None and stream.start is None:
+            owed = stream.owed_since
+            stream.owed_since = since if owed is None else min(owed, since)
+
+    def need_anchor(self, exchange: str, symbol: str) -> bool:
+        """The owed stream's connection dropped before its first trade: trades may have been
+        missed, so its first owed id must be asked of the venue. Whether it is owed."""
+        stream = self._streams.get((exchange, symbol))
+        if stream is None or stream.owed_since is None:
+            return False
+        stream.needs_anchor = True
+        self._anchors_wanted.add(StreamKey(exchange, symbol))
+        return True
+
+    def anchors_needed(self, exchange: str) -> list[tuple[str, float]]:
+        """The streams of ``exchange`` that need an anchor, with the time they are owed from,
+        oldest first."""
+        wanted = [k for k in self._anchors_wanted if k.exchange == exchange]
+        return sorted(((k.symbol, self._streams[k].owed_since) for k in wanted), key=_by_time)
+
+    def anchor(self, exchange: str, symbol: str, first_id: int | None) -> Gap | None:
+        """The venue's first id at or after the stream's owed time is ``first_id`` (None: the
+        venue holds no trade of it): the stream's history starts there. A stream without a trade
+        yet gets its high-water mark just below it (the ids from ``first_id`` on open as a gap
+        when they show up, live or in a probe); a stream that took trades meanwhile gets the ids
+        from ``first_id`` below its first one as a gap, which is returned."""
+        stream = self._streams.get((exchange, symbol))
+        if stream is None or stream.owed_since is None:
+            return None
+        below, stream.owed_since, stream.owed_below = stream.owed_below, None, None
+        stream.needs_anchor = False
+        self._anchors_wanted.discard(StreamKey(exchange, symbol))
+        self.stats.anchors += 1
+        if first_id is None:
+            return None
+        if stream.high_water is None:
+            stream.high_water = first_id - 1
+            return None
+        if below is None or first_id >= below:
+            return None
+        gap = Gap(exchange, symbol, first_id, below - 1)
+        stream.gaps = ranges.merge([(first_id, below - 1), *stream.gaps])
+        self.stats.gaps_opened += 1
+        self.stats.gap_ids_opened += gap.size
+        return gap
+
     def reopen(self, exchange: str, symbol: str, trade_ids: Sequence[int]) -> list[Gap]:
         """Ids admitted that never reached the buffers (our code failed on their burst):
         open gaps over them again, so the gap filler fetches them. Returns the gaps opened."""
@@ -381,8 +479,17 @@ class Sequencer:
         return sorted(StreamKey(*k) for k, s in self._streams.items() if s.high_water is not None)
 
     def snapshot(self) -> dict[StreamKey, StreamState]:
-        """The state of every stream with state: what ``encode_offsets`` persists."""
-        return {key: self._streams[key].state() for key in self.streams()}
+        """The state of every stream with state or owed trades: what ``encode_offsets``
+        persists."""
+        return {
+            key: stream.state()
+            for key, stream in sorted(self._streams.items())
+            if stream.high_water is not None or stream.owed_since is not None
+        }
+
+
+def _by_time(pair: tuple[str, float | None]) -> tuple[float, str]:
+    return pair[1] or 0.0, pair[0]
 
 
 def _trade_ids(values: list[object], id_field: str) -> list[int]:

@@ -6,11 +6,13 @@ by the other writer, or before the stream's start): every id up to the high-wate
 the open gaps and the lost ids. The table holds what either handled, so the state to commit is
 the union: an id is still missing only if both writers miss it, and lost if either gave it up
 and neither has it. Writing one writer's state over the other's instead would forget ids the
-other committed, and a restart would fetch and append them again.
+other committed, and a restart would fetch and append them again. Ids owed before a stream's
+first trade (``owed_since``) stay owed only if both writers owe them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from schemahub.sequencing import ranges
@@ -20,14 +22,31 @@ from schemahub.sequencing.sequencer import StreamKey, StreamState
 
 def union_state(left: StreamState, right: StreamState) -> StreamState:
     """The state of a stream whose handled ids are those of ``left`` plus those of ``right``."""
+    if left == _NOTHING or right == _NOTHING:  # a writer that knows nothing of the stream
+        return right if left == _NOTHING else left
     if left.high_water is None:
-        return right
-    if right.high_water is None:
-        return left
-    top = max(left.high_water, right.high_water)
-    missing = ranges.intersect(_unhandled(left, top), _unhandled(right, top))
-    lost = ranges.intersect(ranges.merge([*left.lost, *right.lost]), missing)
-    return StreamState(top, tuple(ranges.difference(missing, lost)), tuple(lost))
+        united = right
+    elif right.high_water is None:
+        united = left
+    else:
+        top = max(left.high_water, right.high_water)
+        missing = ranges.intersect(_unhandled(left, top), _unhandled(right, top))
+        lost = ranges.intersect(ranges.merge([*left.lost, *right.lost]), missing)
+        united = StreamState(top, tuple(ranges.difference(missing, lost)), tuple(lost))
+    return dataclasses.replace(united, **_owed_by_both(left, right, united))
+
+
+_NOTHING = StreamState()
+
+
+def _owed_by_both(left: StreamState, right: StreamState, united: StreamState) -> dict:
+    """The owed fields of the union: owed from the later time, below the lower first id, when
+    both writers owe; else nothing owed (one writer's start counts as handled, as above)."""
+    if left.owed_since is None or right.owed_since is None:
+        return {"owed_since": None, "owed_below": None}
+    belows = [b for b in (left.owed_below, right.owed_below) if b is not None]
+    below = min(belows) if belows and united.high_water is not None else None
+    return {"owed_since": max(left.owed_since, right.owed_since), "owed_below": below}
 
 
 def _unhandled(state: StreamState, top: int) -> list[Range]:

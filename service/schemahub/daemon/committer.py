@@ -33,8 +33,8 @@ from schemahub.lake import (
     WATERMARKS_TABLE,
     Lake,
 )
-from schemahub.lake.append import LeanTransaction
 from schemahub.lake.dedupe import drop_committed
+from schemahub.lake.pyiceberg_private import LeanTransaction
 from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
 from schemahub.lake.sidecar import load_value, store_value
 from schemahub.lake.tables import WATERMARKS_SCHEMA

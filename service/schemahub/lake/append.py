@@ -1,10 +1,10 @@
 """One Iceberg append, as pyiceberg's ``Transaction.append`` does it, minus three costs.
 
-This module, :mod:`schemahub.lake.lean_catalog` and :mod:`schemahub.lake.replace` (compaction's
-replace commit) are the ones that use pyiceberg internals (written against pyiceberg 0.12.0);
-``tests/lake/test_append.py`` (and ``test_compaction.py`` for the replace) checks their
-signatures and that an append here lands exactly what ``Transaction.append`` lands, so an
-upgrade that changes them fails there, loudly.
+The pyiceberg internals it needs (the append producer, the schema check and file writer of
+``Transaction.append``, :class:`LeanTransaction`) are reached through
+:mod:`schemahub.lake.pyiceberg_private`, the one module that touches them;
+``tests/lake/test_pyiceberg_private.py`` checks their signatures and ``tests/lake/test_append.py``
+that an append here lands exactly what ``Transaction.append`` lands.
 
 1. ``Transaction.table_metadata`` replays the staged updates and deep-copies the whole table
    metadata on every read, and one append reads it about twenty times. The copy grows with the
@@ -14,7 +14,7 @@ upgrade that changes them fails there, loudly.
    nothing is staged (the models are frozen, and pyiceberg builds new ones to change
    anything, so sharing their parts is safe). The catalog replays them once more to build what
    it commits: the catalogs :mod:`schemahub.lake.catalog` opens do it with
-   :func:`committed_metadata`, without the copy.
+   :func:`~schemahub.lake.pyiceberg_private.committed_metadata`, without the copy.
 2. For a partitioned table pyiceberg groups the rows by partition and filters the table once per
    partition, even when there is one. A flush almost always falls in one day: when the min and
    max of the partition column land in the same partition (order-preserving transforms only),
@@ -34,7 +34,6 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,75 +45,21 @@ import pyiceberg_core.transform  # noqa: F401
 import rich.console
 import rich.table  # noqa: F401
 from pyiceberg.io import FileIO
-from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
-from pyiceberg.table import DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE, Table, Transaction
+from pyiceberg.table import DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE, Table
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.update import (
-    TableUpdate,
-    _apply_table_update,
-    _TableMetadataUpdateContext,
-    _update_table_metadata_log,
-)
 from pyiceberg.transforms import IdentityTransform, TimeTransform
 from pyiceberg.utils.config import Config
-from pyiceberg.utils.datetime import datetime_to_millis
 
 from schemahub.lake.datafiles import file_layout, write_data_files
+from schemahub.lake.pyiceberg_private import (
+    LeanTransaction,
+    append_producer,
+    check_arrow_schema_compatible,
+    dataframe_to_data_files,
+)
 from schemahub.schemas import decoded, plain_schema
-
-
-class LeanTransaction(Transaction):
-    """A :class:`Transaction` that builds its view of the metadata once per staged state."""
-
-    _lean_view: tuple[TableMetadata, tuple, TableMetadata] | None = None
-
-    @property
-    def table_metadata(self) -> TableMetadata:
-        base, updates = self._table.metadata, self._updates
-        if not updates:
-            return base
-        view = self._lean_view
-        if view is None or view[0] is not base or view[1] is not updates:
-            view = self._lean_view = (base, updates, staged_view(base, updates))
-        return view[2]
-
-
-def staged_view(base: TableMetadata, updates: tuple[TableUpdate, ...]) -> TableMetadata:
-    """``base`` with ``updates`` applied, as ``update_table_metadata`` builds it but without
-    its final deep copy (and its ``last_updated_ms`` stamp): a read-only view for the staging
-    of an append, never what is committed."""
-    return _applied(base, updates)[0]
-
-
-def committed_metadata(
-    base: TableMetadata, updates: tuple[TableUpdate, ...], metadata_location: str
-) -> TableMetadata:
-    """What ``update_table_metadata`` makes of ``base`` (read from ``metadata_location``) and
-    ``updates`` for a catalog to commit, without its final deep copy. The copy costs more than
-    anything else a small commit does (~2.7 ms on a new table, growing with every snapshot
-    kept), and buys nothing: the models are frozen, and pyiceberg builds new ones to change
-    anything, so the new metadata can share the parts it did not change."""
-    metadata, context = _applied(base, updates)
-    if context.has_changes():
-        metadata = _update_table_metadata_log(metadata, metadata_location, base.last_updated_ms)
-        if base.last_updated_ms == metadata.last_updated_ms:
-            now = datetime_to_millis(datetime.now().astimezone())
-            metadata = metadata.model_copy(update={"last_updated_ms": now})
-    metadata.spec().check_compatible(metadata.schema())
-    metadata.sort_order().check_compatible(metadata.schema())
-    return metadata
-
-
-def _applied(
-    base: TableMetadata, updates: tuple[TableUpdate, ...]
-) -> tuple[TableMetadata, _TableMetadataUpdateContext]:
-    context = _TableMetadataUpdateContext()
-    metadata = base
-    for update in updates:
-        metadata = _apply_table_update(update, metadata, context)
-    return metadata, context
 
 
 def append_table(table: Table, data: pa.Table, properties: dict[str, str]) -> None:
@@ -126,7 +71,7 @@ def append_table(table: Table, data: pa.Table, properties: dict[str, str]) -> No
     with LeanTransaction(table) as txn:
         metadata = txn.table_metadata
         check_schema_compatible(metadata, data.schema)
-        with txn._append_snapshot_producer(properties) as append_files:
+        with append_producer(txn, properties) as append_files:
             if data.num_rows > 0:
                 files = data_files(txn.table_metadata, data, table.io, append_files.commit_uuid)
                 for data_file in files:
@@ -149,11 +94,11 @@ def check_schema_compatible(metadata: TableMetadata, schema: pa.Schema) -> None:
     key += (schema, field_metadata)
     if key in _COMPATIBLE:
         return
-    _check_pyarrow_schema_compatible(
+    check_arrow_schema_compatible(
         metadata.schema(),
         # Dictionary columns as their value types: what Iceberg sees (and pyiceberg then
         # logs no warning per dictionary column on every append).
-        provided_schema=plain_schema(schema),
+        plain_schema(schema),
         downcast_ns_timestamp_to_us=downcast,
         format_version=metadata.format_version,
     )
@@ -172,7 +117,7 @@ def data_files(
     key = None if unpartitioned else single_partition_key(metadata, data)
     layout = file_layout(metadata, data.schema) if unpartitioned or key is not None else None
     if layout is None:
-        return _dataframe_to_data_files(metadata, decoded(data), io, write_uuid=write_uuid)
+        return dataframe_to_data_files(metadata, decoded(data), io, write_uuid)
     return write_data_files(io, metadata, layout, data, key, write_uuid)
 
 

@@ -33,7 +33,6 @@ from pyiceberg.io.pyarrow import (
     MetricModeTypes,
     MetricsMode,
     StatisticsCollector,
-    _get_parquet_writer_kwargs,
     bin_pack_arrow_table,
     compute_statistics_plan,
     data_file_statistics_from_parquet_metadata,
@@ -51,6 +50,7 @@ from pyiceberg.utils.concurrent import ExecutorFactory
 from pyiceberg.utils.properties import property_as_int
 
 from schemahub.arrowutil import repeats_a_lot
+from schemahub.lake.pyiceberg_private import parquet_writer_kwargs
 
 _LAYOUT_CACHE_SIZE = 64  # (table, schema, input types) combinations kept; a daemon uses ~5
 _NO_METRICS = MetricsMode(MetricModeTypes.NONE)
@@ -112,7 +112,7 @@ def _build_layout(metadata: TableMetadata, data_schema: pa.Schema) -> FileLayout
         arrow_schema=arrow_schema,
         dictionary_columns=tuple(f.name for f in fields if pa.types.is_dictionary(f.type)),
         string_columns=tuple(f.name for f in fields if _is_string(f.type)),
-        writer_options=_get_parquet_writer_kwargs(properties),
+        writer_options=parquet_writer_kwargs(properties),
         statistics_columns=[
             field.name for field in schema.fields if plan[field.field_id].mode != _NO_METRICS
         ],

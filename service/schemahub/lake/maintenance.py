@@ -16,7 +16,9 @@ batch unify last read would stop a daemon-fed raw table from ever expiring. A un
 position was expired rereads the raw table whole and drops the keys ``trades_unified`` already
 holds (``jobs/unify.py``): the same rows, slower.
 
-The expiry commit asserts that the table head did not move. When a concurrent writer moved it,
+The expiry commit asserts that the table head did not move (a raw update with a requirement,
+staged through :func:`schemahub.lake.pyiceberg_private.apply_updates`: pyiceberg's public
+``ExpireSnapshots`` takes no requirement on the head). When a concurrent writer moved it,
 expiry plans again on the new head: the same plan (the writer only appended on top) is
 committed again; a different one fails with :class:`CommitConflictError` and nothing is
 removed; the next run tries again.
@@ -45,7 +47,7 @@ from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.table.update import AssertRefSnapshotId, RemoveSnapshotsUpdate
 
 from schemahub.errors import CommitConflictError, LakeError
-from schemahub.lake.append import LeanTransaction
+from schemahub.lake.pyiceberg_private import LeanTransaction, apply_updates
 from schemahub.lake.sidecar import sidecar_files
 
 log = logging.getLogger(__name__)
@@ -178,7 +180,8 @@ def _commit_removal(table: Table, plan: ExpiryPlan) -> None:
     name = ".".join(table.name())
     try:
         with LeanTransaction(table) as txn:
-            txn._apply(
+            apply_updates(
+                txn,
                 (RemoveSnapshotsUpdate(snapshot_ids=ids),),
                 (AssertRefSnapshotId(ref=_MAIN, snapshot_id=head),),
             )

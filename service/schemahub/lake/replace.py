@@ -3,13 +3,14 @@ it wrote, and nothing else.
 
 pyiceberg 0.12.0 offers no public API for it: ``Transaction.overwrite`` deletes by a row filter,
 so a trade appended to the same partition between the compaction's read and its commit would
-match the filter and be deleted with the files that were read. Its ``_OverwriteFiles`` producer
-does what a compaction needs when handed explicit files: it removes exactly the files given to
-``delete_data_file`` and refuses the commit (``ValidationException``) when one of them is no
-longer live in the parent snapshot. This module, with :mod:`schemahub.lake.append` and
-:mod:`schemahub.lake.lean_catalog`, is where the project uses pyiceberg internals (written
-against 0.12.0); ``tests/lake/test_compaction.py`` checks the names it relies on, so an upgrade
-that changes them fails there, loudly.
+match the filter and be deleted with the files that were read. Its private ``_OverwriteFiles``
+producer does what a compaction needs when handed explicit files: it removes exactly the files
+given to ``delete_data_file`` and refuses the commit (``ValidationException``) when one of them
+is no longer live in the parent snapshot. That producer (and :func:`mark_sorted`, which sets a
+field pyiceberg's record exposes by position only) live in
+:mod:`schemahub.lake.pyiceberg_private`, the one module that touches pyiceberg internals;
+``tests/lake/test_pyiceberg_private.py`` checks them, so an upgrade that changes them fails
+there, loudly.
 
 Three things differ from a plain overwrite. Files appended meanwhile are no conflict (when
 pyiceberg retries an overwrite itself it checks for serializable isolation, where they are).
@@ -29,27 +30,10 @@ from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import FileScanTask, Table
-from pyiceberg.table.snapshots import Operation, Summary
-from pyiceberg.table.update.snapshot import _OverwriteFiles
 
-from schemahub.lake.append import LeanTransaction
+from schemahub.lake.pyiceberg_private import LeanTransaction, mark_sorted, replace_producer
 
-REPLACE = Operation.REPLACE
-
-
-class _ReplaceFiles(_OverwriteFiles):
-    """An explicit-files overwrite whose snapshot is labelled ``replace``."""
-
-    def _validate_concurrency(self) -> None:
-        # pyiceberg's own retry (tables without commit.retry.num-retries=0) checks an overwrite
-        # for serializable isolation: any file added meanwhile in the partition is a conflict.
-        # A rewrite changes no row, so appends beside it are not; what matters is that every
-        # file it deletes is still live, which ``_deleted_entries`` checks on the new parent.
-        return None
-
-    def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Summary:
-        summary = super()._summary(snapshot_properties or {})
-        return Summary(operation=REPLACE, **summary.additional_properties)
+__all__ = ["commit_replace", "mark_sorted", "read_files"]
 
 
 def read_files(table: Table, tasks: Iterable[FileScanTask]) -> pa.Table:
@@ -74,21 +58,9 @@ def commit_replace(
     rewrote or deleted it: this replace must not happen).
     """
     with LeanTransaction(table) as txn:
-        producer = _ReplaceFiles(
-            operation=Operation.OVERWRITE,
-            transaction=txn,
-            io=table.io,
-            snapshot_properties=properties,
-        )
+        producer = replace_producer(txn, table.io, properties)
         with producer:
             for data_file in deleted:
                 producer.delete_data_file(data_file)
             for data_file in added:
                 producer.append_data_file(data_file)
-
-
-def mark_sorted(data_file: DataFile, order_id: int) -> DataFile:
-    """``data_file`` recorded as sorted by the table's sort order ``order_id`` (pyiceberg's
-    writers always record None; position 15 is ``sort_order_id`` in its DataFile record)."""
-    data_file[15] = order_id
-    return data_file

@@ -13,12 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from pyiceberg.manifest import DataFile
 from pyiceberg.table.snapshots import ancestors_of
-from pyiceberg.table.update.snapshot import _OverwriteFiles
 
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.compaction import compact_table, plan_compaction, sort_columns
 from schemahub.lake.orphans import delete_orphans
-from schemahub.lake.replace import mark_sorted
 from tests.lake.lakerows import (
     RAW,
     append_commits,
@@ -40,14 +38,6 @@ def live_files(table) -> list[DataFile]:
 def disk_files(table, sub: str = "data") -> set[str]:
     root = Path(urlparse(table.metadata.location).path) / sub
     return {str(p) for p in root.rglob("*") if p.is_file()}
-
-
-def test_the_pyiceberg_internals_replace_relies_on_are_there():
-    assert callable(_OverwriteFiles.delete_data_file)
-    assert callable(_OverwriteFiles._summary)
-    assert callable(_OverwriteFiles._validate_concurrency)
-    data_file = DataFile.from_args(file_path="x.parquet", sort_order_id=None)
-    assert mark_sorted(data_file, 7).sort_order_id == 7
 
 
 def test_compaction_rewrites_closed_days_sorted_with_the_same_rows(lake: Lake):

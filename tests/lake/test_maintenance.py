@@ -14,8 +14,8 @@ import pytest
 from schemahub.daemon.committer import load_offsets, watermark_rows
 from schemahub.errors import CommitConflictError
 from schemahub.lake import UNIFIED_TABLE, WATERMARKS_TABLE, Lake
-from schemahub.lake.append import LeanTransaction
 from schemahub.lake.maintenance import expire_snapshots, maintain_tables
+from schemahub.lake.pyiceberg_private import LeanTransaction
 from schemahub.lake.tables import raw_schemas
 from schemahub.lake.writer import commit_append
 from schemahub.sequencing import OFFSETS_PROPERTY, StreamState, encode_offsets

@@ -72,7 +72,7 @@ from pyiceberg.table.update import (
     _update_table_metadata_log,
 )
 from pyiceberg.table.update.snapshot import _FastAppendFiles, _OverwriteFiles
-from pyiceberg.typedef import Identifier
+from pyiceberg.typedef import Identifier, TableVersion
 from pyiceberg.utils.datetime import datetime_to_millis
 
 WRITTEN_AGAINST = "0.12.0"
@@ -159,7 +159,7 @@ def check_arrow_schema_compatible(
     provided: pa.Schema,
     *,
     downcast_ns_timestamp_to_us: bool,
-    format_version: int,
+    format_version: TableVersion,
 ) -> None:
     """Raise ``ValueError`` as ``Transaction.append`` does when Arrow rows of ``provided``
     cannot be written into the Iceberg schema ``requested``."""
@@ -167,7 +167,7 @@ def check_arrow_schema_compatible(
         requested,
         provided_schema=provided,
         downcast_ns_timestamp_to_us=downcast_ns_timestamp_to_us,
-        format_version=format_version,  # type: ignore[arg-type]
+        format_version=format_version,
     )
 
 

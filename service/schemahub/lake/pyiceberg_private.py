@@ -6,18 +6,17 @@ classes below. A pyiceberg upgrade can rename, re-sign or remove any of these wi
 :data:`PRIVATE_SIGNATURES` and :data:`PRIVATE_ATTRIBUTES` (it exists, with the parameters it
 had), that the pyiceberg code mirrored here still does what :data:`MIRRORED_CALLS` says, and
 that no other module of ``service/`` touches a pyiceberg private name. When it fails, revisit
-this module: what it says it was written against is what pyiceberg 0.12.0 did.
+this module against the new version's code.
 
 Why each is needed (pyiceberg 0.12.0 has no public API for any of them):
 
 - An append with its own data files (:mod:`schemahub.lake.append`): ``Transaction.append``
-  always writes the files itself; :func:`append_producer`
-  (``Transaction._append_snapshot_producer``) opens the same fast-append producer, so the files
-  our writer made go into one snapshot;
-  :func:`check_arrow_schema_compatible` and :func:`dataframe_to_data_files` are the schema check
-  and the file writer ``Transaction.append`` runs (``pyiceberg.io.pyarrow``'s
-  ``_check_pyarrow_schema_compatible`` and ``_dataframe_to_data_files``), for the rows our
-  writer does not handle.
+  always writes the files itself; :func:`append_producer` opens the same fast-append producer
+  (``Transaction._append_snapshot_producer``), so the files our writer made go into one
+  snapshot; :func:`check_arrow_schema_compatible` and
+  :func:`dataframe_to_data_files` are the schema check and the file writer
+  ``Transaction.append`` runs (``pyiceberg.io.pyarrow``'s ``_check_pyarrow_schema_compatible``
+  and ``_dataframe_to_data_files``), for the rows our writer does not handle.
 - Writer options (:mod:`schemahub.lake.datafiles`): :func:`parquet_writer_kwargs` is the
   table-properties-to-Parquet-options mapping pyiceberg's own writer uses
   (``_get_parquet_writer_kwargs``), so our files are written with the same settings.
@@ -78,7 +77,7 @@ from pyiceberg.utils.datetime import datetime_to_millis
 WRITTEN_AGAINST = "0.12.0"
 
 # (dotted path, its signature without annotations) of every private callable used here, as in
-# pyiceberg WRITTEN_AGAINST. Methods are read on the class that defines them.
+# pyiceberg WRITTEN_AGAINST (a method is read on the class named, inherited or not).
 PRIVATE_SIGNATURES: tuple[tuple[str, str], ...] = (
     (
         "pyiceberg.table.Transaction._append_snapshot_producer",

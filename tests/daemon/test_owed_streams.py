@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from schemahub.daemon.committer import committed_offsets
 from schemahub.lake import UNIFIED_TABLE, Lake
+from schemahub.lake.offsets import committed_offsets
 from schemahub.sim import SimConfig, Simulator
 from schemahub.sim.server import VENUES
 from tests.daemon.harness import (

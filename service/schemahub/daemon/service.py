@@ -27,7 +27,7 @@ import aiohttp
 
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.config import Config
-from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
+from schemahub.daemon.committer import Committer, PendingFlush
 from schemahub.daemon.compaction import compaction_worker
 from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
@@ -43,6 +43,7 @@ from schemahub.errors import ConfigError, SchemaHubError, UnknownSymbolError
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.maintenance import MaintenanceRun, maintain_tables
 from schemahub.lake.mapped import init_all, unified_mappings
+from schemahub.lake.offsets import load_offsets
 from schemahub.mapping import CompiledMapping
 from schemahub.ops.http import Readiness, bound_port, ops_app, start_ops_server
 from schemahub.replay.http import ReplayService, add_replay_routes

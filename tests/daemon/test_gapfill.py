@@ -1,10 +1,13 @@
 """The gap filler driven through its GapSource interface, against the simulator's REST: a probe
-that fails (REST down) is asked again after a backoff and the worker lives on."""
+or an anchor that fails (REST down) is asked again after a backoff and the worker lives on."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemahub.daemon.gapfill import GapFiller
@@ -26,6 +29,8 @@ class ProbeOnlySource:
         self.probe_requests = [(venue, symbol)]
         self.re_requested: list[tuple[str, str]] = []
         self.latest: list[tuple[str, str, int]] = []
+        self.owed: dict[tuple[str, str], float] = {}  # streams that want an anchor
+        self.anchored: list[tuple[str, str, float, int | None]] = []
 
     def open_gaps(self) -> list[Gap]:
         return []
@@ -43,6 +48,15 @@ class ProbeOnlySource:
     def request_probe(self, venue: str, symbol: str) -> None:
         self.re_requested.append((venue, symbol))
         self.probe_requests.append((venue, symbol))
+
+    def next_anchor(self, venue: str) -> tuple[str, float] | None:
+        owed = [(symbol, since) for (v, symbol), since in self.owed.items() if v == venue]
+        return owed[0] if owed else None
+
+    def anchor(self, venue: str, symbol: str, since: float, first_id: int | None) -> Gap | None:
+        del self.owed[(venue, symbol)]
+        self.anchored.append((venue, symbol, since, first_id))
+        return None
 
     def last_live(self, venue: str, symbol: str) -> float | None:
         return None
@@ -93,3 +107,37 @@ async def test_a_failed_probe_is_asked_again_and_answered_once_rest_is_back():
     assert source.latest[0] == ("binance", "BTCUSDT", newest)
     assert filler.probed_at("binance", "BTCUSDT") is not None
     assert sim.stats().rest_down_answers["binance"] >= 3 * FAST.max_attempts
+
+
+async def test_an_anchor_that_fails_stays_wanted_and_is_answered_once_rest_is_back():
+    down = FaultConfig(rest_down_seconds=3600.0, rest_down_venues=("binance",))
+    async with Simulator(SimConfig(seed=52, rate_per_stream=50, faults=down)) as sim:
+        await wait_until(lambda: sim.ground_truth().num_rows > 200, "a tape to search")
+        since = time.time() - 1.0
+        source = ProbeOnlySource("binance", "BTCUSDT")
+        source.probe_requests.clear()
+        source.owed[("binance", "BTCUSDT")] = since
+        client = BinanceHistory(sim.rest_url("binance"), retry=FAST)
+        filler = GapFiller(
+            source, {"binance": client}, poll_seconds=0.01, retry=FAST, rand=lambda: 1.0
+        )
+        worker = asyncio.create_task(filler.run_venue("binance"))
+        try:
+            refused = 3 * FAST.max_attempts
+            await wait_until(
+                lambda: sim.stats().rest_down_answers.get("binance", 0) >= refused, "REST down"
+            )
+            assert not worker.done() and not source.anchored
+            sim.pause()
+            sim.set_faults(FaultConfig())
+            await wait_until(lambda: source.anchored, "the anchor answered")
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+            await client.close()
+        truth = sim.ground_truth()
+    mine = pc.and_(pc.equal(truth["exchange"], "binance"), pc.equal(truth["symbol"], "BTCUSDT"))
+    stream = truth.filter(mine)
+    micros = stream["trade_ts"].cast(pa.int64())
+    after = stream.filter(pc.greater_equal(micros, math.ceil(since * 1_000_000)))
+    assert source.anchored == [("binance", "BTCUSDT", since, pc.min(after["trade_id"]).as_py())]

@@ -4,8 +4,10 @@ or an anchor that fails (REST down) is asked again after a backoff and the worke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
+from collections.abc import AsyncIterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -81,63 +83,66 @@ class ProbeOnlySource:
         pass
 
 
-async def test_a_failed_probe_is_asked_again_and_answered_once_rest_is_back():
-    down = FaultConfig(rest_down_seconds=3600.0, rest_down_venues=("binance",))
-    async with Simulator(SimConfig(seed=51, rate_per_stream=50, faults=down)) as sim:
-        source = ProbeOnlySource("binance", "BTCUSDT")
-        client = BinanceHistory(sim.rest_url("binance"), retry=FAST)
-        filler = GapFiller(
-            source, {"binance": client}, poll_seconds=0.01, retry=FAST, rand=lambda: 1.0
-        )
-        worker = asyncio.create_task(filler.run_venue("binance"))
-        try:
-            await wait_until(lambda: len(source.re_requested) >= 3, "the probe asked again")
-            assert not worker.done()
-            assert filler.probed_at("binance", "BTCUSDT") is None  # never answered yet
-            sim.pause()
-            sim.set_faults(FaultConfig())
-            await wait_until(lambda: source.latest, "the probe answered")
-        finally:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
-            await client.close()
-        truth = sim.ground_truth()
+DOWN = FaultConfig(rest_down_seconds=3600.0, rest_down_venues=("binance",))
+
+
+@contextlib.asynccontextmanager
+async def binance_worker(sim: Simulator, source: ProbeOnlySource) -> AsyncIterator[GapFiller]:
+    """A gap filler's Binance worker on ``source``, against the simulator, until the block
+    ends; it must still be alive then."""
+    client = BinanceHistory(sim.rest_url("binance"), retry=FAST)
+    filler = GapFiller(source, {"binance": client}, poll_seconds=0.01, retry=FAST, rand=lambda: 1.0)
+    worker = asyncio.create_task(filler.run_venue("binance"))
+    try:
+        yield filler
+        assert not worker.done()
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        await client.close()
+
+
+def rest_back(sim: Simulator) -> None:
+    """The tape stops (so the truth stays put) and REST answers again."""
+    sim.pause()
+    sim.set_faults(FaultConfig())
+
+
+def btc_trades(truth: pa.Table) -> pa.Table:
     mine = pc.and_(pc.equal(truth["exchange"], "binance"), pc.equal(truth["symbol"], "BTCUSDT"))
-    newest = pc.max(truth.filter(mine)["trade_id"]).as_py()
+    return truth.filter(mine)
+
+
+async def test_a_failed_probe_is_asked_again_and_answered_once_rest_is_back():
+    async with Simulator(SimConfig(seed=51, rate_per_stream=50, faults=DOWN)) as sim:
+        source = ProbeOnlySource("binance", "BTCUSDT")
+        async with binance_worker(sim, source) as filler:
+            await wait_until(lambda: len(source.re_requested) >= 3, "the probe asked again")
+            assert filler.probed_at("binance", "BTCUSDT") is None  # never answered yet
+            rest_back(sim)
+            await wait_until(lambda: source.latest, "the probe answered")
+        newest = pc.max(btc_trades(sim.ground_truth())["trade_id"]).as_py()
     assert source.latest[0] == ("binance", "BTCUSDT", newest)
     assert filler.probed_at("binance", "BTCUSDT") is not None
     assert sim.stats().rest_down_answers["binance"] >= 3 * FAST.max_attempts
 
 
 async def test_an_anchor_that_fails_stays_wanted_and_is_answered_once_rest_is_back():
-    down = FaultConfig(rest_down_seconds=3600.0, rest_down_venues=("binance",))
-    async with Simulator(SimConfig(seed=52, rate_per_stream=50, faults=down)) as sim:
+    async with Simulator(SimConfig(seed=52, rate_per_stream=50, faults=DOWN)) as sim:
         await wait_until(lambda: sim.ground_truth().num_rows > 200, "a tape to search")
         since = time.time() - 1.0
         source = ProbeOnlySource("binance", "BTCUSDT")
         source.probe_requests.clear()
         source.owed[("binance", "BTCUSDT")] = since
-        client = BinanceHistory(sim.rest_url("binance"), retry=FAST)
-        filler = GapFiller(
-            source, {"binance": client}, poll_seconds=0.01, retry=FAST, rand=lambda: 1.0
-        )
-        worker = asyncio.create_task(filler.run_venue("binance"))
-        try:
-            refused = 3 * FAST.max_attempts
+        refused = 3 * FAST.max_attempts
+        async with binance_worker(sim, source):
             await wait_until(
                 lambda: sim.stats().rest_down_answers.get("binance", 0) >= refused, "REST down"
             )
-            assert not worker.done() and not source.anchored
-            sim.pause()
-            sim.set_faults(FaultConfig())
+            assert not source.anchored
+            rest_back(sim)
             await wait_until(lambda: source.anchored, "the anchor answered")
-        finally:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
-            await client.close()
-        truth = sim.ground_truth()
-    mine = pc.and_(pc.equal(truth["exchange"], "binance"), pc.equal(truth["symbol"], "BTCUSDT"))
-    stream = truth.filter(mine)
+        stream = btc_trades(sim.ground_truth())
     micros = stream["trade_ts"].cast(pa.int64())
     after = stream.filter(pc.greater_equal(micros, math.ceil(since * 1_000_000)))
     assert source.anchored == [("binance", "BTCUSDT", since, pc.min(after["trade_id"]).as_py())]

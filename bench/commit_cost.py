@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/commit_cost.py [--venue V ...] [--captures DIR] [--rows N]``.
 
 For each venue: a fresh daemon (``schemahub.benchmark.replay.fresh_daemon``) takes the frames of
-``DIR/<venue>-<size>.jsonl`` through its normal per-frame path (decode, ``Ingest.on_frame``); each
+``DIR/<venue>-<size>.jsonl`` through its normal per-frame path (decode, ``Ingest.accept``); each
 time ``N`` rows are buffered, the buffers are drained into a :class:`PendingFlush` exactly as
 ``Daemon._enqueue_drain`` builds one, and ``daemon.committer.commit`` runs on it in this thread.
 Each commit is timed whole and by part: raw commit, mapping, unified commit (offsets included),
@@ -29,7 +29,6 @@ from schemahub.daemon.committer import Committer, PendingFlush
 from schemahub.decode import decoder_for
 from schemahub.lake import QUARANTINE_TABLE, UNIFIED_TABLE
 from schemahub.registry import BUILTIN_NAMES
-from schemahub.venues.events import ReceivedFrame
 
 PARTS = ("raw", "mapping", "unified", "quarantine", "watermarks")
 
@@ -121,10 +120,8 @@ async def fill_and_commit(
         for block in frame_blocks(capture):
             for frame in block:
                 decoded = decode(frame.text, keep)
-                size = len(frame.text)
-                await ingest.on_frame(
-                    ReceivedFrame(venue, "bench", frame.received_at, size, decoded)
-                )
+                ingest.accept(venue, decoded, f"ws:{venue}/bench", frame.received_at, live=True)
+                await ingest.wait_for_room()
                 if not warmup.rows and daemon.buffers.buffered_rows >= warmup_rows:
                     commit_one(bench, clock, warmup)
                 elif daemon.buffers.buffered_rows >= rows:

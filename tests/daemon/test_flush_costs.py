@@ -10,10 +10,11 @@ from pathlib import Path
 
 from schemahub.batching import Drained
 from schemahub.config import Config
-from schemahub.daemon.committer import Committer, PendingFlush, committed_offsets, load_offsets
+from schemahub.daemon.committer import Committer, PendingFlush
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.lake import QUARANTINE_TABLE, RAW_TABLES, UNIFIED_TABLE, WATERMARKS_TABLE, Lake
 from schemahub.lake.mapped import init_all, unified_mappings
+from schemahub.lake.offsets import committed_offsets, load_offsets
 from schemahub.lake.quarantine import QuarantineEntry
 from schemahub.sequencing import StreamState
 from schemahub.sim import SimConfig, Simulator

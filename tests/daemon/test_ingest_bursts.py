@@ -1,9 +1,9 @@
 """A burst's trades as Arrow columns land exactly as the same frames one by one would.
 
 The websocket path hands the ingest columnar bursts (``Ingest.on_batch``); REST pages and
-unusual frames still come as records. Whatever the mix of streams, duplicates, id jumps and
-frame order, both ways must admit the same trades, buffer the same rows and leave the same
-sequencer state.
+unusual frames come as records (``Ingest.accept``), the same admission for another shape.
+Whatever the mix of streams, duplicates, id jumps and frame order, both ways must admit the
+same trades, buffer the same rows and leave the same sequencer state.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from schemahub.decode import binance, coinbase
 from schemahub.decode.base import DecodedFrame, FrameKind
 from schemahub.decode.batch import FRAME_COLUMN, DecodedBatch
 from schemahub.sequencing import Sequencer
-from schemahub.venues.events import ReceivedBatch, ReceivedFrame
+from schemahub.venues.events import ReceivedBatch
 from tests.batching.records import binance_record, coinbase_record
 
 
@@ -94,7 +94,7 @@ async def test_columnar_bursts_land_what_frame_by_frame_would(case: tuple) -> No
         await by_burst.on_batch(as_burst(venue, frames, times))
         for frame, at in zip(frames, times, strict=True):
             decoded = DecodedFrame(FrameKind.TRADES, [dict(r) for r in frame])
-            await by_frame.on_frame(ReceivedFrame(venue, "c0", at, 100, decoded))
+            by_frame.accept(venue, decoded, f"ws:{venue}/c0", at, live=True)
     table = MODULES[venue].RAW_TABLE
     burst_rows = by_burst.buffers.drain().tables.get(table)
     frame_rows = by_frame.buffers.drain().tables.get(table)

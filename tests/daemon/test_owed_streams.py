@@ -10,10 +10,12 @@ Binance sends none, so its streams stay without state: the ones these tests are 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from schemahub.daemon.committer import committed_offsets
 from schemahub.lake import UNIFIED_TABLE, Lake
+from schemahub.lake.offsets import committed_offsets
 from schemahub.sim import SimConfig, Simulator
 from schemahub.sim.server import VENUES
 from tests.daemon.harness import (
@@ -25,6 +27,7 @@ from tests.daemon.harness import (
     running,
     wait_until,
 )
+from tests.gaps.cli import schemahub, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +99,13 @@ async def test_a_stream_owed_when_its_daemon_stopped_is_anchored_by_the_next(tmp
                 return all(key in states and states[key].owed_since for key in fresh)
 
             await wait_until(owed_committed, "the owed streams committed")
+        # between daemons, the operator sees them owed
+        listed = await schemahub(write_config(config, tmp_path), "gaps", "--format", "json")
+        assert listed.code == 0, listed.err
+        owed = {
+            (s["venue"], s["symbol"]): s["owed_since"] for s in json.loads(listed.out)["streams"]
+        }
+        assert {key for key, since in owed.items() if since is not None} == fresh
         for venue in VENUES:
             sim.unmute(venue)
         await wait_until(lambda: traded_since_subscription(sim, 40), "trades between daemons")

@@ -13,10 +13,11 @@ import pytest
 
 from schemahub.batching.bufferset import Drained
 from schemahub.config import Config
-from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
+from schemahub.daemon.committer import Committer, PendingFlush
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.daemon.shards import configured_streams, own_streams
 from schemahub.lake import UNIFIED_TABLE, Lake
+from schemahub.lake.offsets import load_offsets
 from schemahub.sequencing import Sequencer, StreamKey, StreamState
 from schemahub.sim import FaultConfig, SimConfig, Simulator
 from tests.daemon.harness import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from schemahub.daemon.committer import committed_offsets
 from schemahub.lake import UNIFIED_TABLE, WATERMARKS_TABLE, Lake
+from schemahub.lake.offsets import committed_offsets
 from schemahub.sim import SimConfig, Simulator
 from tests.daemon.harness import daemon_config, running
 

@@ -22,7 +22,7 @@ from schemahub.decode import VENUES, decoder_for
 from schemahub.decode.batch import decode_batch
 from schemahub.decode.native import DICTIONARY_BOUND, native_columns
 from schemahub.sequencing import Sequencer
-from schemahub.venues.events import ReceivedBatch, ReceivedFrame
+from schemahub.venues.events import ReceivedBatch
 from tests.decode import frames as F
 from tests.decode.batch_check import check_batch, plain
 from tests.decode.test_native_buffers import assert_buffers_cut, assert_null_counts, refused_last
@@ -205,7 +205,7 @@ async def land_both_ways(venue: str, bursts: list[list[str]]) -> tuple[list, lis
         decoded = decode_batch(venue, frames)
         await by_burst.on_batch(ReceivedBatch(venue, "c0", times, [100] * len(frames), decoded))
         for frame, at in zip(frames, times, strict=True):
-            await by_frame.on_frame(ReceivedFrame(venue, "c0", at, 100, decode(frame, False)))
+            by_frame.accept(venue, decode(frame, False), f"ws:{venue}/c0", at, live=True)
     table = decoder_for(venue).RAW_TABLE
     rows = [ingest.buffers.drain().tables[table].to_pylist() for ingest in (by_burst, by_frame)]
     assert by_burst.sequencer.snapshot() == by_frame.sequencer.snapshot()

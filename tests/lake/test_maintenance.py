@@ -11,10 +11,10 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pytest
 
-from schemahub.daemon.committer import load_offsets, watermark_rows
 from schemahub.errors import CommitConflictError
 from schemahub.lake import UNIFIED_TABLE, WATERMARKS_TABLE, Lake
 from schemahub.lake.maintenance import expire_snapshots, maintain_tables
+from schemahub.lake.offsets import load_offsets, watermark_rows
 from schemahub.lake.pyiceberg_private import LeanTransaction
 from schemahub.lake.tables import raw_schemas
 from schemahub.lake.writer import commit_append

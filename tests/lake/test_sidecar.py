@@ -10,11 +10,12 @@ from urllib.parse import urlparse
 import pytest
 
 from schemahub.benchmark.replay import fresh_daemon
-from schemahub.daemon.committer import PendingFlush, load_offsets
+from schemahub.daemon.committer import PendingFlush
 from schemahub.decode.base import DecodedFrame, FrameKind
 from schemahub.errors import LakeError
 from schemahub.lake import UNIFIED_TABLE
 from schemahub.lake.maintenance import expire_snapshots
+from schemahub.lake.offsets import load_offsets
 from schemahub.lake.sidecar import INLINE_MAX, REFERENCE, load_value, store_value
 from schemahub.lake.writer import latest_property
 from schemahub.sequencing import OFFSETS_PROPERTY, StreamKey, StreamState

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import orjson
@@ -11,6 +12,7 @@ from schemahub.cli._common import lake_from
 
 if TYPE_CHECKING:
     from schemahub.jobs.gaps import GapsReport
+    from schemahub.sequencing import StreamState
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -78,6 +80,7 @@ def _json(report: GapsReport) -> str:
             "high_water": state.high_water if state else None,
             "open_gaps": [list(g) for g in state.gaps] if state else [],
             "lost": [list(g) for g in state.lost] if state else [],
+            "owed_since": _owed_since(state),
         }
         for key in report.streams
         for state in [report.states.get(key)]
@@ -101,6 +104,13 @@ def _json(report: GapsReport) -> str:
     return orjson.dumps(body).decode()
 
 
+def _owed_since(state: StreamState | None) -> str | None:
+    """When a stream without a first id yet is owed from (ISO 8601), else None."""
+    if state is None or state.owed_since is None:
+        return None
+    return datetime.fromtimestamp(state.owed_since, UTC).isoformat().replace("+00:00", "Z")
+
+
 def _table(report: GapsReport) -> str:
     header = ("VENUE", "SYMBOL", "KIND", "FIRST_ID", "LAST_ID", "IDS")
     lines = ["{:<9} {:<12} {:<5} {:>14} {:>14} {:>10}".format(*header)]
@@ -120,5 +130,11 @@ def _table(report: GapsReport) -> str:
         count, ids = report.count(kind)
         summary.append(f"{count} {words} ({ids} ids)")
     lines.append(f"{len(report.streams)} streams: " + ", ".join(summary))
+    owed = [key for key, state in report.states.items() if state.owed_since is not None]
+    if owed:
+        lines.append(
+            f"{len(owed)} streams owed from their subscription, first id not known yet (the "
+            "daemon asks the venue when it runs): " + ", ".join(f"{v}/{s}" for v, s in owed[:5])
+        )
     lines.extend(f"could not check: {problem}" for problem in report.problems)
     return "\n".join(lines)

@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-import orjson
 import pyarrow as pa
 from pyiceberg.table import Table
 
@@ -31,23 +28,20 @@ from schemahub.lake import (
     RAW_TABLE_VENUES,
     UNIFIED_TABLE,
     WATERMARKS_TABLE,
+    CommitResult,
     Lake,
+    QuarantineEntry,
+    commit_append,
+    committed_offsets,
+    drop_committed,
+    offsets_properties,
+    quarantine_rows,
+    rejected_entries,
+    write_watermarks,
 )
-from schemahub.lake.dedupe import drop_committed
-from schemahub.lake.pyiceberg_private import LeanTransaction
-from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
-from schemahub.lake.sidecar import load_value, store_value
-from schemahub.lake.tables import WATERMARKS_SCHEMA
-from schemahub.lake.writer import CommitResult, commit_append, latest_property
 from schemahub.mapping import CompiledMapping
 from schemahub.schemas import concat_alike
-from schemahub.sequencing import (
-    OFFSETS_PROPERTY,
-    StreamKey,
-    StreamState,
-    decode_offsets,
-    encode_offsets,
-)
+from schemahub.sequencing import StreamKey, StreamState
 from schemahub.sequencing.union import union_offsets
 
 log = logging.getLogger(__name__)
@@ -67,22 +61,6 @@ class PendingFlush:
     unified: pa.Table | None = None  # mapped once, kept across retries
     unified_done: bool = False
     attempts: int = 0
-
-
-def load_offsets(lake: Lake) -> tuple[dict[StreamKey, StreamState], int | None]:
-    """The committed state of every stream, read from the unified table's snapshots (never from
-    a local file), and the snapshot it was read at."""
-    table = lake.table(UNIFIED_TABLE)
-    snapshot = table.current_snapshot()
-    return committed_offsets(table), snapshot.snapshot_id if snapshot else None
-
-
-def committed_offsets(table: Table) -> dict[StreamKey, StreamState]:
-    """The stream states of the newest ``trades_unified`` snapshot that records them."""
-    stored = latest_property(table, OFFSETS_PROPERTY)
-    if stored is None:
-        return {}
-    return decode_offsets({OFFSETS_PROPERTY: load_value(table, stored)})
 
 
 class Committer:
@@ -174,8 +152,7 @@ class Committer:
             fresh = drop_committed(table, rows) if recheck else rows
             merged.clear()
             merged.update(union_offsets(self._committed, flush.offsets, self.last_offsets))
-            encoded = encode_offsets(merged)
-            return fresh, {key: store_value(table, value) for key, value in encoded.items()}
+            return fresh, offsets_properties(table, merged)
 
         result = self._timed(UNIFIED_TABLE, prepare)
         self._known_head = result.snapshot_id
@@ -249,34 +226,7 @@ class Committer:
             return
         self._mirrored_at = time.monotonic()
         try:
-            rows = watermark_rows(offsets)
-            table = self._table(WATERMARKS_TABLE)
-            with warnings.catch_warnings():
-                # pyiceberg warns when the overwrite's delete finds nothing (the first time).
-                warnings.simplefilter("ignore", UserWarning)
-                with LeanTransaction(table) as txn:
-                    txn.overwrite(rows)
+            write_watermarks(self._table(WATERMARKS_TABLE), offsets)
             self._mirrored = offsets
         except Exception as exc:
             log.warning("watermarks mirror not updated", extra={"error": str(exc)})
-
-
-def watermark_rows(offsets: Mapping[StreamKey, StreamState]) -> pa.Table:
-    """The offsets as rows of ``schemahub_watermarks``."""
-    now = datetime.now(UTC)
-    rows = []
-    for (exchange, symbol), state in sorted(offsets.items()):
-        gaps = [list(g) for g in state.gaps]
-        rows.append(
-            {
-                "exchange": exchange,
-                "symbol": symbol,
-                "lost_ids": sum(hi - lo + 1 for lo, hi in state.lost),
-                "high_water": state.high_water,
-                "open_gaps": len(gaps),
-                "missing_ids": sum(hi - lo + 1 for lo, hi in gaps),
-                "gaps": orjson.dumps(gaps).decode(),
-                "updated_at": now,
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=WATERMARKS_SCHEMA)

@@ -1,8 +1,8 @@
 """The daemon's frame sink: decoded trades -> sequencer -> raw buffers, with backpressure.
 
-Websocket frames (through :meth:`Ingest.on_frame`) and REST pages from the gap filler (through
-:meth:`Ingest.accept`) take the same path, so a trade is admitted exactly once whichever way it
-arrives first.
+Websocket bursts (through :meth:`Ingest.on_batch`) and REST pages from the gap filler (through
+:meth:`Ingest.accept`) are admitted by the one sequencer, so a trade is admitted exactly once
+whichever way it arrives first.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from schemahub.venues import (
     Connected,
     Disconnected,
     ReceivedBatch,
-    ReceivedFrame,
     SequenceGap,
     SessionEvent,
     SubscriptionRejected,
@@ -117,20 +116,6 @@ class Ingest:
         self._backpressure_clear = False  # the gauge already reads 0
         # The live discrepancy feed's state, fed with admitted trades and quotes (optional).
         self.tracker: Tracker | None = None
-
-    async def on_frame(self, frame: ReceivedFrame) -> None:
-        """One websocket frame decoded on its own: admit its trades, then wait while the
-        buffers are full. Connections hand on bursts (:meth:`on_batch`); this is the
-        frame-at-a-time path that tools and the tests of the burst path compare against."""
-        venue = frame.venue
-        route = self._routes.get(venue) or self._route(venue)
-        route.frames.inc()
-        source = f"ws:{venue}/{frame.conn_id}"
-        self.accept(venue, frame.decoded, source, frame.received_at, live=True)
-        if frame.decoded.quotes and self.tracker is not None:
-            self.tracker.on_quotes(venue, frame.decoded.quotes, frame.received_at)
-        if not (self._backpressure_clear and self.buffers.has_room()):
-            await self.wait_for_room()
 
     async def on_batch(self, batch: ReceivedBatch, *, backpressure: bool = True) -> None:
         """A burst of websocket frames: admit their trades, then (with ``backpressure``) wait

@@ -19,15 +19,16 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.config import Config
-from schemahub.daemon.committer import Committer, PendingFlush, load_offsets
+from schemahub.daemon.committer import Committer, PendingFlush
 from schemahub.daemon.compaction import compaction_worker
 from schemahub.daemon.gapfill import GapFiller
 from schemahub.daemon.ingest import Ingest
@@ -43,6 +44,7 @@ from schemahub.errors import ConfigError, SchemaHubError, UnknownSymbolError
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.maintenance import MaintenanceRun, maintain_tables
 from schemahub.lake.mapped import init_all, unified_mappings
+from schemahub.lake.offsets import load_offsets
 from schemahub.mapping import CompiledMapping
 from schemahub.ops.http import Readiness, bound_port, ops_app, start_ops_server
 from schemahub.replay.http import ReplayService, add_replay_routes
@@ -108,47 +110,90 @@ class Daemon:
         # Venues whose symbols are not checked yet (unreachable at start-up), with the error.
         self.venue_errors: dict[str, str] = {}
         self.feed: Feed | None = None  # the live discrepancy feed (discrepancy.enabled)
+        self._committed_streams = 0  # our streams with committed state at start-up
 
     async def run(self, stop: asyncio.Event, ready: Callable[[Daemon], None] | None = None) -> None:
-        """Run until ``stop`` is set, then stop reading, flush, commit and return."""
+        """Run until ``stop`` is set, then stop reading, flush, commit and return.
+
+        The daemon is a stack of parts, each started by a context manager that also stops it
+        (as aiohttp's ``cleanup_ctx``): the commit thread, the lake and the REST clients, the
+        HTTP server, the capture recorders, then the supervised tasks. Stopping unwinds the
+        stack in reverse, so each part stops after everything that uses it."""
+        async with contextlib.AsyncExitStack() as parts:
+            await parts.enter_async_context(self._commit_thread())
+            clients = await parts.enter_async_context(self._lake_and_clients())
+            await parts.enter_async_context(self._http_server())
+            recorders = await parts.enter_async_context(self._recorders())
+            await parts.enter_async_context(self._tasks(clients, recorders))
+            if ready:
+                ready(self)
+            await stop.wait()
+
+    @contextlib.asynccontextmanager
+    async def _commit_thread(self) -> AsyncIterator[None]:
+        """The worker thread commits run in; stopped last, after the final flush."""
+        try:
+            yield
+        finally:
+            self._executor.shutdown(wait=True)
+
+    @contextlib.asynccontextmanager
+    async def _lake_and_clients(self) -> AsyncIterator[dict[str, HistoryClient]]:
+        """The committed state read from the lake, the venues' REST clients (closed at stop),
+        the symbols checked, and the ingest parts built on that state."""
         start = await self._in_thread(self.prepare_lake)
         venues = self.config.venues.enabled()
         clients = {name: history_client(name, vc) for name, vc in venues.items()}
-        runner = None
         try:
             await self._check_symbols(clients)
             self.build(start)
-            app = ops_app(self.metrics.registry, self.readiness)
-            if self.feed is not None:
-                add_feed_routes(app, self.feed)
-            add_replay_routes(app, ReplayService(self.config))
-            runner = await start_ops_server(
-                app,
-                self.config.http.host,
-                self.config.http.port,
-            )
-            self.http_port = bound_port(runner)
-            log.info(
-                "serving",
-                extra={
-                    "http_port": self.http_port,
-                    "streams": sum(map(self._owns, start.offsets)),
-                    "shard": f"{self.config.shard.index}/{self.config.shard.count}",
-                    "shard_streams": len(configured_streams(self.config.venues)),
-                    "venues": list(venues),
-                    # msgspec means the native decoder was not built (same results, slower)
-                    "frame_decoder": "native" if NATIVE_AVAILABLE else "msgspec",
-                },
-            )
-            if ready:
-                ready(self)
-            await self._run_until(stop, clients)
+            self._committed_streams = sum(map(self._owns, start.offsets))
+            yield clients
         finally:
             for client in clients.values():
                 await client.close()
-            if runner is not None:
-                await runner.cleanup()
-            self._executor.shutdown(wait=True)
+
+    @contextlib.asynccontextmanager
+    async def _http_server(self) -> AsyncIterator[None]:
+        """/healthz, /readyz, /metrics, the feed and replay endpoints (cleaned up at stop)."""
+        app = ops_app(self.metrics.registry, self.readiness)
+        if self.feed is not None:
+            add_feed_routes(app, self.feed)
+        add_replay_routes(app, ReplayService(self.config))
+        runner = await start_ops_server(app, self.config.http.host, self.config.http.port)
+        self.http_port = bound_port(runner)
+        try:
+            self._log_serving()
+            yield
+        finally:
+            await runner.cleanup()
+
+    def _log_serving(self) -> None:
+        log.info(
+            "serving",
+            extra={
+                "http_port": self.http_port,
+                "streams": self._committed_streams,
+                "shard": f"{self.config.shard.index}/{self.config.shard.count}",
+                "shard_streams": len(configured_streams(self.config.venues)),
+                "venues": list(self.config.venues.enabled()),
+                # msgspec means the native decoder was not built (same results, slower)
+                "frame_decoder": "native" if NATIVE_AVAILABLE else "msgspec",
+            },
+        )
+
+    @contextlib.asynccontextmanager
+    async def _recorders(self) -> AsyncIterator[dict[str, Any]]:
+        """Each venue's capture recorder (None unless capture is configured), closed at stop."""
+        recorders = {
+            name: _recorder_for(name, self.config.capture) for name in self.config.venues.enabled()
+        }
+        try:
+            yield recorders
+        finally:
+            for recorder in recorders.values():
+                if recorder is not None:
+                    await asyncio.to_thread(recorder.close)
 
     def supervise(self, name: str, factory: TaskFactory, *, stage: str = WORKERS) -> None:
         """Run ``factory()`` as a supervised task of this daemon (restarted when it fails,
@@ -266,11 +311,15 @@ class Daemon:
 
     # -- running ----------------------------------------------------------------------------
 
-    async def _run_until(self, stop: asyncio.Event, clients: dict[str, HistoryClient]) -> None:
+    @contextlib.asynccontextmanager
+    async def _tasks(
+        self, clients: dict[str, HistoryClient], recorders: dict[str, Any]
+    ) -> AsyncIterator[None]:
+        """The supervised tasks: a session and a gap worker per venue, the flush loop,
+        maintenance, compaction and the feed. At stop: reading stops first, then the REST
+        workers and the rest, then one last flush commits what is buffered."""
         assert self.ingest is not None
-        recorders = {}
         for name, vc in self.config.venues.enabled().items():
-            recorders[name] = _recorder_for(name, self.config.capture)
             self.sessions[name] = open_session(
                 name,
                 vc,
@@ -301,16 +350,12 @@ class Daemon:
             self.supervise("discrepancy", self.feed.run)
         try:
             self.supervisor.start()
-            await stop.wait()
+            yield
         finally:
-            # Clean stop: first stop reading, then the REST workers, then commit what we hold.
             stopping = time.monotonic()
             await self.supervisor.stop(READERS)
             await self.supervisor.stop()
             await self._final_flush()
-            for recorder in recorders.values():
-                if recorder is not None:
-                    await asyncio.to_thread(recorder.close)
             log.info(
                 "stopped",
                 extra={

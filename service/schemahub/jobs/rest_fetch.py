@@ -25,7 +25,7 @@ import aiohttp
 
 from schemahub.batching import BufferSet, RawBuffer
 from schemahub.config import Config
-from schemahub.daemon.committer import Committer, PendingFlush, committed_offsets
+from schemahub.daemon.committer import Committer, PendingFlush
 from schemahub.daemon.ingest import Ingest
 from schemahub.daemon.metrics import DaemonMetrics
 from schemahub.decode import decoder_for
@@ -33,6 +33,7 @@ from schemahub.errors import HistoryUnavailableError, SchemaHubError
 from schemahub.jobs.progress import Progress
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.mapped import unified_mappings
+from schemahub.lake.offsets import committed_offsets
 from schemahub.sequencing import Gap, Sequencer, StreamKey, StreamState
 from schemahub.sequencing.merge import ids_in, union
 from schemahub.sequencing.ranges import Range, difference

@@ -10,6 +10,15 @@ from pyiceberg.table import Table
 
 from schemahub.config import LakeConfig, S3Config
 from schemahub.lake.catalog import open_catalog
+from schemahub.lake.dedupe import drop_committed
+from schemahub.lake.offsets import (
+    committed_offsets,
+    load_offsets,
+    offsets_properties,
+    watermark_rows,
+    write_watermarks,
+)
+from schemahub.lake.quarantine import QuarantineEntry, quarantine_rows, rejected_entries
 from schemahub.lake.tables import (
     QUARANTINE_TABLE,
     RAW_TABLE_VENUES,
@@ -22,16 +31,30 @@ from schemahub.lake.tables import (
     open_table,
     table_defs,
 )
+from schemahub.lake.writer import CommitResult, commit_append
 
+# What writers (the daemon's committer, the batch jobs) use: appends with conflict retries, the
+# key re-check, the stream offsets in snapshots and their watermarks mirror, quarantine rows.
 __all__ = [
     "QUARANTINE_TABLE",
     "RAW_TABLES",
     "RAW_TABLE_VENUES",
     "UNIFIED_TABLE",
     "WATERMARKS_TABLE",
+    "CommitResult",
     "Lake",
+    "QuarantineEntry",
     "TableChange",
     "TableDef",
+    "commit_append",
+    "committed_offsets",
+    "drop_committed",
+    "load_offsets",
+    "offsets_properties",
+    "quarantine_rows",
+    "rejected_entries",
+    "watermark_rows",
+    "write_watermarks",
 ]
 
 

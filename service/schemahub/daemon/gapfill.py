@@ -154,13 +154,14 @@ class GapFiller:
             self._source.settle_stream(venue, job.symbol)
 
     def _next_job(self, venue: str) -> _Job | None:
-        # Anchors first: the gaps below a stream's first trade open only once it is anchored.
-        owed = self._source.next_anchor(venue)
-        if owed is not None:
-            return _Job(venue, owed[0], since=owed[1])
+        # Open gaps first (known missing ids), then anchors (after a restart there may be one
+        # for every stream that had not traded yet), then probes.
         gap = self._next_gap(venue)
         if gap is not None:
             return _Job(venue, gap.symbol, gap)
+        owed = self._source.next_anchor(venue)
+        if owed is not None:
+            return _Job(venue, owed[0], since=owed[1])
         symbol = self._next_probe(venue)
         return None if symbol is None else _Job(venue, symbol)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow.compute as pc
 import pytest
 
 from schemahub.lake import UNIFIED_TABLE, Lake
@@ -25,6 +26,7 @@ from tests.daemon.harness import (
     daemon_config,
     pause_and_settle,
     running,
+    unified,
     wait_until,
 )
 from tests.gaps.cli import schemahub, write_config
@@ -82,38 +84,63 @@ async def test_a_stream_whose_first_connection_drops_before_its_first_trade(tmp_
     assert_same_trades(table, sim.ground_truth())
 
 
+async def owed_when_stopped(sim: Simulator, config, tmp_path) -> set[tuple[str, str]]:
+    """A daemon subscribes with the feeds muted and stops once the Binance streams, still
+    without a trade, are committed as owed (``gaps`` lists them so); those streams. The feeds
+    are unmuted and have traded for a while when this returns."""
+    for venue in VENUES:
+        sim.mute(venue)
+    lake = Lake(config.lake)
+    async with running(config) as first:
+        await wait_until(lambda: all_connected(first), "every venue connected")
+        await wait_until(lambda: traded_since_subscription(sim, 1), "subscribed")
+        fresh = await binance_streams_fresh(first, sim)
+
+        def owed_committed() -> bool:
+            states = committed_offsets(lake.table(UNIFIED_TABLE))
+            return all(key in states and states[key].owed_since for key in fresh)
+
+        await wait_until(owed_committed, "the owed streams committed")
+    # between daemons, the operator sees them owed
+    listed = await schemahub(write_config(config, tmp_path), "gaps", "--format", "json")
+    assert listed.code == 0, listed.err
+    streams = json.loads(listed.out)["streams"]
+    assert {(s["venue"], s["symbol"]) for s in streams if s["owed_since"]} == fresh
+    for venue in VENUES:
+        sim.unmute(venue)
+    await wait_until(lambda: traded_since_subscription(sim, 40), "trades between daemons")
+    return fresh
+
+
 async def test_a_stream_owed_when_its_daemon_stopped_is_anchored_by_the_next(tmp_path):
     async with Simulator(SIM) as sim:
-        for venue in VENUES:
-            sim.mute(venue)
         config = daemon_config(sim, tmp_path / "warehouse")
-        lake = Lake(config.lake)
-        async with running(config) as first:
-            await wait_until(lambda: all_connected(first), "every venue connected")
-            await wait_until(lambda: traded_since_subscription(sim, 1), "subscribed")
-
-            fresh = await binance_streams_fresh(first, sim)
-
-            def owed_committed() -> bool:
-                states = committed_offsets(lake.table(UNIFIED_TABLE))
-                return all(key in states and states[key].owed_since for key in fresh)
-
-            await wait_until(owed_committed, "the owed streams committed")
-        # between daemons, the operator sees them owed
-        listed = await schemahub(write_config(config, tmp_path), "gaps", "--format", "json")
-        assert listed.code == 0, listed.err
-        owed = {
-            (s["venue"], s["symbol"]): s["owed_since"] for s in json.loads(listed.out)["streams"]
-        }
-        assert {key for key, since in owed.items() if since is not None} == fresh
-        for venue in VENUES:
-            sim.unmute(venue)
-        await wait_until(lambda: traded_since_subscription(sim, 40), "trades between daemons")
+        fresh = await owed_when_stopped(sim, config, tmp_path)
         async with running(config) as second:
             await wait_until(lambda: all_streaming(second, sim), "every stream took a trade")
             table, _ = await pause_and_settle(second, sim)
             anchors = second.sequencer.stats.anchors
     assert anchors == len(fresh)
     assert_same_trades(table, sim.ground_truth())
-    states = committed_offsets(lake.table(UNIFIED_TABLE))
+    states = committed_offsets(Lake(config.lake).table(UNIFIED_TABLE))
     assert all(states[key].owed_since is None for key in every_stream(sim))
+
+
+@pytest.mark.parametrize("command", [("run", "ingest", "binance"), ("gap-fill",)])
+async def test_a_stream_owed_when_its_daemon_stopped_is_fetched_by_the_batch_commands(
+    tmp_path, command
+):
+    """No daemon after the stop: ``run ingest`` or ``gap-fill`` fetches what the owed streams
+    traded since their subscription."""
+    async with Simulator(SIM) as sim:
+        config = daemon_config(sim, tmp_path / "warehouse")
+        fresh = await owed_when_stopped(sim, config, tmp_path)
+        sim.pause()
+        done = await schemahub(write_config(config, tmp_path), *command)
+        truth = sim.ground_truth()
+    assert done.code == 0, done.err
+    binance = pc.equal(truth["exchange"], "binance")
+    table = unified(config.lake)
+    assert_same_trades(table.filter(pc.equal(table["exchange"], "binance")), truth.filter(binance))
+    states = committed_offsets(Lake(config.lake).table(UNIFIED_TABLE))
+    assert all(states[key].owed_since is None and states[key].high_water for key in fresh)

@@ -2,8 +2,10 @@
 
 What is missing, per stream:
 
-- by default, the open gaps and lost ranges of the committed state, and the tail (ids the venue
-  holds above the committed high-water mark: trades missed while no daemon ran);
+- by default, the open gaps and lost ranges of the committed state, the tail (ids the venue
+  holds above the committed high-water mark: trades missed while no daemon ran), and for a
+  stream a daemon left owed from its subscription, the ids from the venue's first trade since
+  then to the stream's first one;
 - with an id range (one stream), every id of the range the table does not hold (ids above the
   venue's newest do not exist yet: reported, not fetched);
 - with a time window, the holes between the ids the table holds over that window.
@@ -30,8 +32,15 @@ from schemahub.jobs.rest_fetch import (
     StreamWork,
     committed_states,
     fetch_and_commit,
+    owed_ranges,
 )
-from schemahub.jobs.scope import close_clients, latest_ids, open_clients, select_streams
+from schemahub.jobs.scope import (
+    close_clients,
+    latest_ids,
+    open_clients,
+    owed_anchors,
+    select_streams,
+)
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sequencing import StreamKey, StreamState
 from schemahub.sequencing.merge import ids_in, union
@@ -75,6 +84,7 @@ class StreamPlan:
     not_yet: list[Range] = field(default_factory=list)  # above the venue's newest id
     hints: dict[int, float] = field(default_factory=dict)
     problem: str | None = None  # why the stream could not be planned (its venue is down)
+    anchored: bool = False  # ``missing`` includes the ids owed since the stream's subscription
 
     def work(self) -> StreamWork:
         """The fetch for :func:`fetch_and_commit`."""
@@ -84,7 +94,8 @@ class StreamPlan:
             self.state,
             tuple(self.missing),
             self.hints,
-            keep_state=self.state.high_water is not None,
+            keep_state=self.state.high_water is not None or self.anchored,
+            anchored=self.anchored,
         )
 
 
@@ -168,6 +179,11 @@ async def plan_fill(
     """Each stream's missing ids (see the module doc), with Kraken's time hints."""
     newest = await latest_ids(clients, keys) if request.window is None else None
     latest = newest.ids if newest is not None else {}
+    plain = request.window is None and request.id_range is None
+    owed = {k: states[k] for k in keys if k in states} if plain else {}
+    anchors = await owed_anchors(clients, owed)
+    if newest is not None:
+        newest.failed.update(anchors.failed)
     table = await asyncio.to_thread(lake.table, UNIFIED_TABLE)
     plans = []
     for key in keys:
@@ -181,11 +197,19 @@ async def plan_fill(
             found = await asyncio.to_thread(committed_ids, table, key, window=request.window)
             plan = StreamPlan(key, state, holes(found))
         else:
-            plan = StreamPlan(key, state, _known_missing(state, latest.get(key)))
+            plan = _known(key, state, latest.get(key), anchors.ids.get(key))
         if key.exchange == "kraken" and plan.missing:
             plan.hints = await asyncio.to_thread(_hints, table, plan, request.window)
+            if plan.anchored and state.owed_since is not None:
+                plan.hints[plan.missing[0][0]] = state.owed_since
         plans.append(plan)
     return plans
+
+
+def _known(key: StreamKey, state: StreamState, latest: int | None, anchor: int | None):
+    """The plan of a stream's known missing ids, the owed ones included."""
+    owed = owed_ranges(state, anchor, latest)
+    return StreamPlan(key, state, union(owed, _known_missing(state, latest)), anchored=bool(owed))
 
 
 def _known_missing(state: StreamState, latest: int | None) -> list[Range]:

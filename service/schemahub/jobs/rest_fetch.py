@@ -49,7 +49,9 @@ class StreamWork:
     gaps, see :func:`opened`). ``hints`` gives, per
     range start, an epoch time at or before it (Kraken searches its history by time).
     ``keep_state`` False: the commit leaves the stream's offsets as they were (a stream
-    without committed state gets none from a one-off fill)."""
+    without committed state gets none from a one-off fill). ``anchored``: ``ranges`` include the
+    ids a stream is owed from its subscription (see :func:`owed_ranges`), so the sequencer
+    starts without the owed mark."""
 
     venue: str
     symbol: str
@@ -57,6 +59,7 @@ class StreamWork:
     ranges: tuple[Range, ...]
     hints: Mapping[int, float] = field(default_factory=dict)
     keep_state: bool = True
+    anchored: bool = False
 
     @property
     def key(self) -> StreamKey:
@@ -66,7 +69,10 @@ class StreamWork:
     @property
     def base(self) -> StreamState:
         """The state the sequencer starts from."""
-        return opened(self.state, list(self.ranges))
+        state = self.state
+        if self.anchored:
+            state = dataclasses.replace(state, owed_since=None, owed_below=None)
+        return opened(state, list(self.ranges))
 
 
 @dataclass
@@ -241,6 +247,19 @@ def committed_states(lake: Lake) -> dict[StreamKey, StreamState]:
 def _requests(client: HistoryClient) -> int:
     rest = getattr(client, "client", None)
     return int(getattr(rest, "requests", 0))
+
+
+def owed_ranges(state: StreamState, anchor: int | None, latest: int | None) -> list[Range]:
+    """The ids a stream still owed from its subscription is missing, once the venue said its
+    first trade since then is ``anchor``: from there to the stream's first trade, or to the
+    venue's newest (``latest``) for a stream without a trade yet. Empty when nothing is owed."""
+    if state.owed_since is None or anchor is None:
+        return []
+    if state.high_water is None:
+        top = latest
+    else:
+        top = None if state.owed_below is None else state.owed_below - 1
+    return [(anchor, top)] if top is not None and anchor <= top else []
 
 
 def opened(state: StreamState, ranges: list[Range]) -> StreamState:

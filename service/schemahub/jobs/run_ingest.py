@@ -5,7 +5,8 @@ For each configured stream of the venues, the ids above the high-water mark comm
 and committed through the daemon's path, in one snapshot per table. Keys are rechecked at the
 commit and our stream states laid over the committed ones, so it never doubles what a daemon
 wrote and can run beside one. A stream without committed state starts at the venue's newest
-trade (earlier history is ``backfill``'s or ``gap-fill``'s work).
+trade (earlier history is ``backfill``'s or ``gap-fill``'s work); one a daemon subscribed and
+left owed (see ``sequencing/sequencer.py``) starts at the venue's first trade since then.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ from schemahub.jobs.rest_fetch import (
     StreamWork,
     committed_states,
     fetch_and_commit,
+    owed_ranges,
 )
-from schemahub.jobs.scope import check_venues, close_clients, latest_ids, open_clients
+from schemahub.jobs.scope import (
+    check_venues,
+    close_clients,
+    latest_ids,
+    open_clients,
+    owed_anchors,
+)
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.sequencing import StreamKey, StreamState
 
@@ -63,15 +71,19 @@ async def _run(lake: Lake, config: Config, keys: list[StreamKey], progress: bool
         if newest.failed:  # a scheduled run: fail loudly, the next run catches up
             raise VenueError("; ".join(newest.failed.values()))
         latest = newest.ids
+        anchors = await owed_anchors(clients, {k: states[k] for k in keys if k in states})
+        if anchors.failed:
+            raise VenueError("; ".join(anchors.failed.values()))
         table = await asyncio.to_thread(lake.table, UNIFIED_TABLE)
         work = []
         for key in keys:
+            state = states.get(key, StreamState())
             item = await asyncio.to_thread(
-                _stream_work, table, key, states.get(key, StreamState()), latest[key]
+                _stream_work, table, key, state, latest[key], anchors.ids.get(key)
             )
             if item is not None:
                 work.append(item)
-                report.ranges[key] = item.ranges[0]
+                report.ranges[key] = (item.ranges[0][0], item.ranges[-1][1])
         if work:
             shown = "run ingest" if progress else None
             report.run = await fetch_and_commit(lake, config, clients, work, shown)
@@ -81,19 +93,25 @@ async def _run(lake: Lake, config: Config, keys: list[StreamKey], progress: bool
 
 
 def _stream_work(
-    table: Table, key: StreamKey, state: StreamState, latest: int | None
+    table: Table, key: StreamKey, state: StreamState, latest: int | None, anchor: int | None
 ) -> StreamWork | None:
     """The fetch of the ids above the high-water mark, or of the newest trade for a stream
-    without state; None when there is nothing new."""
+    without state; for a stream owed from its subscription, the ids from ``anchor`` (the
+    venue's first trade since then) as well. None when there is nothing new."""
     if latest is None:
         return None
-    if state.high_water is None:
+    owed = owed_ranges(state, anchor, latest)
+    if state.high_water is None and not owed:
         return StreamWork(*key, state, ((latest, latest),))
-    if latest <= state.high_water:
+    ranges, hints = list(owed), {}
+    if owed and key.exchange == "kraken":  # Kraken pages by time
+        hints[owed[0][0]] = state.owed_since
+    if state.high_water is not None and latest > state.high_water:
+        ranges.append((state.high_water + 1, latest))
+        if key.exchange == "kraken":  # start at the last committed trade
+            times = trade_times(table, key, {state.high_water})
+            if state.high_water in times:
+                hints[state.high_water + 1] = times[state.high_water]
+    if not ranges:
         return None
-    tail = (state.high_water + 1, latest)
-    hints = {}
-    if key.exchange == "kraken":  # Kraken pages by time: start at the last committed trade
-        times = trade_times(table, key, {state.high_water})
-        hints = {tail[0]: times[state.high_water]} if state.high_water in times else {}
-    return StreamWork(*key, state, (tail,), hints)
+    return StreamWork(*key, state, tuple(ranges), hints, anchored=bool(owed))

@@ -7,7 +7,7 @@ one the config lists for it or one with committed state, times must parse and be
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -111,17 +111,44 @@ class Newest:
 
 async def latest_ids(clients: Mapping[str, HistoryClient], keys: Iterable[StreamKey]) -> Newest:
     """The venue's newest trade id of each stream (one request each, venues in parallel)."""
-    newest = Newest()
+
+    async def newest(venue: str, symbol: str) -> int | None:
+        return await clients[venue].latest_trade_id(symbol)
+
+    return await _ask_each(keys, newest, "its newest trade id")
+
+
+async def owed_anchors(
+    clients: Mapping[str, HistoryClient], states: Mapping[StreamKey, StreamState]
+) -> Newest:
+    """For each stream still owed from its subscription (``owed_since``; a daemon subscribed
+    it and saw no first trade it can trust), the venue's first trade id since then."""
+    owed = {key: state.owed_since for key, state in states.items() if state.owed_since is not None}
+
+    async def first_since(venue: str, symbol: str) -> int | None:
+        since = owed[StreamKey(venue, symbol)]
+        assert since is not None
+        return await clients[venue].first_id_since(symbol, since)
+
+    return await _ask_each(owed, first_since, "its first trade id since a subscription")
+
+
+async def _ask_each(
+    keys: Iterable[StreamKey], ask: Callable[[str, str], Awaitable[int | None]], what: str
+) -> Newest:
+    """``ask(venue, symbol)`` for each stream, one venue's streams after each other and the
+    venues in parallel; a venue that fails goes into ``failed`` with why."""
+    answers = Newest()
 
     async def one_venue(venue: str, symbols: list[str]) -> None:
         try:
             for symbol in symbols:
-                newest.ids[StreamKey(venue, symbol)] = await clients[venue].latest_trade_id(symbol)
+                answers.ids[StreamKey(venue, symbol)] = await ask(venue, symbol)
         except (SchemaHubError, aiohttp.ClientError, TimeoutError) as exc:
-            newest.failed[venue] = f"could not ask {venue} for its newest trade id: {exc}"
+            answers.failed[venue] = f"could not ask {venue} for {what}: {exc}"
 
     by_venue: dict[str, list[str]] = {}
     for key in keys:
         by_venue.setdefault(key.exchange, []).append(key.symbol)
     await asyncio.gather(*(one_venue(v, s) for v, s in by_venue.items()))
-    return newest
+    return answers

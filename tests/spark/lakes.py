@@ -67,6 +67,9 @@ def _write_config(config: Config, folder: Path) -> BuiltLake:
     return BuiltLake(path, Config.model_validate(data))
 
 
+MIN_TRADES = 900  # over six streams, half of them BTCUSDT
+
+
 def daemon_lake(folder: Path, catalog: str) -> BuiltLake:
     """The daemon's files from a short run against the simulator, and a loaded recording."""
 
@@ -79,9 +82,12 @@ def daemon_lake(folder: Path, catalog: str) -> BuiltLake:
                 flush={"interval_seconds": 0.5},
             )
             async with running(config) as daemon:
-                for _ in range(100):  # bounded: until a few flushes have landed
+                # bounded: until a few flushes of enough trades have landed (the README query
+                # reads the newest 100 BTCUSDT trades; offsets-only commits come first)
+                for _ in range(300):
                     await asyncio.sleep(0.1)
-                    if daemon.buffers.total_rows == 0 and _commits(daemon) >= 3:
+                    landed = daemon.buffers.total_rows == 0 and _commits(daemon) >= 3
+                    if landed and daemon.sequencer.stats.admitted >= MIN_TRADES:
                         break
             return config
 

@@ -206,7 +206,9 @@ async def plan_fill(
     return plans
 
 
-def _known(key: StreamKey, state: StreamState, latest: int | None, anchor: int | None):
+def _known(
+    key: StreamKey, state: StreamState, latest: int | None, anchor: int | None
+) -> StreamPlan:
     """The plan of a stream's known missing ids, the owed ones included."""
     owed = owed_ranges(state, anchor, latest)
     return StreamPlan(key, state, union(owed, _known_missing(state, latest)), anchored=bool(owed))

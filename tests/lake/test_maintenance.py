@@ -13,7 +13,12 @@ import pytest
 
 from schemahub.errors import CommitConflictError
 from schemahub.lake import UNIFIED_TABLE, WATERMARKS_TABLE, Lake
-from schemahub.lake.maintenance import expire_snapshots, maintain_tables
+from schemahub.lake.maintenance import (
+    _commit_property,
+    expire_snapshots,
+    maintain_tables,
+    trim_metadata_log,
+)
 from schemahub.lake.offsets import load_offsets, watermark_rows
 from schemahub.lake.pyiceberg_private import LeanTransaction
 from schemahub.lake.tables import raw_schemas
@@ -178,6 +183,60 @@ def test_old_metadata_json_files_are_deleted_after_commits(lake):
     # the current file and at most `keep` previous ones (tables init wrote a few more first)
     assert len(files) <= keep + 1
     assert len(lake.table(RAW).metadata.metadata_log) <= keep
+
+
+def test_the_trim_after_expiry_deletes_the_metadata_files_listing_expired_snapshots(
+    lake, duckdb_con
+):
+    append_batches(lake, RAW, 15, size=2)
+    table = lake.table(RAW)
+    keep = table.properties["write.metadata.previous-versions-max"]
+    logged = [e.metadata_file for e in table.metadata.metadata_log]
+    assert len(logged) == int(keep)
+    expire_snapshots(table, RETENTION, now=later())
+
+    dropped = trim_metadata_log(table)
+
+    fresh = lake.table(RAW)
+    assert dropped == int(keep)  # the expiry's own commit rotated the oldest out already
+    # the log: the expiry's metadata file, then the trim's first commit's
+    assert len(fresh.metadata.metadata_log) == 2
+    assert fresh.properties["write.metadata.previous-versions-max"] == keep
+    kept = {fresh.metadata_location, *(e.metadata_file for e in fresh.metadata.metadata_log)}
+    assert folder_files(fresh, "metadata", ".metadata.json") == {urlparse(f).path for f in kept}
+    assert not any(Path(urlparse(f).path).exists() for f in logged)
+    rows = duckdb_con.execute(
+        f"SELECT count(*) FROM iceberg_scan('{fresh.metadata_location}')"
+    ).fetchone()
+    assert rows == (30,) and fresh.scan().to_arrow().num_rows == 30
+    # the limit is the table's own again: later commits keep up to it
+    append_batches(lake, RAW, int(keep) + 2, size=1)
+    assert len(lake.table(RAW).metadata.metadata_log) == int(keep)
+
+
+def test_the_trim_leaves_a_table_that_keeps_its_metadata_files_alone(lake):
+    table = lake.table(RAW)
+    with table.transaction() as txn:
+        txn.set_properties({"write.metadata.delete-after-commit.enabled": "false"})
+    append_batches(lake, RAW, 4)
+    before = folder_files(lake.table(RAW), "metadata", ".metadata.json")
+
+    assert trim_metadata_log(lake.table(RAW)) == 0
+    assert folder_files(lake.table(RAW), "metadata", ".metadata.json") == before
+
+
+def test_a_property_commit_that_lost_to_a_writer_is_made_again_on_the_new_head(lake):
+    stale = lake.table(RAW)
+    append_batches(lake, RAW, 2)  # another writer moves the head
+
+    _commit_property(stale, "schemahub.test", "7")
+    assert lake.table(RAW).properties["schemahub.test"] == "7"
+    append_batches(lake, RAW, 1)  # and again
+    _commit_property(stale, "schemahub.test", None)
+
+    fresh = lake.table(RAW)
+    assert "schemahub.test" not in fresh.properties
+    assert fresh.scan().to_arrow().num_rows == 30
 
 
 def test_a_concurrent_commit_makes_expiry_a_conflict_that_removes_nothing(lake):

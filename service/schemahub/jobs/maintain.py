@@ -1,9 +1,10 @@
 """``schemahub maintain``: compact, expire snapshots and delete orphan files, table by table.
 
 Per table, in this order: compaction of its partitions (``lake/compaction.py``; the unified and
-raw tables only), snapshot expiry (``lake/maintenance.py``), then orphan deletion
-(``lake/orphans.py``), so files that compaction replaced and expiry released are gone by the
-end of one run. A failure on one table is reported and the others are still maintained.
+raw tables only), snapshot expiry and, when it expired any, the trim of the metadata log
+(``lake/maintenance.py``), then orphan deletion (``lake/orphans.py``), so files that compaction
+replaced and expiry released, and the old metadata files listing them, are gone by the end of
+one run. A failure on one table is reported and the others are still maintained.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from dataclasses import dataclass, field
 from schemahub.errors import CommitConflictError, LakeError, UsageError
 from schemahub.lake import UNIFIED_TABLE, Lake
 from schemahub.lake.compaction import BeforeCommit, PartitionResult, compact_table
-from schemahub.lake.maintenance import ExpiryResult, expire_snapshots, plan_expiry
+from schemahub.lake.maintenance import (
+    ExpiryResult,
+    expire_snapshots,
+    plan_expiry,
+    trim_metadata_log,
+)
 from schemahub.lake.orphans import OrphanResult, delete_orphans
 from schemahub.lake.upkeep import COMPACTED_TABLES, MAINTAINED_TABLES
 from schemahub.sequencing import OFFSETS_PROPERTY
@@ -44,6 +50,7 @@ class TableMaintenance:
     partitions: list[PartitionResult] = field(default_factory=list)
     expired: int = 0
     files_deleted: int = 0
+    metadata_files_deleted: int = 0  # old metadata files dropped from the log after expiry
     orphans: OrphanResult | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -119,11 +126,13 @@ def _maintain_one(
                 before_commit=before_commit,
             )
         _expire(table, name, options, now, done)
+        if done.expired and not options.dry_run:
+            done.metadata_files_deleted = trim_metadata_log(table)
         table.refresh()
         done.orphans = delete_orphans(
             table, options.orphan_age_seconds, now=now, dry_run=options.dry_run
         )
-    except LakeError as exc:
+    except LakeError as exc:  # a conflict too: the next run tries again
         done.errors.append(str(exc))
     return done
 
@@ -168,6 +177,8 @@ def report_lines(report: MaintainReport, *, dry_run: bool = False) -> list[str]:
         orphans = t.orphans
         verb = "to expire" if dry_run else "expired"
         line = f"{t.table}: {t.expired} snapshots {verb}, {t.files_deleted} files of theirs deleted"
+        if t.metadata_files_deleted:
+            line += f", {t.metadata_files_deleted} old metadata files deleted"
         if orphans is not None and orphans.skipped:
             line += f"; orphan files not scanned: {orphans.skipped}"
         elif orphans is not None:

@@ -30,6 +30,11 @@ that no kept snapshot lists and data files that an expired snapshot deleted are 
 or newer ones). Anything else leaves those files for an orphan-file cleanup by other engines.
 Property files (``lake/sidecar.py``, e.g. large stream offsets) that only expired snapshots
 reference are deleted too.
+
+The metadata log: every metadata file written before the expiry still lists the expired
+snapshots, whose manifest lists expiry deleted, and each is as large as the history it lists.
+The table keeps ``write.metadata.previous-versions-max`` of them until later commits rotate them
+out, which a stopped lake never does. :func:`trim_metadata_log` drops them at once.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.table.update import AssertRefSnapshotId, RemoveSnapshotsUpdate
+from pyiceberg.utils.properties import property_as_bool
 
 from schemahub.errors import CommitConflictError, LakeError
 from schemahub.lake.pyiceberg_private import LeanTransaction, apply_updates
@@ -53,6 +59,8 @@ from schemahub.lake.sidecar import sidecar_files
 log = logging.getLogger(__name__)
 _MAIN = "main"
 _SAME_PLAN_ATTEMPTS = 5  # a busy writer (a daemon flushing often) may win several times
+_PREVIOUS_VERSIONS = "write.metadata.previous-versions-max"
+_DELETE_AFTER_COMMIT = "write.metadata.delete-after-commit.enabled"
 
 
 @dataclass(frozen=True)
@@ -244,6 +252,50 @@ def _delete(table: Table, paths: list[str]) -> tuple[int, int]:
                 "file of an expired snapshot not deleted", extra={"path": path, "error": str(exc)}
             )
     return deleted, failed
+
+
+def trim_metadata_log(table: Table) -> int:
+    """Drop the previous metadata files from ``table``'s log and delete them; returns how many.
+
+    Meant right after :func:`expire_snapshots`: the files it drops list snapshots that are gone.
+    pyiceberg trims the log at a commit to the limit that commit leaves, and deletes the files it
+    dropped: a first commit sets the limit to one, so the log keeps only the file it replaced
+    (the expiry's, which lists no expired snapshot), and a second puts the table's own limit
+    back. A concurrent writer's commit between the two trims the same way. A table that keeps
+    its old metadata files (``write.metadata.delete-after-commit.enabled`` off) is left alone:
+    trimming would leave them to orphan deletion. Raises :class:`CommitConflictError` when
+    concurrent commits kept winning, and :class:`LakeError` when the catalog refused a commit.
+    """
+    table.refresh()
+    logged = {entry.metadata_file for entry in table.metadata.metadata_log}
+    if len(logged) <= 1 or not property_as_bool(table.properties, _DELETE_AFTER_COMMIT, False):
+        return 0
+    own_limit = table.properties.get(_PREVIOUS_VERSIONS)
+    _commit_property(table, _PREVIOUS_VERSIONS, "1")
+    _commit_property(table, _PREVIOUS_VERSIONS, own_limit)
+    return len(logged - {entry.metadata_file for entry in table.metadata.metadata_log})
+
+
+def _commit_property(table: Table, key: str, value: str | None) -> None:
+    """Set (or with None, remove) one table property, again on the new head when a concurrent
+    commit won: a property change does not depend on what the other writer committed."""
+    name = ".".join(table.name())
+    for attempt in range(1, _SAME_PLAN_ATTEMPTS + 1):
+        try:
+            with table.transaction() as txn:
+                if value is None:
+                    txn.remove_properties(key)
+                else:
+                    txn.set_properties({key: value})
+            return
+        except CommitFailedException as exc:
+            if attempt == _SAME_PLAN_ATTEMPTS:
+                raise CommitConflictError(
+                    f"setting {key} on {name} kept losing to concurrent commits: {exc}"
+                ) from exc
+            table.refresh()
+        except (OSError, ValueError) as exc:
+            raise LakeError(f"setting {key} on {name} failed: {exc}") from exc
 
 
 @dataclass

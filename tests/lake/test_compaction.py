@@ -54,7 +54,17 @@ def test_compaction_rewrites_closed_days_sorted_with_the_same_rows(lake: Lake):
     files = live_files(table)
     assert len(files) == 2
     assert row_fingerprint(table.scan().to_arrow()) == before
-    assert table.current_snapshot().summary.operation.value == "replace"
+    head = table.current_snapshot()
+    operations = [s.summary.operation.value for s in ancestors_of(head, table.metadata)][:3]
+    # two replaces, then an empty append that drops the manifests of their deleted files
+    assert operations == ["append", "replace", "replace"]
+    manifests = head.manifests(table.io)
+    assert len(manifests) == 2
+    assert all(m.has_added_files() or m.has_existing_files() for m in manifests)
+    parent = table.metadata.snapshot_by_id(head.parent_snapshot_id)
+    assert any(m.deleted_files_count for m in parent.manifests(table.io))
+    at_parent = table.scan(snapshot_id=parent.snapshot_id).plan_files()
+    assert {t.file.file_path for t in at_parent} == {f.file_path for f in files}
     order = sort_columns(table)
     assert order == ["symbol", "trade_ts"]
     for data_file in files:
@@ -101,7 +111,8 @@ def test_an_append_between_read_and_commit_is_kept(lake: Lake, name, rows, appen
     assert result.outcome == "compacted"
     table.refresh()
     snapshots = list(ancestors_of(table.current_snapshot(), table.metadata))
-    assert [s.summary.operation.value for s in snapshots[:2]] == ["replace", "append"]
+    # the concurrent append, the replace on top of it, the empty append after the replace
+    assert [s.summary.operation.value for s in snapshots[:3]] == ["append", "replace", "append"]
     after = table.scan().to_arrow()
     assert sorted_rows(after) == sorted_rows(pa.concat_tables([before, late]))
     assert len(live_files(table)) == 2  # the compacted file and the late append's own

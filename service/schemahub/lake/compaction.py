@@ -15,6 +15,13 @@ When another writer committed meanwhile (the daemon, a gap-fill, a ``run`` job),
 staged again on the new head with the same files, and the files are re-checked there; when one
 of the files read is no longer live (another compaction won), the partition is given up and the
 files this run wrote are deleted. Rows appended meanwhile stay in their own files either way.
+
+Each replace snapshot also lists a manifest of the files it deleted (readers skip its entries,
+snapshot expiry reads them), and pyiceberg's replace keeps those of other partitions' earlier
+replaces: a run over three days leaves three, each naming a day's ~8,640 small files, which
+every reader still fetches and decodes. Appends drop such manifests, so after a run that
+compacted anything an empty append does (:func:`drop_deleted_manifests`) unless another writer
+already did.
 """
 
 from __future__ import annotations
@@ -241,4 +248,36 @@ def compact_table(
             )
             continue
         results.append(compact_partition(table, plan, before_commit=before_commit))
+    if any(r.outcome == "compacted" for r in results):
+        drop_deleted_manifests(table)
     return results
+
+
+def drop_deleted_manifests(table: Table, retries: int = 5) -> bool:
+    """Commit an empty append when ``table``'s current snapshot lists manifests that hold only
+    deleted files (see module docstring); True when it did. A concurrent writer's append drops
+    them too, so a lost race is checked again on the new head. Raises :class:`LakeError` when
+    the table kept moving or the catalog refused the commit."""
+    name = ".".join(table.name())
+    for _ in range(retries + 1):
+        if not _lists_deleted_only_manifests(table):
+            return False
+        try:
+            with table.transaction() as txn, txn.update_snapshot().fast_append():
+                pass  # no file: the append keeps only the manifests that hold live files
+            return True
+        except CommitFailedException:
+            time.sleep(0.05)
+            table.refresh()
+        except (OSError, ValueError) as exc:
+            raise LakeError(f"cannot drop the deleted-file manifests of {name}: {exc}") from exc
+    raise LakeError(f"cannot drop the deleted-file manifests of {name}: the table kept moving")
+
+
+def _lists_deleted_only_manifests(table: Table) -> bool:
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return False
+    return any(
+        not (m.has_added_files() or m.has_existing_files()) for m in snapshot.manifests(table.io)
+    )

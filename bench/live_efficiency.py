@@ -17,8 +17,11 @@ After ``--warmup`` seconds, the CPU time (user + system, psutil) of each process
 handful of quiet streams (``--products 5 --rate 0.25`` unless given) and reports CPU
 milliseconds per second instead: the cost of a replica that mostly waits.
 
-Run: ``.venv/bin/python bench/live_efficiency.py --rate 5000 [--seconds 60]``; the last line
-is JSON. The simulator's own CPU is not counted (it runs in a third process).
+``--without-feed`` turns our live discrepancy feed off (its tracker and its top-of-book
+subscription), which cryptofeed's side has no counterpart of.
+
+Run: ``.venv/bin/python bench/live_efficiency.py --rate 5000 [--seconds 60] [--without-feed]``;
+the last line is JSON. The simulator's own CPU is not counted (it runs in a third process).
 """
 
 from __future__ import annotations
@@ -107,7 +110,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _config(endpoints: dict[str, str], bases: tuple[str, ...], root: Path, port: int) -> Path:
+def _config(
+    endpoints: dict[str, str], bases: tuple[str, ...], root: Path, port: int, feed: bool
+) -> Path:
     symbols = ", ".join(f"{b}-USD" for b in bases)
     text = (
         f"lake:\n  warehouse: {root / 'warehouse'}\n"
@@ -116,6 +121,8 @@ def _config(endpoints: dict[str, str], bases: tuple[str, ...], root: Path, port:
         f"    symbols: [{symbols}]\n"
         f"http:\n  port: {port}\nlog_level: WARNING\n"
     )
+    if not feed:  # ingestion only: no tracker, no top-of-book subscription
+        text += "discrepancy:\n  enabled: false\n"
     path = root / "schemahub.yaml"
     path.write_text(text)
     return path
@@ -158,6 +165,7 @@ def _summary(args: argparse.Namespace, deltas: list[float], load: list[float]) -
     result: dict[str, Any] = {
         "rate_target": args.rate,
         "products": args.products,
+        "discrepancy_feed": not args.without_feed,
         "window_s": round(wall, 1),
         "ours": {"trades": trades_ours, "cpu_s": round(cpu_ours, 3)},
         "cryptofeed": {"trades": trades_theirs, "cpu_s": round(cpu_theirs, 3)},
@@ -180,6 +188,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds before measuring")
     parser.add_argument("--idle", action="store_true", help="a handful of quiet streams")
+    parser.add_argument(
+        "--without-feed",
+        action="store_true",
+        help="serve with the discrepancy feed off (discrepancy.enabled: false)",
+    )
     args = parser.parse_args()
     args.products = args.products or (5 if args.idle else 20)
     args.rate = args.rate if args.rate is not None else (0.25 if args.idle else 1_000.0)
@@ -193,7 +206,7 @@ def main() -> None:
         endpoints = ours_end.recv()
         with tempfile.TemporaryDirectory(prefix="sheff-") as root:
             port = _free_port()
-            config = _config(endpoints, bases, Path(root), port)
+            config = _config(endpoints, bases, Path(root), port, not args.without_feed)
             daemon = subprocess.Popen(
                 [sys.executable, "-m", "schemahub.cli", "--config", str(config), "serve"]
             )

@@ -24,6 +24,7 @@ from schemahub.lake.pyiceberg_private import LeanTransaction
 from schemahub.lake.tables import raw_schemas
 from schemahub.lake.writer import commit_append
 from schemahub.sequencing import OFFSETS_PROPERTY, StreamState, encode_offsets
+from tests.lake.lakerows import append_commits, day_start
 
 RAW = "raw_binance_trades"
 RETENTION = 3600.0
@@ -225,16 +226,18 @@ def test_the_trim_leaves_a_table_that_keeps_its_metadata_files_alone(lake):
     assert folder_files(lake.table(RAW), "metadata", ".metadata.json") == before
 
 
-def test_a_property_commit_that_lost_to_a_writer_is_made_again_on_the_new_head(lake):
-    stale = lake.table(RAW)
-    append_batches(lake, RAW, 2)  # another writer moves the head
+def test_a_property_commit_from_a_stale_table_lands_on_the_new_head(lake):
+    # A property change has no requirement on the head: the catalog applies it to the newest
+    # metadata, so a writer that moved the table meanwhile loses nothing and changes nothing.
+    stale = lake.table(UNIFIED_TABLE)
+    append_commits(lake, 2, 10, day_start(1))  # another writer moves the head
 
     _commit_property(stale, "schemahub.test", "7")
-    assert lake.table(RAW).properties["schemahub.test"] == "7"
-    append_batches(lake, RAW, 1)  # and again
+    assert lake.table(UNIFIED_TABLE).properties["schemahub.test"] == "7"
+    append_commits(lake, 1, 10, day_start(1), first_id=100)  # and again
     _commit_property(stale, "schemahub.test", None)
 
-    fresh = lake.table(RAW)
+    fresh = lake.table(UNIFIED_TABLE)
     assert "schemahub.test" not in fresh.properties
     assert fresh.scan().to_arrow().num_rows == 30
 

@@ -59,6 +59,7 @@ from schemahub.lake.sidecar import sidecar_files
 log = logging.getLogger(__name__)
 _MAIN = "main"
 _SAME_PLAN_ATTEMPTS = 5  # a busy writer (a daemon flushing often) may win several times
+_PROPERTY_ATTEMPTS = 5
 _PREVIOUS_VERSIONS = "write.metadata.previous-versions-max"
 _DELETE_AFTER_COMMIT = "write.metadata.delete-after-commit.enabled"
 
@@ -280,7 +281,7 @@ def _commit_property(table: Table, key: str, value: str | None) -> None:
     """Set (or with None, remove) one table property, again on the new head when a concurrent
     commit won: a property change does not depend on what the other writer committed."""
     name = ".".join(table.name())
-    for attempt in range(1, _SAME_PLAN_ATTEMPTS + 1):
+    for attempt in range(1, _PROPERTY_ATTEMPTS + 1):
         try:
             with table.transaction() as txn:
                 if value is None:
@@ -289,7 +290,7 @@ def _commit_property(table: Table, key: str, value: str | None) -> None:
                     txn.set_properties({key: value})
             return
         except CommitFailedException as exc:
-            if attempt == _SAME_PLAN_ATTEMPTS:
+            if attempt == _PROPERTY_ATTEMPTS:
                 raise CommitConflictError(
                     f"setting {key} on {name} kept losing to concurrent commits: {exc}"
                 ) from exc

@@ -68,8 +68,10 @@ def _check_against_truth(updates: list[dict], truth: dict) -> int:
 async def test_ws_and_sse_updates_match_the_simulators_truth(tmp_path):
     async with (
         Simulator(SimConfig(seed=41, rate_per_stream=15)) as sim,
-        feed_daemon(sim, tmp_path, coalesce_ms=100) as (base, _daemon),
+        feed_daemon(sim, tmp_path, coalesce_ms=100) as (base, daemon),
     ):
+        # the venues' bursts close on the feed's 100 ms ticks, just before it publishes
+        assert {s.options.burst_seconds for s in daemon.sessions.values()} == {0.1}
         ws_url = base.replace("http", "ws") + "/discrepancy/ws"
         ws_updates: list[dict] = []
         sse_updates: list[dict] = []

@@ -51,6 +51,7 @@ from schemahub.replay.http import ReplayService, add_replay_routes
 from schemahub.sequencing import OFFSETS_PROPERTY, Sequencer, StreamKey, StreamState
 from schemahub.venues import HistoryClient, VenueSession, history_client, open_session
 from schemahub.venues import recorder_for as _recorder_for
+from schemahub.venues.connection import burst_period
 
 log = logging.getLogger(__name__)
 _MAX_COMMIT_BACKOFF = 30.0
@@ -327,6 +328,7 @@ class Daemon:
                 recorder=recorders[name],
                 keep_payload=self.KEEP_PAYLOAD,
                 quote_symbols=self._quote_symbols(name),
+                burst_seconds=self._burst_seconds(),
             )
         self.metrics.registry.add_collector(self._collect)
         self.gap_filler = filler = GapFiller(
@@ -376,6 +378,12 @@ class Daemon:
             del self.venue_errors[name]
             log.info("venue reachable again; its symbols are listed", extra={"venue": name})
         await self.sessions[name].run()
+
+    def _burst_seconds(self) -> float:
+        """The venues' burst window: closing just before the discrepancy feed publishes,
+        when it runs."""
+        feed = self.config.discrepancy
+        return burst_period(feed.coalesce_ms / 1000.0 if feed.enabled else None)
 
     def _quote_symbols(self, venue: str) -> list[str]:
         """The symbols of ``venue`` whose top-of-book channel the session also subscribes:

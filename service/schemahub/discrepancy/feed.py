@@ -1,6 +1,10 @@
 """Coalesced updates fanned out to clients, each behind a bounded queue.
 
-One task (:meth:`Feed.run`) wakes every ``coalesce_ms``, builds an update for each group that
+One task (:meth:`Feed.run`) wakes every ``coalesce_ms``, at the multiples of it on the wall
+clock plus PUBLISH_LAG of it: the venue connections hand their bursts on at those multiples
+(their burst windows divide ``coalesce_ms``; see ``schemahub.venues.connection.burst_period``),
+so a trade waits for at most one window and the lag, not a window and a coalescing interval.
+It builds an update for each group that
 changed (and at least once a second for each group, so ages and staleness move on a quiet
 market), serializes it once, and offers the text to every client of that group without
 waiting. A client whose queue is full is dropped (its connection aborted): a slow or stuck
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +33,9 @@ REFRESH_SECONDS = 1.0  # an unchanged group is still sent this often (ages move)
 # reader for a while).
 STUCK_SECONDS = 10.0
 EVENTS_KEPT = 100
+# How long after the venues' burst windows close the feed publishes, as a share of its
+# interval: the time the bursts take to be decoded and tracked.
+PUBLISH_LAG = 0.1
 
 
 @dataclass(eq=False)
@@ -99,8 +107,14 @@ class Feed:
         """Publish due updates every ``coalesce_ms`` until cancelled."""
         interval = self.config.coalesce_ms / 1000.0
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self._until_next_publish(interval))
             self.publish_due()
+
+    def _until_next_publish(self, interval: float) -> float:
+        """Seconds until PUBLISH_LAG past the next multiple of ``interval`` on the clock."""
+        now = self.clock()
+        due = (math.floor(now / interval - PUBLISH_LAG) + 1 + PUBLISH_LAG) * interval
+        return min(interval, max(0.0, due - now))
 
     def publish_due(self) -> int:
         """Build and fan out the update of every group that changed or is due for a

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,21 +45,43 @@ DEFAULT_MAX_FRAME_BYTES = 1 << 20  # trade frames are a few KB; snapshots a few 
 # Frames past this multiple of the cap make websockets drop the connection (memory guard).
 HARD_LIMIT_FACTOR = 8
 QUARANTINE_EXCERPT = 4096
-# Frames are decoded in bursts: up to this many frames or bytes, or what arrived within this
-# time of the first. Live, the time bound closes almost every burst; the size bounds only
-# matter when frames wait in the socket (a backlog, a busy process), which is when throughput
-# counts: a burst has a fixed cost of most of a millisecond (a hundred-odd array calls) that
-# 8 MiB bursts spread over ~45,000 Coinbase or Kraken trades (4 MiB ones cost them ~0.04 us a
-# trade more, 1 MiB ones ~0.15). The byte bound caps the text a connection holds waiting, and
-# by how much a burst can overrun flush.max_buffered_rows before backpressure holds the
-# connection (a few percent of the default cap). The time bound sets how many bursts a live
-# feed costs a second whatever its rate: at 20 ms, 20 Coinbase products cost ~75 ms of CPU a
-# second at 1,000 trades/s as at 5,000; at 100 ms about half (bench/live_efficiency.py). A
-# trade waits at most that long before it is sequenced: nothing next to the flush interval,
-# and under the discrepancy feed's coalescing (250 ms).
+# Frames are decoded in bursts: up to this many frames or bytes, or what arrived in one burst
+# window. Live, the window closes almost every burst; the size bounds only matter when frames
+# wait in the socket (a backlog, a busy process), which is when throughput counts: a burst has
+# a fixed cost of a millisecond or two (a hundred-odd array calls, a sequencer step per
+# stream) that 8 MiB bursts spread over ~45,000 Coinbase or Kraken trades (4 MiB ones cost them
+# ~0.04 us a trade more, 1 MiB ones ~0.15). The byte bound caps the text a connection holds
+# waiting, and by how much a burst can overrun flush.max_buffered_rows before backpressure
+# holds the connection (a few percent of the default cap).
 BURST_FRAMES = 16_384
 BURST_BYTES = 8 << 20
-BURST_SECONDS = 0.1
+# The longest burst window. It sets how many bursts a live feed costs a second whatever its
+# rate: 20 Coinbase products at 1,000 trades/s cost 41 us of CPU a trade with 100 ms windows,
+# 29 with 250 ms ones (bench/live_efficiency.py). A trade waits at most one window before it
+# is sequenced: nothing next to the flush interval, and the discrepancy feed publishes right
+# after the windows close (see burst_period), so it adds nothing to the feed's latency.
+BURST_SECONDS = 0.25
+# While a burst window is open the connection does not read its socket: the window's frames
+# wait in the kernel and come in one read, one wake-up and one parse call for all of them
+# instead of one per frame (a third of the CPU of a 1,000 trades/s feed). Reading resumes
+# this long before the window ends, so they are in the burst it hands on.
+GATHER_MARGIN = 0.005
+
+
+def burst_period(align_to: float | None = None) -> float:
+    """The burst window: BURST_SECONDS, or, when bursts must close just before something
+    that happens every ``align_to`` seconds (the discrepancy feed's publishing), the largest
+    whole fraction of ``align_to`` not over BURST_SECONDS."""
+    if align_to is None:
+        return BURST_SECONDS
+    return align_to / math.ceil(align_to / BURST_SECONDS - 1e-9)
+
+
+def window_end(now: float, period: float) -> float:
+    """The end of the burst window holding ``now``. Windows are the multiples of ``period``
+    on the wall clock, so every connection of the process hands its burst on at the same
+    instants, and whatever wakes just after a multiple of ``period`` sees all of them."""
+    return (math.floor(now / period) + 1) * period
 
 
 class Decoder(Protocol):
@@ -80,6 +104,7 @@ class SessionOptions:
     close_timeout: float = 2.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     keep_payload: bool = True
+    burst_seconds: float = BURST_SECONDS  # the burst window (see burst_period)
 
 
 @dataclass(slots=True)
@@ -139,6 +164,8 @@ class Connection:
         self.burst: list[str | bytes] = []  # received, not yet decoded and handed on
         self.burst_at: list[float] = []  # when each of those arrived
         self._burst_bytes = 0
+        self._burst_due = 0.0  # when the open burst's window ends (wall clock)
+        self._last_burst_bytes = 0
         self._clock, self._recorder = shared.clock, shared.recorder  # read once per frame
         rate = shared.venue.control_messages_per_second
         self._pace = TokenBucket(rate, 1.0) if rate else None
@@ -288,17 +315,45 @@ class Connection:
                     if take(await recv()):
                         return True
                     if starts_burst:
-                        scope.reschedule(asyncio.get_running_loop().time() + BURST_SECONDS)
+                        left = self._burst_left()
+                        scope.reschedule(asyncio.get_running_loop().time() + left)
+                        await self._let_frames_gather(left)
         except TimeoutError:
             return False
+
+    async def _let_frames_gather(self, left: float) -> None:
+        """Stop reading the socket for the ``left`` seconds of the open burst window (but
+        GATHER_MARGIN). Not when the last burst was more than half of what the socket's
+        receive buffer holds (a window of it might not fit, and the venue would have to wait
+        on us), nor when websockets stopped reading itself (its queue is full)."""
+        assert self._ws is not None
+        transport = self._ws.transport
+        if left <= GATHER_MARGIN or not transport.is_reading():
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is None or 2 * self._last_burst_bytes > sock.getsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF
+        ):
+            return
+        transport.pause_reading()
+        self.shared.stats.gathered += 1
+        try:
+            await asyncio.sleep(left - GATHER_MARGIN)
+        finally:
+            if not transport.is_closing():
+                transport.resume_reading()
+
+    def _burst_left(self) -> float:
+        """Seconds until the open burst is due; never more than one window, even if the wall
+        clock stepped back meanwhile."""
+        period = self.shared.options.burst_seconds
+        return min(period, max(0.0, self._burst_due - self.shared.clock()))
 
     def _time_to_wait(self) -> float:
         """Seconds until the next action: handing on a burst, an app-level ping, or giving up
         on silence."""
         if self.burst:
-            # bounded by BURST_SECONDS even if the wall clock stepped back meanwhile
-            left = self.burst_at[0] + BURST_SECONDS - self.shared.clock()
-            return min(BURST_SECONDS, max(0.0, left))
+            return self._burst_left()
         opts = self.shared.options
         since = self.last_frame_at or self.opened_at or self.shared.clock()
         idle = self.shared.clock() - since
@@ -322,18 +377,18 @@ class Connection:
 
     def take(self, frame: str | bytes) -> bool:
         """Add one received frame to the current burst (the rest waits for the burst);
-        True when the burst is due: full, or as old as BURST_SECONDS."""
+        True when the burst is due: full, or its window has ended."""
         now = self._clock()
         burst, times = self.burst, self.burst_at
+        if not burst:
+            self._burst_due = window_end(now, self.shared.options.burst_seconds)
         burst.append(frame)
         times.append(now)
         self._burst_bytes += len(frame)
         if self._recorder is not None:
             self._recorder.recv(self.url, frame, now)
         return (
-            len(burst) >= BURST_FRAMES
-            or self._burst_bytes >= BURST_BYTES
-            or now - times[0] >= BURST_SECONDS
+            len(burst) >= BURST_FRAMES or self._burst_bytes >= BURST_BYTES or now >= self._burst_due
         )
 
     async def deliver_burst(self, backpressure: bool = True) -> None:
@@ -352,7 +407,9 @@ class Connection:
         sizes = list(map(len, frames))
         stats = self.shared.stats
         stats.frames += len(frames)
-        stats.bytes += sum(sizes)
+        stats.bursts += 1
+        self._last_burst_bytes = sum(sizes)
+        stats.bytes += self._last_burst_bytes
         batch = self._decode(frames, sizes)
         stats.trades += batch.trades.num_rows
         for index, decoded in sorted(batch.slow.items()):

@@ -154,6 +154,8 @@ class SessionStats:
     sequence_gaps: int = 0
     subscriptions_rejected: int = 0
     sends: int = 0
+    bursts: int = 0  # bursts handed on
+    gathered: int = 0  # burst windows whose frames waited in the socket, to be read at once
     internal_errors: int = 0  # our own code failed on a connection (reconnected, not fatal)
     by_label: dict[str, int] = field(default_factory=dict)
 

@@ -9,6 +9,9 @@ dropped; for the second run also the tick-to-client latency of every update a re
 got (client receive time minus ``received_ts``, the daemon's receive time of the newest trade
 or quote in the update), which includes up to one coalescing interval; measured both at the
 reading clients of this (busy) process and at ``--probes`` clients in a process of their own.
+The probes also report trade-to-client latency: for each trade they see for the first time,
+their receive time minus the trade's own time (the simulator's clock, this machine's), which
+counts the time frames wait in the daemon's socket before it reads them.
 
 Run: ``.venv/bin/python bench/discrepancy_load.py [--rate 2000] [--seconds 30] [--ws 50]
 [--sse 10] [--stuck 6] [--coalesce-ms 250] [--probes 5]``. The last line is JSON.
@@ -99,20 +102,32 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def _lag_recorder(lags: list[float]):
-    """A callback noting each update's tick-to-client latency."""
+def _lag_recorder(lags: list[float], trade_lags: list[float] | None = None):
+    """A callback noting each update's tick-to-client latency; with ``trade_lags``, also the
+    trade-to-client latency of each trade the client sees for the first time (client receive
+    time minus the venue's trade time: this includes the time a frame waited in the daemon's
+    socket, which the daemon's own receive time does not)."""
+    seen: dict[tuple[str, str], object] = {}
 
     def note(update: dict) -> None:
+        now = time.time()
         if update["received_ts"]:
-            lags.append(time.time() - _epoch(update["received_ts"]))
+            lags.append(now - _epoch(update["received_ts"]))
+        if trade_lags is None:
+            return
+        for venue, entry in update["venues"].items():
+            key = (update["pair"], venue)
+            if entry["trade_ts"] and seen.get(key, entry["trade_id"]) != entry["trade_id"]:
+                trade_lags.append(now - _epoch(entry["trade_ts"]))
+            seen[key] = entry["trade_id"]
 
     return note
 
 
-async def _reader(url: str, lags: list[float]) -> None:
+async def _reader(url: str, lags: list[float], trade_lags: list[float] | None = None) -> None:
     follow = follow_ws if url.startswith("ws") else follow_sse
     async with aiohttp.ClientSession() as http:
-        await follow(http, url, _lag_recorder(lags))
+        await follow(http, url, _lag_recorder(lags, trade_lags))
 
 
 async def _stop(tasks: list[asyncio.Task]) -> None:
@@ -143,13 +158,14 @@ def _probe(port: int, count: int, seconds: float, conn: Any) -> None:
     """A few reading WebSocket clients in their own process (so the latency they see is not
     that of the busy client process); sends back their latencies."""
 
-    async def read() -> list[float]:
+    async def read() -> tuple[list[float], list[float]]:
         lags: list[float] = []
+        trade_lags: list[float] = []
         url = f"ws://127.0.0.1:{port}/discrepancy/ws"
-        tasks = [asyncio.create_task(_reader(url, lags)) for _ in range(count)]
+        tasks = [asyncio.create_task(_reader(url, lags, trade_lags)) for _ in range(count)]
         await asyncio.sleep(seconds)
         await _stop(tasks)
-        return lags
+        return lags, trade_lags
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         conn.send(runner.run(read()))
@@ -185,7 +201,7 @@ async def _clients(port: int, args: argparse.Namespace) -> dict:
     probe.start()
     await asyncio.sleep(args.seconds)
     await _stop(readers)
-    probe_lags = await asyncio.to_thread(ours.recv)
+    probe_lags, trade_lags = await asyncio.to_thread(ours.recv)
     probe.join(timeout=30)
     for sock in stuck:
         sock.close()
@@ -193,6 +209,7 @@ async def _clients(port: int, args: argparse.Namespace) -> dict:
         "updates_received": len(lags),
         **_percentiles(lags, "tick_to_client"),
         **_percentiles(probe_lags, "tick_to_probe"),
+        **_percentiles(trade_lags, "trade_to_probe"),
     }
 
 
@@ -258,6 +275,8 @@ def main() -> None:
         f"{with_clients['tick_to_client_p50_ms']} ms, "
         f"p99 {with_clients['tick_to_client_p99_ms']} ms; at the probes p50 "
         f"{with_clients['tick_to_probe_p50_ms']} ms, p99 {with_clients['tick_to_probe_p99_ms']} ms"
+        f" (trade to probe p50 {with_clients['trade_to_probe_p50_ms']} ms, "
+        f"p99 {with_clients['trade_to_probe_p99_ms']} ms)"
     )
     print(json.dumps(result))
 

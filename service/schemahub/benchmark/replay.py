@@ -6,7 +6,7 @@ venue session's own :class:`~schemahub.venues.connection.Connection` takes the f
 read loop would from a socket that always has data waiting:
 
     connection.take(frame)                           add to the burst; when it is due
-    (BURST_FRAMES, BURST_BYTES or BURST_SECONDS):
+    (BURST_FRAMES, BURST_BYTES or its window ends):
         connection.deliver_burst()
                                                      decode_batch (columnar decode), acks and
                                                      sequence checks, then ingest.on_batch:

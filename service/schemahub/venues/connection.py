@@ -57,13 +57,13 @@ BURST_FRAMES = 16_384
 BURST_BYTES = 8 << 20
 # The longest burst window. It sets how many bursts a live feed costs a second whatever its
 # rate: 20 Coinbase products at 1,000 trades/s cost 41 us of CPU a trade with 100 ms windows,
-# 29 with 250 ms ones (bench/live_efficiency.py). A trade waits at most one window before it
+# 25-29 with 250 ms ones (bench/live_efficiency.py). A trade waits at most one window before it
 # is sequenced: nothing next to the flush interval, and the discrepancy feed publishes right
 # after the windows close (see burst_period), so it adds nothing to the feed's latency.
 BURST_SECONDS = 0.25
 # While a burst window is open the connection does not read its socket: the window's frames
 # wait in the kernel and come in one read, one wake-up and one parse call for all of them
-# instead of one per frame (a third of the CPU of a 1,000 trades/s feed). Reading resumes
+# instead of one per frame (over a quarter of the CPU of a 1,000 trades/s feed). Reading resumes
 # this long before the window ends, so they are in the burst it hands on.
 GATHER_MARGIN = 0.005
 
@@ -74,6 +74,7 @@ def burst_period(align_to: float | None = None) -> float:
     whole fraction of ``align_to`` not over BURST_SECONDS."""
     if align_to is None:
         return BURST_SECONDS
+    # the epsilon keeps a whole multiple that float division left a hair above it whole
     return align_to / math.ceil(align_to / BURST_SECONDS - 1e-9)
 
 

@@ -46,6 +46,20 @@ class KeepingSink:
         return [f for f in self.frames if f.decoded.kind is FrameKind.MALFORMED]
 
 
+class BatchCountingSink(KeepingSink):
+    """Also keeps the BTCUSDT trade ids of each batch handed on that held any."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[int]] = []
+
+    async def on_batch(self, batch: ReceivedBatch, *, backpressure: bool = True) -> None:
+        before = len(self.ids["BTCUSDT"])
+        await super().on_batch(batch, backpressure=backpressure)
+        if len(self.ids["BTCUSDT"]) > before:
+            self.batches.append(self.ids["BTCUSDT"][before:])
+
+
 async def wait_until(condition: Callable[[], bool], what: str, limit: float = WAIT_LIMIT) -> None:
     """Poll ``condition`` until true; fail the test naming ``what`` after ``limit`` seconds."""
     loop = asyncio.get_running_loop()

@@ -8,8 +8,10 @@ just after them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from websockets.asyncio.server import ServerConnection
@@ -17,9 +19,10 @@ from websockets.asyncio.server import ServerConnection
 from schemahub.config import DiscrepancyConfig
 from schemahub.discrepancy import Feed, Tracker
 from schemahub.discrepancy.feed import PUBLISH_LAG
-from schemahub.venues.connection import BURST_SECONDS, burst_period, window_end
+from schemahub.venues.connection import BURST_SECONDS, Connection, burst_period, window_end
+from schemahub.venues.session import VenueSession
 from tests.venues.fakews import FakeVenue, ack_binance, binance_trade, fake_venue, session
-from tests.venues.helpers import KeepingSink, wait_until
+from tests.venues.helpers import BatchCountingSink, wait_until
 
 PERIOD = 0.5  # long enough for a server to send many frames inside one window
 
@@ -30,18 +33,21 @@ async def into_next_window(period: float = PERIOD, past: float = 0.05) -> None:
     await asyncio.sleep(window_end(now, period) + past - now)
 
 
-class BatchCountingSink(KeepingSink):
-    """Also keeps the trade ids of each batch handed on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.batches: list[list[int]] = []
-
-    async def on_batch(self, batch, *, backpressure: bool = True) -> None:
-        before = len(self.ids["BTCUSDT"])
-        await super().on_batch(batch, backpressure=backpressure)
-        if len(self.ids["BTCUSDT"]) > before:
-            self.batches.append(self.ids["BTCUSDT"][before:])
+@contextlib.asynccontextmanager
+async def open_connection(
+    handler: Callable[[ServerConnection, FakeVenue], Awaitable[None]], sink: BatchCountingSink
+) -> AsyncIterator[tuple[VenueSession, Connection]]:
+    """One Binance connection with PERIOD windows to a fake venue running ``handler``, opened
+    and acknowledged; closed on the way out."""
+    async with fake_venue(handler) as venue:
+        live = session("binance", venue.url, ["BTCUSDT"], sink, burst_seconds=PERIOD)
+        conn = live.new_connection("binance-0.0", ["BTCUSDT"])
+        await conn.open()
+        try:
+            await conn.wait_ready()
+            yield live, conn
+        finally:
+            await conn.close("test over")
 
 
 async def test_frames_sent_while_a_window_is_open_are_read_together_in_its_burst() -> None:
@@ -59,19 +65,14 @@ async def test_frames_sent_while_a_window_is_open_are_read_together_in_its_burst
         await ws.wait_closed()
 
     sink = BatchCountingSink()
-    async with fake_venue(handler) as venue:
-        live = session("binance", venue.url, ["BTCUSDT"], sink, burst_seconds=PERIOD)
-        conn = live.new_connection("binance-0.0", ["BTCUSDT"])
-        await conn.open()
+    async with open_connection(handler, sink) as (live, conn):
         try:
-            await conn.wait_ready()
             await halfway.wait()
             assert conn._ws is not None
             reading = conn._ws.transport.is_reading()  # mid-window: the socket is left alone
             await wait_until(lambda: 20 in sink.ids["BTCUSDT"], "the window's trades")
         finally:
             done.set()
-            await conn.close("test over")
     assert not reading
     assert sink.batches == [list(range(1, 21))]  # one burst, every trade once, in order
     assert live.stats.gathered >= 2  # the acknowledgement's window and the trades' window
@@ -96,24 +97,17 @@ async def test_bursts_past_half_the_receive_buffer_are_read_as_they_come() -> No
         await ws.wait_closed()
 
     sink = BatchCountingSink()
-    async with fake_venue(handler) as venue:
-        live = session("binance", venue.url, ["BTCUSDT"], sink, burst_seconds=PERIOD)
-        conn = live.new_connection("binance-0.0", ["BTCUSDT"])
-        await conn.open()
-        try:
-            await conn.wait_ready()
-            assert conn._ws is not None
-            sock = conn._ws.transport.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32_768)  # fixed, not tuned
-            rcvbuf.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
-            gathered = []
-            for window in range(3):
-                total = len(sink.batches)
-                await wait_until(lambda total=total: len(sink.batches) > total, "a burst")
-                gathered.append(live.stats.gathered)
-                seen[window].set()
-        finally:
-            await conn.close("test over")
+    async with open_connection(handler, sink) as (live, conn):
+        assert conn._ws is not None
+        sock = conn._ws.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32_768)  # fixed, not tuned
+        rcvbuf.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+        gathered = []
+        for window in range(3):
+            total = len(sink.batches)
+            await wait_until(lambda total=total: len(sink.batches) > total, "a burst")
+            gathered.append(live.stats.gathered)
+            seen[window].set()
     big = 3 * rcvbuf[0] // (4 * len(frame)) + 1
     assert [len(b) for b in sink.batches] == [big, 1, 1]
     assert [i for b in sink.batches for i in b] == list(range(1, big + 3))

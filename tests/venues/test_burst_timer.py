@@ -8,20 +8,7 @@ import asyncio
 from websockets.asyncio.server import ServerConnection
 
 from tests.venues.fakews import FakeVenue, ack_binance, binance_trade, fake_venue, session
-from tests.venues.helpers import KeepingSink, running, wait_until
-
-
-class BatchCountingSink(KeepingSink):
-    """Also keeps the trade ids of each batch handed on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.batches: list[list[int]] = []
-
-    async def on_batch(self, batch, *, backpressure: bool = True) -> None:
-        before = len(self.ids["BTCUSDT"])
-        await super().on_batch(batch, backpressure=backpressure)
-        self.batches.append(self.ids["BTCUSDT"][before:])
+from tests.venues.helpers import BatchCountingSink, running, wait_until
 
 
 async def test_a_burst_that_never_fills_is_handed_on_while_the_venue_is_silent() -> None:

@@ -160,30 +160,25 @@ def decode_envelope(
 
 
 FastPath = Callable[[Any, str | bytes, bool], DecodedFrame | None]
-
-
-def try_fast(frame: str | bytes, fast: FastPath, keep_payload: bool) -> DecodedFrame | None:
-    """A venue's fast path on ``frame``: its usual trade frame decoded with cheap checks, or
-    None when anything is unusual. The caller then runs the full path on the frame, which
-    decides (and explains) every reject, so a failure here is never an answer by itself."""
-    try:
-        return fast(orjson.loads(frame), frame, keep_payload)
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError):
-        return None  # not JSON, or a payload orjson cannot write: the full path reports it
-
-
 FullPath = Callable[[Any, str | bytes, bool], DecodedFrame]
 
 
 def decode_fast_or_full(
     frame: str | bytes, fast: FastPath, full: FullPath, keep_payload: bool
 ) -> DecodedFrame:
-    """A venue's ``decode_frame``: its fast path, else its full path (``full(value, raw,
-    keep_payload)`` on the parsed frame, through :func:`decode_envelope`)."""
-    decoded = try_fast(frame, fast, keep_payload)
-    if decoded is None:
-        decoded = decode_envelope(frame, lambda value, raw: full(value, raw, keep_payload))
-    return decoded
+    """A venue's ``decode_frame``: the frame parsed once (through :func:`decode_envelope`),
+    then its fast path on the value (the usual trade frame decoded with cheap checks; it only
+    reads the value), else its full path, ``full(value, raw, keep_payload)``, which decides
+    (and explains) every reject, so the fast path giving up is never an answer by itself."""
+
+    def fast_or_full(value: Any, raw: str | bytes) -> DecodedFrame:
+        try:
+            decoded = fast(value, raw, keep_payload)
+        except (orjson.JSONEncodeError, TypeError):
+            decoded = None  # a payload orjson cannot write: the full path reports it
+        return decoded if decoded is not None else full(value, raw, keep_payload)
+
+    return decode_envelope(frame, fast_or_full)
 
 
 def venue_error(frame: str | bytes, detail: str) -> DecodedFrame:

@@ -14,6 +14,7 @@ from schemahub.jobs.checkpoints import Checkpoint, LocalCheckpoints, atomic_writ
 from schemahub.jobs.rawjsonl import key_name, validate_product
 from schemahub.s3 import endpoint_url
 from schemahub.venues.binance import BinanceHistory
+from tests.local_http import local_app
 from tests.moto_server import free_port, moto_server
 
 
@@ -152,20 +153,11 @@ async def test_the_binance_key_is_sent_as_a_header_and_never_in_errors(monkeypat
         seen.append(request.headers.get("X-MBX-APIKEY"))
         return web.json_response({"code": -1100, "msg": "bad"}, status=400)
 
-    app = web.Application()
-    app.router.add_get("/api/v3/historicalTrades", trades)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     monkeypatch.setenv("BINANCE_API_KEY", "secret-key-123")
-    try:
-        async with BinanceHistory(f"http://127.0.0.1:{port}") as history:
-            with pytest.raises(Exception) as failure:
-                await history.older_trades("BTCUSDT", 100, 10)
-    finally:
-        await runner.cleanup()
+    routes = {"/api/v3/historicalTrades": trades}
+    async with local_app(routes) as base, BinanceHistory(base) as history:
+        with pytest.raises(Exception) as failure:
+            await history.older_trades("BTCUSDT", 100, 10)
     assert seen == ["secret-key-123"]
     assert "secret-key-123" not in str(failure.value)
 

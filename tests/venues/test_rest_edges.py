@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,6 +22,7 @@ from schemahub.venues.binance import BinanceHistory, BinanceRest
 from schemahub.venues.coinbase import CoinbaseHistory
 from schemahub.venues.kraken import KrakenHistory
 from schemahub.venues.ratelimit import TokenBucket
+from tests.local_http import local_app
 
 FAST = RetryPolicy(base_seconds=0.01, cap_seconds=0.05, max_attempts=4)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -77,24 +79,15 @@ async def good_page(request: web.Request) -> web.StreamResponse:
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[[str, Handler], Awaitable[str]]]:
-    runners: list[web.AppRunner] = []
+    async with contextlib.AsyncExitStack() as servers:
 
-    async def start(path: str, handler: Handler) -> str:
-        async def route(request: web.Request) -> web.StreamResponse:
-            return await handler(request)
+        async def start(path: str, handler: Handler) -> str:
+            async def route(request: web.Request) -> web.StreamResponse:
+                return await handler(request)  # handlers may be plain functions
 
-        app = web.Application()
-        app.router.add_get(path, route)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+            return await servers.enter_async_context(local_app({path: route}))
 
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+        yield start
 
 
 async def _ids(client: Any, symbol: str, first: int, last: int) -> list[int]:

@@ -73,6 +73,34 @@ class StaleConnectionError(VenueError):
     """A websocket went silent, or never acknowledged its subscriptions; it is replaced."""
 
 
+class WebSocketError(VenueError):
+    """A venue's websocket could not be opened, or ended."""
+
+
+class HandshakeError(WebSocketError):
+    """The venue did not upgrade the connection to a websocket; ``status`` is its HTTP status
+    when it answered with one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WebSocketClosed(WebSocketError):
+    """The websocket ended: closed by the venue or by us (``code`` and ``reason`` of the close
+    frame, 1006 when the connection dropped without one)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"code {code}" + (f": {reason}" if reason else ""))
+        self.code = code
+        self.reason = reason
+
+    @property
+    def clean(self) -> bool:
+        """Closed normally (1000) or because an end went away (1001)."""
+        return self.code in (1000, 1001)
+
+
 class UnknownSymbolError(VenueError):
     """A configured symbol is not listed by the venue."""
 

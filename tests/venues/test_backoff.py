@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosedError, InvalidStatus, InvalidURI
-from websockets.frames import Close
-from websockets.http11 import Response
 
 from schemahub.errors import (
+    ConfigError,
+    HandshakeError,
     HistoryUnavailableError,
     IpBannedError,
     RateLimitedError,
@@ -18,6 +16,7 @@ from schemahub.errors import (
     StaleConnectionError,
     SubscriptionError,
     TransientRestError,
+    WebSocketClosed,
 )
 from schemahub.venues.backoff import (
     RetryPolicy,
@@ -30,14 +29,16 @@ from schemahub.venues.backoff import (
 POLICY = RetryPolicy(base_seconds=0.5, cap_seconds=30.0)
 
 
-def _refused(status: int) -> InvalidStatus:
-    return InvalidStatus(Response(status, "refused", Headers(), b""))
+def _refused(status: int) -> HandshakeError:
+    return HandshakeError(f"the venue answered HTTP {status}", status)
 
 
 @pytest.mark.parametrize(
     "error",
     [
-        ConnectionClosedError(Close(1011, "internal error"), None),
+        WebSocketClosed(1011, "internal error"),
+        WebSocketClosed(1006, "connection lost without a close frame"),
+        HandshakeError("connection lost during the handshake"),
         StaleConnectionError("no frame for 30s"),
         TransientRestError("HTTP 502"),
         TimeoutError("read timed out"),
@@ -61,7 +62,7 @@ def test_transient_failures_are_retried(error: BaseException) -> None:
         IpBannedError("banned", 120.0),
         RestError("HTTP 451 region"),
         _refused(404),
-        InvalidURI("nope://", "bad scheme"),
+        ConfigError("not a websocket URL: 'nope://'"),
         KeyError("a bug of ours"),
     ],
     ids=lambda e: type(e).__name__,
@@ -119,7 +120,7 @@ def test_a_supervised_restart_always_retries_at_the_same_pace() -> None:
         (KeyError("a bug"), True),
         (StaleConnectionError("silent"), False),
         (SubscriptionError("refused"), False),
-        (ConnectionClosedError(Close(1011, "x"), None), False),
+        (WebSocketClosed(1011, "x"), False),
         (_refused(403), False),
         (OSError("reset"), False),
         (TimeoutError(), False),

@@ -20,6 +20,7 @@ from schemahub.config import DiscrepancyConfig
 from schemahub.discrepancy import Feed, Tracker
 from schemahub.discrepancy.feed import PUBLISH_LAG
 from schemahub.venues.connection import BURST_SECONDS, Connection, burst_period, window_end
+from schemahub.venues.events import ReceivedBatch
 from schemahub.venues.session import VenueSession
 from tests.venues.fakews import FakeVenue, ack_binance, binance_trade, fake_venue, session
 from tests.venues.helpers import BatchCountingSink, wait_until
@@ -115,6 +116,39 @@ async def test_bursts_past_half_the_receive_buffer_are_read_as_they_come() -> No
     # came; after a small burst, gathering again
     assert gathered[1] == gathered[0]
     assert gathered[2] == gathered[1] + 1
+
+
+class HoldingSink(BatchCountingSink):
+    """Holds the first batch that may be held (backpressure) until the test ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = asyncio.Event()
+
+    async def on_batch(self, batch: ReceivedBatch, *, backpressure: bool = True) -> None:
+        trades = any(frame.decoded.trades for frame in batch.frames())
+        if backpressure and trades and not self.holding.is_set():
+            self.holding.set()
+            await asyncio.Event().wait()  # until the close cancels the reader
+        await super().on_batch(batch, backpressure=backpressure)
+
+
+async def test_frames_waiting_to_be_taken_when_the_connection_closes_are_handed_on() -> None:
+    async def handler(ws: ServerConnection, venue: FakeVenue) -> None:
+        await ack_binance(ws, venue)
+        await ws.send(binance_trade(1))
+        await sink.holding.wait()  # the reader is stuck handing trade 1 on
+        for trade_id in range(2, 6):
+            await ws.send(binance_trade(trade_id))
+        await ws.wait_closed()
+
+    sink = HoldingSink()
+    async with open_connection(handler, sink) as (_, conn):
+        assert conn._ws is not None
+        ws = conn._ws
+        await wait_until(lambda: ws.waiting == 4, "trades 2-5 waiting in the client")
+        await conn.close("test over")
+    assert sink.ids["BTCUSDT"] == [2, 3, 4, 5]  # trade 1 went with the cancelled hand-on
 
 
 @pytest.mark.parametrize(

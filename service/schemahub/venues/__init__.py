@@ -1,8 +1,9 @@
 """Live venue connectivity: websocket sessions, REST history clients, symbol catalogues.
 
 One module per venue (found through :mod:`schemahub.registry`), each mostly data plus a few hooks
-over the shared machinery (``session``/``connection`` for websockets, ``rest``/``history`` for
-REST, ``catalog`` for symbol listings). This module is what the daemon opens them with::
+over the shared machinery (``session``/``connection`` for websockets, over our own client
+``wsclient``; ``rest``/``history`` for REST, ``catalog`` for symbol listings). This module is
+what the daemon opens them with::
 
     session = open_session("binance", config.venues.binance, sink, recorder=...)
     await session.run()                       # until cancelled; stats in session.stats

@@ -14,20 +14,14 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from websockets.exceptions import (
-    ConnectionClosed,
-    InvalidHandshake,
-    InvalidStatus,
-    InvalidURI,
-    WebSocketException,
-)
-
 from schemahub.errors import (
+    HandshakeError,
     IpBannedError,
     RateLimitedError,
     SchemaHubError,
     StaleConnectionError,
     TransientRestError,
+    WebSocketClosed,
 )
 
 
@@ -97,7 +91,7 @@ def is_internal(error: BaseException) -> bool:
     """Whether ``error`` comes from our own code rather than the venue or the network: not
     one of our classified errors, not a websocket or socket error. A session reconnects
     after such an error (logged with its traceback) instead of giving the venue up."""
-    venue_side = (SchemaHubError, WebSocketException, OSError, TimeoutError)
+    venue_side = (SchemaHubError, OSError, TimeoutError)
     return isinstance(error, Exception) and not isinstance(error, venue_side)
 
 
@@ -109,15 +103,13 @@ def _transient_reason(error: BaseException) -> str | None:
         return "rate limited"
     if isinstance(error, TransientRestError | StaleConnectionError):
         return str(error)
-    if isinstance(error, ConnectionClosed):
+    if isinstance(error, WebSocketClosed):
         return f"connection closed ({error})"
-    if isinstance(error, InvalidStatus):
-        status = error.response.status_code
+    if isinstance(error, HandshakeError):
+        if error.status is None:
+            return f"handshake failed ({error})"
+        status = error.status
         return f"handshake refused with HTTP {status}" if _status_is_transient(status) else None
-    if isinstance(error, InvalidURI):
-        return None
-    if isinstance(error, InvalidHandshake):
-        return f"handshake failed ({error})"
     if isinstance(error, TimeoutError | OSError):
         return f"{type(error).__name__}: {error}"
     return None

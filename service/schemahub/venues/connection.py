@@ -10,20 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosedError
 
 from schemahub.decode.base import DecodedFrame, FrameKind, malformed
 from schemahub.decode.batch import DecodedBatch, decode_batch
 from schemahub.decode.columnar import output_schema
-from schemahub.errors import StaleConnectionError, SubscriptionError
+from schemahub.errors import StaleConnectionError, SubscriptionError, WebSocketClosed
 from schemahub.logs import RateLimitedLog
 from schemahub.venues.backoff import RetryPolicy
 from schemahub.venues.events import (
@@ -38,11 +35,12 @@ from schemahub.venues.events import (
 from schemahub.venues.ratelimit import TokenBucket
 from schemahub.venues.recording import CaptureRecorder
 from schemahub.venues.wsbase import Subscribe, WsVenue
+from schemahub.venues.wsclient import WebSocket, open_websocket
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_FRAME_BYTES = 1 << 20  # trade frames are a few KB; snapshots a few tens of KB
-# Frames past this multiple of the cap make websockets drop the connection (memory guard).
+# Frames past this multiple of the cap end the connection (memory guard, close code 1009).
 HARD_LIMIT_FACTOR = 8
 QUARANTINE_EXCERPT = 4096
 # Frames are decoded in bursts: up to this many frames or bytes, or what arrived in one burst
@@ -153,7 +151,7 @@ class Connection:
         self.opened_at: float | None = None
         self.last_frame_at: float | None = None
         self.rejected: dict[str, str] = {}
-        self._ws: ClientConnection | None = None
+        self._ws: WebSocket | None = None
         self._reader: asyncio.Task[None] | None = None
         self._sent: list[Subscribe] = []
         self._pending: set[str] = set(self.symbols)
@@ -185,12 +183,10 @@ class Connection:
         opts = self.shared.options
         if self.shared.connect_pace is not None:
             await self.shared.connect_pace.acquire()
-        self._ws = await connect(
+        self._ws = await open_websocket(
             self.url,
-            open_timeout=opts.open_timeout,
-            close_timeout=opts.close_timeout,
             max_size=opts.max_frame_bytes * HARD_LIMIT_FACTOR,
-            proxy=None,
+            open_timeout=opts.open_timeout,
         )
         self.opened_at = self.shared.clock()
         self.shared.stats.connects += 1
@@ -250,11 +246,13 @@ class Connection:
             self._reader.cancel()  # no effect on a reader that already ended
             # also takes the error of a reader that ended on its own (the session has it)
             await asyncio.gather(self._reader, return_exceptions=True)
+        if self._ws is not None:  # frames that arrived but were not taken yet count too
+            self.take_all(self._ws.take_messages(BURST_FRAMES))
         if self.burst:
             # Frames read before the close still count; a full sink must not hold up a close.
             await self.deliver_burst(backpressure=False)
         if self._ws is not None:
-            await self._ws.close()
+            await self._ws.close(self.shared.options.close_timeout)
         if self.opened_at is None:
             return
         stats = self.shared.stats
@@ -292,28 +290,30 @@ class Connection:
                     await self.deliver_burst()
                 else:
                     await self._on_idle()
-        except ConnectionClosedError as exc:
-            self.shared.stats.error_closes += 1
-            self.shared.warn.warning(
-                f"close-{self.venue}",
-                "venue closed the connection with an error",
-                venue=self.venue,
-                conn_id=self.conn_id,
-                code=exc.rcvd.code if exc.rcvd else None,
-                reason=exc.rcvd.reason if exc.rcvd else None,
-            )
+        except WebSocketClosed as exc:
+            if not exc.clean:
+                self.shared.stats.error_closes += 1
+                self.shared.warn.warning(
+                    f"close-{self.venue}",
+                    "the connection ended with an error",
+                    venue=self.venue,
+                    conn_id=self.conn_id,
+                    code=exc.code,
+                    reason=exc.reason,
+                )
             raise
 
     async def _read_until_due(self) -> bool:
         """Take frames until the burst is due (True) or the wait ran out (False). One timer
         per burst, not per frame: it is moved only when a frame starts a new burst."""
-        assert self._ws is not None
-        recv, take = self._ws.recv, self.take
+        ws = self._ws
+        assert ws is not None
         try:
             async with asyncio.timeout(self._time_to_wait()) as scope:
                 while True:
+                    await ws.wait_messages()
                     starts_burst = not self.burst
-                    if take(await recv()):
+                    if self.take_all(ws.take_messages(BURST_FRAMES - len(self.burst))):
                         return True
                     if starts_burst:
                         left = self._burst_left()
@@ -326,23 +326,20 @@ class Connection:
         """Stop reading the socket for the ``left`` seconds of the open burst window (but
         GATHER_MARGIN). Not when the last burst was more than half of what the socket's
         receive buffer holds (a window of it might not fit, and the venue would have to wait
-        on us), nor when websockets stopped reading itself (its queue is full)."""
-        assert self._ws is not None
-        transport = self._ws.transport
-        if left <= GATHER_MARGIN or not transport.is_reading():
+        on us), nor when reading is already paused (too much is waiting to be taken)."""
+        ws = self._ws
+        assert ws is not None
+        if left <= GATHER_MARGIN or ws.reading_paused:
             return
-        sock = transport.get_extra_info("socket")
-        if sock is None or 2 * self._last_burst_bytes > sock.getsockopt(
-            socket.SOL_SOCKET, socket.SO_RCVBUF
-        ):
+        buffer_bytes = ws.receive_buffer_bytes()
+        if buffer_bytes is None or 2 * self._last_burst_bytes > buffer_bytes:
             return
-        transport.pause_reading()
+        ws.hold_reading()
         self.shared.stats.gathered += 1
         try:
             await asyncio.sleep(left - GATHER_MARGIN)
         finally:
-            if not transport.is_closing():
-                transport.resume_reading()
+            ws.release_reading()
 
     def _burst_left(self) -> float:
         """Seconds until the open burst is due; never more than one window, even if the wall
@@ -377,17 +374,22 @@ class Connection:
                 await self._send(ping)
 
     def take(self, frame: str | bytes) -> bool:
-        """Add one received frame to the current burst (the rest waits for the burst);
-        True when the burst is due: full, or its window has ended."""
+        """Add one received frame to the current burst; see :meth:`take_all`."""
+        return self.take_all([frame])
+
+    def take_all(self, frames: list[str | bytes]) -> bool:
+        """Add frames received together to the current burst (the rest waits for the
+        burst); True when the burst is due: full, or its window has ended."""
         now = self._clock()
-        burst, times = self.burst, self.burst_at
+        burst = self.burst
         if not burst:
             self._burst_due = window_end(now, self.shared.options.burst_seconds)
-        burst.append(frame)
-        times.append(now)
-        self._burst_bytes += len(frame)
+        burst += frames
+        self.burst_at += [now] * len(frames)
+        self._burst_bytes += sum(map(len, frames))
         if self._recorder is not None:
-            self._recorder.recv(self.url, frame, now)
+            for frame in frames:
+                self._recorder.recv(self.url, frame, now)
         return (
             len(burst) >= BURST_FRAMES or self._burst_bytes >= BURST_BYTES or now >= self._burst_due
         )
@@ -413,10 +415,11 @@ class Connection:
         stats.bytes += self._last_burst_bytes
         batch = self._decode(frames, sizes)
         stats.trades += batch.trades.num_rows
+        acking = not self._ready.is_set()  # once every ack is in, control frames are not read
         for index, decoded in sorted(batch.slow.items()):
             self._count(decoded)
             frame = frames[index]
-            if decoded.kind is not FrameKind.TRADES and isinstance(frame, str):
+            if acking and decoded.kind is not FrameKind.TRADES and isinstance(frame, str):
                 await self._check_acks(frame, times[index])
         if batch.sequence_nums is not None and self._next_seq is not None:
             for seq, at in zip(batch.sequence_nums, times, strict=True):

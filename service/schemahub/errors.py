@@ -97,8 +97,9 @@ class WebSocketClosed(WebSocketError):
 
     @property
     def clean(self) -> bool:
-        """Closed normally (1000) or because an end went away (1001)."""
-        return self.code in (1000, 1001)
+        """Closed normally (1000, or a close frame without a code: 1005) or because an end
+        went away (1001)."""
+        return self.code in (1000, 1001, 1005)
 
 
 class UnknownSymbolError(VenueError):

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import fcntl
 import hashlib
 import random
 import ssl
 import struct
+import termios
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -336,6 +338,11 @@ async def test_reading_stops_while_too_much_waits_and_resumes_once_it_is_taken()
         await ws.close(1)
 
 
+def unread_bytes(fd: int) -> int:
+    """Bytes waiting in a socket's receive queue, not yet read (FIONREAD)."""
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
 async def test_holding_reading_leaves_frames_in_the_socket_until_released() -> None:
     go = asyncio.Event()
 
@@ -349,7 +356,13 @@ async def test_holding_reading_leaves_frames_in_the_socket_until_released() -> N
         ws = await open_websocket(url, max_size=MAX, open_timeout=5)
         ws.hold_reading()
         go.set()
-        await asyncio.sleep(0.2)
+        assert ws.transport is not None
+        fd = ws.transport.get_extra_info("socket").fileno()
+        for _ in range(1000):  # until the frame sits in the kernel's receive queue
+            if unread_bytes(fd):
+                break
+            await asyncio.sleep(0.01)
+        assert unread_bytes(fd)
         assert ws.take_messages(10) == []  # still in the kernel
         ws.release_reading()
         await asyncio.wait_for(ws.wait_messages(), 10)
